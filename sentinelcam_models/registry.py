@@ -40,6 +40,7 @@ class Registry:
     path: str
     models: Mapping[str, ModelEntry]
     coral_packages: Mapping
+    defined: frozenset = frozenset()  # every model name in the file, valid or not
 
     def model(self, name: str) -> ModelEntry | None:
         return self.models.get(name)
@@ -149,5 +150,7 @@ def parse_registry(path: str | Path, text: str | None = None) -> tuple[Registry 
     models, model_problems = _check_models(doc, file)
     problems += model_problems + _check_coral(doc, file)
     coral = doc.data.get("coral_packages") if isinstance(doc.data.get("coral_packages"), dict) else {}
-    registry = Registry(file, MappingProxyType(models), MappingProxyType(coral))
+    section = doc.data.get("sentinelcam_models")
+    defined = frozenset(section) if isinstance(section, dict) else frozenset()
+    registry = Registry(file, MappingProxyType(models), MappingProxyType(coral), defined)
     return registry, problems

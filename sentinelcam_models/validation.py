@@ -31,11 +31,11 @@ class CheckedInventory:
         return not self.problems
 
 
-def check_host(host: HostInfo, registry: Registry, file: str) -> list[str | tuple[str, str]]:
+def check_host(host: HostInfo, registry: Registry) -> list[tuple[str, str]]:
     """Problems in one host's data, as (key, message) pairs."""
     data = host.data
     found: list[tuple[str, str]] = []
-    known = registry.models
+    known = registry.defined  # invalid entries are reported by the registry check, not again here
 
     pins = data.get("model_version_overrides") or {}
     if not isinstance(pins, dict):
@@ -69,7 +69,8 @@ def check_host(host: HostInfo, registry: Registry, file: str) -> list[str | tupl
         found.append(("sentinel_face_detector", f"unknown face detector {detector!r} (known: {', '.join(names.FACE_DETECTORS)})"))
     elif detector == "blazeface" and host.is_sentinel and "face_detection_blazeface" in known:
         variant = data.get("sentinel_blazeface_variant", "short_range")
-        variants = known["face_detection_blazeface"].variants
+        entry = registry.models.get("face_detection_blazeface")
+        variants = entry.variants if entry else {}
         if variant not in variants:
             found.append(("sentinel_blazeface_variant", f"{variant!r} is not a variant of face_detection_blazeface (known: {', '.join(variants) or 'none'})"))
 
@@ -91,7 +92,7 @@ def check_host(host: HostInfo, registry: Registry, file: str) -> list[str | tupl
     if host.is_datasink:
         needed.append("face_recognition")
     for model in dict.fromkeys(needed):
-        if model not in known and model not in (outposts or []):
+        if model not in known and not (host.is_outpost and model in (outposts or [])):
             found.append(("sentinelcam_models", f"needs model {model!r}, which the registry does not define"))
     return found
 
@@ -111,7 +112,7 @@ def check_inventory(
     # Group data is shared, so the same fault often shows on every host: report it once.
     by_fault: "OrderedDict[tuple[str, str], list[str]]" = OrderedDict()
     for host in hosts:
-        for key, message in check_host(host, registry, inventory_file):
+        for key, message in check_host(host, registry):
             by_fault.setdefault((key, message), []).append(host.name)
     for (key, message), host_names in by_fault.items():
         label = host_names[0] if len(host_names) == 1 else ", ".join(host_names)
