@@ -1,0 +1,746 @@
+#!/usr/bin/env python3
+"""A local fleet of real Debian bookworm nodes, booted with systemd-nspawn, for the tests and the demo.
+
+    fleet.py up --nodes N   build (or reuse) the cached root, boot N nodes, wait until each accepts SSH
+    fleet.py down           stop every node, unmount, remove cgroups and runtime state
+    fleet.py status         one line per node: name, address, groups, up/down
+    fleet.py reset          restore every node to a pristine state (fresh overlay) and boot again
+
+Each node is an overlayfs (lower: one shared, cached root; upper/work: per node) booted with
+`systemd-nspawn -b --register=no --keep-unit` on the host network, in its own cgroup, with sshd
+listening only on 127.0.0.(100+i). Standard library only; also importable (see tests/conftest.py).
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import contextlib
+import errno
+import fcntl
+import glob
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CACHE_DIR = "/var/cache/sentinelcam-fleet"
+DEFAULT_STATE_DIR = "/var/lib/sentinelcam-fleet"
+CGROUP_NAME = "sentinelcam-fleet"
+# Hierarchies that get a per-node cgroup. systemd and unified are required (pitfall (a) in the
+# issue); memory is optional and only used to report memory use per node.
+CGROUP_HIERARCHIES = ("systemd", "unified", "memory")
+REQUIRED_CGROUP_HIERARCHIES = ("systemd", "unified")
+
+SUITE = "bookworm"
+VARIANT = "minbase"
+PACKAGES = (
+    "systemd systemd-sysv dbus openssh-server rsync sudo python3 python3-venv python3-yaml "
+    "python3-pip iproute2 procps ca-certificates"
+).split()
+OPS_USER, OPS_UID = "ops", 1000
+MIN_NODES = 3
+BOOT_DEADLINE = 120.0
+STOP_DEADLINE = 20.0
+SERVICES = ("sentinel", "imagenode", "datapump")
+
+# Run inside the freshly debootstrapped tree (chroot). Part of the recipe hash.
+ROOT_SETUP = r"""
+set -e
+export DEBIAN_FRONTEND=noninteractive
+useradd --create-home --home-dir /home/ops --uid 1000 --user-group --shell /bin/bash ops
+printf 'ops ALL=(ALL) NOPASSWD:ALL\n' > /etc/sudoers.d/ops
+chmod 0440 /etc/sudoers.d/ops
+install -d -m 0700 -o ops -g ops /home/ops/.ssh
+rm -f /etc/ssh/ssh_host_*
+: > /etc/machine-id
+rm -f /var/lib/dbus/machine-id
+printf 'localhost\n' > /etc/hostname
+# Nothing reads a console login on the nodes; SSH is the only way in.
+systemctl mask console-getty.service getty@.service serial-getty@.service >/dev/null 2>&1 || true
+apt-get clean
+rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+"""
+
+
+class FleetError(Exception):
+    """An error whose message is the one line printed to the user."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Paths and state
+
+def state_dir() -> str:
+    return os.environ.get("SENTINELCAM_FLEET_DIR") or DEFAULT_STATE_DIR
+
+
+def fleet_json_path() -> str:
+    return os.path.join(state_dir(), "fleet.json")
+
+
+def fleet_key() -> str:
+    return os.path.join(state_dir(), "id_ed25519")
+
+
+def node_key() -> str:
+    """The node-side key pair, the same on every node (/home/ops/.ssh/id_ed25519)."""
+    return os.path.join(state_dir(), "node_id_ed25519")
+
+
+def known_hosts_path() -> str:
+    return os.path.join(state_dir(), "known_hosts")
+
+
+def node_dir(name: str) -> str:
+    return os.path.join(state_dir(), "nodes", name)
+
+
+def console_log(name: str) -> str:
+    return os.path.join(node_dir(name), "console.log")
+
+
+def load_fleet() -> dict | None:
+    try:
+        with open(fleet_json_path(), encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+
+
+def node_specs(n: int) -> list[dict]:
+    """Names, addresses and groups of an n-node fleet, in boot order."""
+    first = [
+        ("data1", "datasinks"),
+        ("sentinel1", "sentinels"),
+        ("east", "outposts"),
+        ("data2", "datasinks"),
+        ("alpha5", "outposts"),
+        ("sentinel2", "sentinels"),
+    ]
+    nodes = []
+    for i in range(1, n + 1):
+        if i <= len(first):
+            name, group = first[i - 1]
+        elif i % 2:  # 7, 9, 11, ...
+            name, group = f"outpost{i}", "outposts"
+        else:  # 8, 10, 12, ... -> sentinel3, sentinel4, ...
+            name, group = f"sentinel{i // 2 - 1}", "sentinels"
+        nodes.append({"name": name, "address": f"127.0.0.{100 + i}", "groups": [group]})
+    return nodes
+
+
+# ----------------------------------------------------------------------------------------------
+# Preconditions
+
+HOST_TOOLS = {
+    # binary: Debian package
+    "systemd-nspawn": "systemd-container",
+    "ssh": "openssh-client",
+    "ssh-keygen": "openssh-client",
+    "rsync": "rsync",
+}
+
+
+def check_root() -> None:
+    if os.geteuid() != 0:
+        raise FleetError("the local fleet needs root (systemd-nspawn, overlay mounts, cgroups): run it as root, e.g. `sudo make fleet-up`")
+
+
+def check_tools(extra: dict | None = None) -> None:
+    tools = dict(HOST_TOOLS, **(extra or {}))
+    missing = sorted({pkg for binary, pkg in tools.items() if shutil.which(binary) is None})
+    if missing:
+        raise FleetError(f"missing host package(s) {', '.join(missing)}: install with `apt-get install -y {' '.join(missing)}`")
+
+
+def check_cgroups() -> None:
+    for h in REQUIRED_CGROUP_HIERARCHIES:
+        if not os.path.isfile(f"/sys/fs/cgroup/{h}/cgroup.procs"):
+            # A pure cgroup v2 host (systemd as PID 1) would need a different layout.
+            raise FleetError(f"cgroup hierarchy /sys/fs/cgroup/{h} is not mounted; this fleet expects a cgroup v1 hybrid host")
+
+
+@contextlib.contextmanager
+def flock(path: str):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    kw.setdefault("check", True)
+    kw.setdefault("stdout", subprocess.PIPE)
+    kw.setdefault("stderr", subprocess.STDOUT)
+    kw.setdefault("text", True)
+    return subprocess.run(cmd, **kw)
+
+
+def log(msg: str) -> None:
+    print(f"fleet: {msg}", flush=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Root image
+
+def debian_mirror() -> str:
+    """The Debian mirror from the host's apt sources (only the package registries are reachable)."""
+    candidates = []
+    paths = ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")) + sorted(
+        glob.glob("/etc/apt/sources.list.d/*.sources"))
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except OSError:
+            continue
+        if path.endswith(".sources"):
+            for stanza in text.split("\n\n"):
+                fields = {}
+                for line in stanza.splitlines():
+                    if line.startswith("#") or ":" not in line:
+                        continue
+                    k, v = line.split(":", 1)
+                    fields[k.strip().lower()] = v.split()
+                if "deb" in fields.get("types", []) and fields.get("enabled", ["yes"])[0] != "no":
+                    for uri in fields.get("uris", []):
+                        candidates.append((uri, fields.get("suites", [])))
+        else:
+            for line in text.splitlines():
+                parts = line.split("#", 1)[0].split()
+                if len(parts) >= 3 and parts[0] == "deb":
+                    rest = [p for p in parts[1:] if not p.startswith("[")]
+                    if parts[1].startswith("["):  # deb [opts] uri suite ...
+                        rest = parts[1:]
+                        while rest and not rest[0].endswith("]"):
+                            rest = rest[1:]
+                        rest = rest[1:]
+                    if len(rest) >= 2:
+                        candidates.append((rest[0], [rest[1]]))
+    for uri, suites in candidates:
+        if SUITE in suites and "security" not in uri:
+            return uri.rstrip("/")
+    for uri, _ in candidates:
+        if "debian" in uri and "security" not in uri:
+            return uri.rstrip("/")
+    return "http://deb.debian.org/debian"
+
+
+def recipe_hash() -> str:
+    recipe = json.dumps({"suite": SUITE, "variant": VARIANT, "packages": sorted(PACKAGES), "setup": ROOT_SETUP},
+                        sort_keys=True)
+    return hashlib.sha256(recipe.encode()).hexdigest()[:16]
+
+
+def root_path() -> str:
+    return os.path.join(CACHE_DIR, f"root-{recipe_hash()}")
+
+
+def ensure_root() -> str:
+    """The cached root for the current recipe; built (into a temp dir, then renamed) if missing."""
+    root = root_path()
+    if os.path.isdir(root):
+        return root
+    check_tools({"debootstrap": "debootstrap", "chroot": "coreutils"})
+    with flock(os.path.join(CACHE_DIR, ".build.lock")):
+        if os.path.isdir(root):
+            return root
+        # Leftovers of interrupted builds are never reused.
+        for stale in glob.glob(os.path.join(CACHE_DIR, "root-*.tmp*")):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = tempfile.mkdtemp(prefix=os.path.basename(root) + ".tmp", dir=CACHE_DIR)
+        os.chmod(tmp, 0o755)
+        mirror = debian_mirror()
+        log(f"building the node root with debootstrap from {mirror} (about a minute, once per recipe)")
+        t0 = time.monotonic()
+        buildlog = os.path.join(CACHE_DIR, "build.log")
+        with open(buildlog, "w") as out:
+            rc = subprocess.call(
+                ["debootstrap", f"--variant={VARIANT}", "--include=" + ",".join(PACKAGES), SUITE, tmp, mirror],
+                stdout=out, stderr=subprocess.STDOUT)
+            if rc == 0:
+                rc = subprocess.call(["chroot", tmp, "/bin/sh", "-c", ROOT_SETUP], stdout=out,
+                                     stderr=subprocess.STDOUT, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        if rc != 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise FleetError(f"building the node root failed (exit {rc}); see {buildlog}")
+        os.rename(tmp, root)
+        log(f"node root built in {time.monotonic() - t0:.0f} s: {root}")
+        # Older recipes are no longer needed.
+        for old in glob.glob(os.path.join(CACHE_DIR, "root-*")):
+            if old != root and os.path.isdir(old):
+                shutil.rmtree(old, ignore_errors=True)
+    return root
+
+
+# ----------------------------------------------------------------------------------------------
+# Keys and per-node files
+
+def keygen(path: str, comment: str) -> None:
+    if not (os.path.exists(path) and os.path.exists(path + ".pub")):
+        for p in (path, path + ".pub"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(p)
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path])
+
+
+def read_pub(path: str) -> str:
+    with open(path + ".pub", encoding="utf-8") as f:
+        return f.read().strip()
+
+
+def host_key(name: str) -> str:
+    return os.path.join(node_dir(name), "ssh_host_ed25519_key")
+
+
+def write_file(path: str, content: str | bytes, mode: int = 0o644, uid: int = 0, gid: int = 0) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)  # never write through a symlink or a lower-layer file
+    data = content.encode() if isinstance(content, str) else content
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.chmod(path, mode)
+    os.chown(path, uid, gid)
+
+
+def copy_in(src: str, dst: str, mode: int, uid: int = 0, gid: int = 0) -> None:
+    with open(src, "rb") as f:
+        write_file(dst, f.read(), mode, uid, gid)
+
+
+def prepare_node(node: dict, nodes: list[dict]) -> None:
+    """Write everything node-specific into the mounted overlay, before boot."""
+    name, addr = node["name"], node["address"]
+    m = os.path.join(node_dir(name), "merged")
+    write_file(f"{m}/etc/hostname", f"{name}\n")
+    hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    hosts += [f"{n['address']}\t{n['name']}" for n in nodes]
+    write_file(f"{m}/etc/hosts", "\n".join(hosts) + "\n")
+    # sshd: only this node's address, only its own host key, keys only.
+    copy_in(host_key(name), f"{m}/etc/ssh/ssh_host_ed25519_key", 0o600)
+    copy_in(host_key(name) + ".pub", f"{m}/etc/ssh/ssh_host_ed25519_key.pub", 0o644)
+    write_file(f"{m}/etc/ssh/sshd_config.d/10-sentinelcam-fleet.conf", "\n".join([
+        "# Written by tests/fleet/fleet.py",
+        f"ListenAddress {addr}",
+        "HostKey /etc/ssh/ssh_host_ed25519_key",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "UseDNS no",
+        "",
+    ]))
+    known = [f"{n['address']},{n['name']} {read_pub(host_key(n['name']))}" for n in nodes]
+    write_file(f"{m}/etc/ssh/ssh_known_hosts", "\n".join(known) + "\n")
+    # ops: the fleet key and the shared node-side key are authorised; the node-side key is ops' own.
+    ssh = f"{m}/home/ops/.ssh"
+    os.makedirs(ssh, exist_ok=True)
+    os.chmod(ssh, 0o700)
+    os.chown(ssh, OPS_UID, OPS_UID)
+    write_file(f"{ssh}/authorized_keys", f"{read_pub(fleet_key())}\n{read_pub(node_key())}\n", 0o600, OPS_UID, OPS_UID)
+    copy_in(node_key(), f"{ssh}/id_ed25519", 0o600, OPS_UID, OPS_UID)
+    copy_in(node_key() + ".pub", f"{ssh}/id_ed25519.pub", 0o644, OPS_UID, OPS_UID)
+    # Stand-in services, enabled.
+    copy_in(os.path.join(HERE, "sentinelcam-standin"), f"{m}/usr/local/bin/sentinelcam-standin", 0o755)
+    wants = f"{m}/etc/systemd/system/multi-user.target.wants"
+    os.makedirs(wants, exist_ok=True)
+    for svc in SERVICES:
+        copy_in(os.path.join(HERE, "units", f"{svc}.service"), f"{m}/etc/systemd/system/{svc}.service", 0o644)
+        link = f"{wants}/{svc}.service"
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(link)
+        os.symlink(f"/etc/systemd/system/{svc}.service", link)
+
+
+# ----------------------------------------------------------------------------------------------
+# Mounts, cgroups, processes
+
+def mounts_under(path: str) -> list[str]:
+    path = os.path.realpath(path).rstrip("/") + "/"
+    found = []
+    with open("/proc/self/mounts", encoding="utf-8") as f:
+        for line in f:
+            target = line.split()[1].replace("\\040", " ")
+            if (target + "/").startswith(path):
+                found.append(target)
+    return found
+
+
+def mount_overlay(name: str, root: str) -> None:
+    d = node_dir(name)
+    merged = os.path.join(d, "merged")
+    if mounts_under(merged):
+        return
+    for sub in ("upper", "work", "merged"):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+    run(["mount", "-t", "overlay", "overlay", "-o",
+         f"lowerdir={root},upperdir={d}/upper,workdir={d}/work", merged])
+
+
+def unmount_all(path: str) -> None:
+    for target in sorted(mounts_under(path), key=len, reverse=True):
+        if subprocess.call(["umount", target], stderr=subprocess.DEVNULL) != 0:
+            subprocess.call(["umount", "-l", target])
+
+
+def cgroup_dirs(name: str | None = None) -> list[str]:
+    out = []
+    for h in CGROUP_HIERARCHIES:
+        base = f"/sys/fs/cgroup/{h}"
+        if os.path.isfile(f"{base}/cgroup.procs"):
+            out.append(os.path.join(base, CGROUP_NAME, name) if name else os.path.join(base, CGROUP_NAME))
+    return out
+
+
+def cgroup_pids(path: str) -> set[int]:
+    pids = set()
+    for dirpath, _dirs, files in os.walk(path):
+        if "cgroup.procs" in files:
+            with contextlib.suppress(OSError), open(os.path.join(dirpath, "cgroup.procs")) as f:
+                pids.update(int(x) for x in f.read().split())
+    return pids
+
+
+def remove_cgroup(path: str) -> None:
+    if not os.path.isdir(path):
+        return
+    for dirpath, _dirs, _files in sorted(os.walk(path), key=lambda t: t[0].count("/"), reverse=True):
+        with contextlib.suppress(OSError):
+            os.rmdir(dirpath)
+
+
+def node_pids(name: str) -> set[int]:
+    pids = set()
+    for cg in cgroup_dirs(name):
+        pids |= cgroup_pids(cg)
+    return pids
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def recorded_pid(name: str) -> int | None:
+    try:
+        with open(os.path.join(node_dir(name), "pid")) as f:
+            pid = int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().split(b"\0")
+    except OSError:
+        return None
+    if not cmd or not cmd[0].endswith(b"systemd-nspawn") or f"--machine={name}".encode() not in cmd:
+        return None
+    return pid if pid_alive(pid) else None
+
+
+def boot_node(node: dict) -> int:
+    """Start systemd-nspawn for one node, detached, inside the node's own cgroups."""
+    name = node["name"]
+    d = node_dir(name)
+    cgs = cgroup_dirs(name)
+    for cg in cgs:
+        os.makedirs(cg, exist_ok=True)
+    # The wrapper moves itself into the node's cgroups, then becomes systemd-nspawn, so that
+    # nspawn (and the container's systemd) never share a cgroup with another node.
+    wrapper = "".join(f'echo $$ > "{cg}/cgroup.procs" && ' for cg in cgs) + 'exec "$@"'
+    cmd = ["/bin/sh", "-c", wrapper, "fleet-node-" + name,
+           "systemd-nspawn", "--boot", "--register=no", "--keep-unit",
+           "--directory", os.path.join(d, "merged"), f"--machine={name}", f"--hostname={name}",
+           "--console=read-only", "--link-journal=no", "--resolv-conf=copy-host", "--timezone=off",
+           "--quiet"]
+    env = dict(os.environ, SYSTEMD_NSPAWN_LOCK="0")
+    env.pop("NOTIFY_SOCKET", None)
+    with open(console_log(name), "wb") as out, open(os.devnull, "rb") as devnull:
+        p = subprocess.Popen(cmd, stdin=devnull, stdout=out, stderr=subprocess.STDOUT, env=env,
+                             start_new_session=True, close_fds=True)
+    with open(os.path.join(d, "pid"), "w") as f:
+        f.write(f"{p.pid}\n")
+    # Popen object dropped on purpose: the node outlives this process. Avoid a zombie warning.
+    p.returncode = 0
+    return p.pid
+
+
+def ssh_cmd(node: dict, command: str = "true", timeout: int = 5) -> list[str]:
+    return ["ssh", "-F", "/dev/null", "-i", fleet_key(), "-o", "IdentitiesOnly=yes",
+            "-o", f"UserKnownHostsFile={known_hosts_path()}", "-o", "GlobalKnownHostsFile=/dev/null",
+            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={timeout}",
+            "-o", "LogLevel=ERROR", f"{OPS_USER}@{node['address']}", command]
+
+
+def ssh_ok(node: dict, timeout: int = 5) -> bool:
+    try:
+        return subprocess.run(ssh_cmd(node, "true", timeout), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=timeout + 5).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def wait_for_ssh(nodes: list[dict], deadline_s: float) -> list[dict]:
+    """Poll each node with a real SSH login until it succeeds; return the nodes that failed."""
+    deadline = time.monotonic() + deadline_s
+
+    def wait(node):
+        while time.monotonic() < deadline:
+            if recorded_pid(node["name"]) is None:
+                return False  # systemd-nspawn exited: the node will not come up
+            if ssh_ok(node, timeout=3):
+                return True
+            time.sleep(0.2)  # poll interval between real login attempts
+        return False
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(64, len(nodes))) as ex:
+        results = list(ex.map(wait, nodes))
+    return [n for n, ok in zip(nodes, results) if not ok]
+
+
+def stop_node_processes(names: list[str], graceful: bool = True, deadline_s: float = STOP_DEADLINE) -> None:
+    """Stop the nodes: SIGTERM to systemd-nspawn (the container powers off), then SIGKILL stragglers."""
+    if graceful:
+        for name in names:
+            pid = recorded_pid(name)
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + deadline_s
+        while time.monotonic() < deadline and any(node_pids(n) for n in names):
+            time.sleep(0.1)
+    deadline = time.monotonic() + 10
+    while True:
+        left = {n: node_pids(n) for n in names}
+        left = {n: p for n, p in left.items() if p}
+        if not left:
+            break
+        if time.monotonic() > deadline:
+            raise FleetError(f"processes of node(s) {', '.join(left)} survive SIGKILL: {sorted(set().union(*left.values()))}")
+        for pids in left.values():
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+    for name in names:
+        # The recorded nspawn pid could in theory be outside the cgroup (if the wrapper failed early).
+        pid = recorded_pid(name)
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(node_dir(name), "pid"))
+
+
+def existing_node_names() -> list[str]:
+    names = set()
+    with contextlib.suppress(FileNotFoundError):
+        names |= set(os.listdir(os.path.join(state_dir(), "nodes")))
+    for cg in cgroup_dirs():
+        with contextlib.suppress(FileNotFoundError):
+            names |= {e for e in os.listdir(cg) if os.path.isdir(os.path.join(cg, e))}
+    return sorted(names)
+
+
+# ----------------------------------------------------------------------------------------------
+# Commands
+
+def write_fleet_json(nodes: list[dict]) -> None:
+    data = {"nodes": nodes, "ssh_user": OPS_USER, "ssh_key": fleet_key(), "known_hosts": known_hosts_path()}
+    tmp = fleet_json_path() + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, fleet_json_path())
+
+
+def is_up(n: int | None = None, check_ssh: bool = True) -> bool:
+    """True if a fleet (of n nodes, if given) is running and every node accepts SSH."""
+    fleet = load_fleet()
+    if not fleet or (n is not None and len(fleet["nodes"]) != n):
+        return False
+    if any(recorded_pid(node["name"]) is None for node in fleet["nodes"]):
+        return False
+    if not check_ssh:
+        return True
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(64, len(fleet["nodes"]))) as ex:
+        return all(ex.map(ssh_ok, fleet["nodes"]))
+
+
+def _boot(nodes: list[dict], root: str) -> None:
+    """Mount, prepare and boot the given nodes (already stopped, state files present), then wait for SSH."""
+    def prep(node):
+        mount_overlay(node["name"], root)
+        prepare_node(node, all_nodes)
+
+    all_nodes = load_fleet()["nodes"]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
+        list(ex.map(prep, nodes))
+    for node in nodes:
+        boot_node(node)
+    failed = wait_for_ssh(nodes, BOOT_DEADLINE)
+    if failed:
+        logs = ", ".join(f"{n['name']}: {console_log(n['name'])}" for n in failed)
+        raise FleetError(f"{len(failed)} node(s) did not accept SSH within {BOOT_DEADLINE:.0f} s; console logs: {logs}")
+
+
+def cmd_up(n: int) -> None:
+    if n < MIN_NODES:
+        raise FleetError(f"a fleet needs at least {MIN_NODES} nodes (got {n})")
+    check_root()
+    check_tools()
+    check_cgroups()
+    with flock(os.path.join(state_dir(), ".lock")):
+        t0 = time.monotonic()
+        if is_up(n):
+            log(f"{n} nodes already up; nothing to do")
+            return
+        if load_fleet() or existing_node_names():
+            _down()  # a different size, or a broken fleet: start over (it is fast)
+        root = ensure_root()
+        os.makedirs(state_dir(), mode=0o700, exist_ok=True)
+        nodes = node_specs(n)
+        keygen(fleet_key(), "sentinelcam-fleet operator")
+        keygen(node_key(), "ops@sentinelcam-fleet-node")
+
+        def keys(node):
+            os.makedirs(node_dir(node["name"]), exist_ok=True)
+            keygen(host_key(node["name"]), f"root@{node['name']}")
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
+            list(ex.map(keys, nodes))
+        with open(known_hosts_path() + ".tmp", "w", encoding="utf-8") as f:
+            for node in nodes:
+                f.write(f"{node['address']} {read_pub(host_key(node['name']))}\n")
+        os.replace(known_hosts_path() + ".tmp", known_hosts_path())
+        write_fleet_json(nodes)
+        try:
+            _boot(nodes, root)
+        except BaseException:
+            if not isinstance(sys.exc_info()[1], FleetError):
+                _down()
+            raise
+        log(f"{n} nodes up in {time.monotonic() - t0:.1f} s (inventory: inventories/demo.py)")
+
+
+def _down() -> list[str]:
+    names = existing_node_names()
+    fleet = load_fleet()
+    if fleet:
+        names = sorted(set(names) | {n["name"] for n in fleet["nodes"]})
+    stop_node_processes(names)
+    unmount_all(os.path.join(state_dir(), "nodes"))
+    left = mounts_under(os.path.join(state_dir(), "nodes"))
+    if left:
+        raise FleetError(f"could not unmount: {', '.join(left)}")
+    for cg in cgroup_dirs():
+        remove_cgroup(cg)
+    shutil.rmtree(os.path.join(state_dir(), "nodes"), ignore_errors=True)
+    for p in (fleet_json_path(), known_hosts_path()):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(p)
+    return names
+
+
+def cmd_down() -> None:
+    check_root()
+    with flock(os.path.join(state_dir(), ".lock")):
+        names = _down()
+    log(f"down ({len(names)} node(s) stopped)" if names else "down (nothing was running)")
+
+
+def cmd_reset() -> None:
+    check_root()
+    check_tools()
+    with flock(os.path.join(state_dir(), ".lock")):
+        fleet = load_fleet()
+        if not fleet:
+            raise FleetError("local fleet is not up: run `make fleet-up`")
+        t0 = time.monotonic()
+        root = root_path()
+        if not os.path.isdir(root):
+            raise FleetError(f"cached root {root} is gone: run `make fleet-down fleet-up`")
+        nodes = fleet["nodes"]
+        names = [n["name"] for n in nodes]
+        # The overlay is thrown away, so no orderly shutdown is needed.
+        stop_node_processes(names, graceful=False)
+        unmount_all(os.path.join(state_dir(), "nodes"))
+
+        def wipe(name):
+            d = node_dir(name)
+            for sub in ("upper", "work"):
+                shutil.rmtree(os.path.join(d, sub), ignore_errors=True)
+            for cg in cgroup_dirs(name):
+                remove_cgroup(cg)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
+            list(ex.map(wipe, names))
+        _boot(nodes, root)
+    log(f"{len(nodes)} nodes reset in {time.monotonic() - t0:.1f} s")
+
+
+def memory_mb(name: str) -> float | None:
+    try:
+        with open(f"/sys/fs/cgroup/memory/{CGROUP_NAME}/{name}/memory.usage_in_bytes") as f:
+            return int(f.read()) / 2**20
+    except (OSError, ValueError):
+        return None
+
+
+def cmd_status() -> int:
+    fleet = load_fleet()
+    if not fleet:
+        print("fleet: down (no fleet.json in %s)" % state_dir())
+        return 1
+    up = 0
+    for node in fleet["nodes"]:
+        running = os.geteuid() == 0 and recorded_pid(node["name"]) is not None
+        ok = running and ssh_ok(node, timeout=3)
+        up += ok
+        state = "up" if ok else ("booting/no-ssh" if running else "down")
+        mem = memory_mb(node["name"]) if running else None
+        extra = f"  mem={mem:.0f}MB" if mem is not None else ""
+        print(f"{node['name']:<12} {node['address']:<14} {','.join(node['groups']):<12} {state}{extra}")
+    print(f"fleet: {up}/{len(fleet['nodes'])} nodes up; state in {state_dir()}")
+    return 0 if up == len(fleet["nodes"]) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="fleet.py", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p_up = sub.add_parser("up", help="boot N nodes (idempotent)")
+    p_up.add_argument("--nodes", type=int, default=6)
+    sub.add_parser("down", help="stop every node and clean up")
+    sub.add_parser("status", help="list nodes and whether they are up")
+    sub.add_parser("reset", help="restore every node to a pristine state")
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "up":
+            cmd_up(args.nodes)
+        elif args.cmd == "down":
+            cmd_down()
+        elif args.cmd == "status":
+            return cmd_status()
+        elif args.cmd == "reset":
+            cmd_reset()
+    except FleetError as e:
+        print(f"fleet: error: {e}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("fleet: interrupted; run `make fleet-down` to clean up", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
