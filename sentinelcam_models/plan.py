@@ -169,4 +169,7 @@ def plan_host(host: HostInfo, registry: Registry) -> HostPlan:
         "sentinel_face_detector": data.get("sentinel_face_detector", "ssd_mobilenet"),
         "sentinel_blazeface_variant": data.get("sentinel_blazeface_variant", "short_range"),
     }
+    blazeface = registry.models.get("face_detection_blazeface")
+    if blazeface is not None:
+        settings["sentinel_blazeface_file"] = blazeface.variants.get(settings["sentinel_blazeface_variant"])
     return HostPlan(host.name, tuple(placements), facelist, tuple(services), settings)
