@@ -1,0 +1,99 @@
+"""
+Roll out the model versions the registry (and host pins) ask for, then the configs that use them.
+
+    pyinfra -y inventories/production.py deploys/models.py
+    pyinfra -y inventories/production.py deploys/models.py --limit sentinels --data models=face_recognition
+
+Order on each host: install every needed version (verified, atomic), clear leftover staging, place
+the datasink face list, re-template changed configs, then restart each service whose configs
+changed, once. A host whose pull fails stops before its configs change, so it keeps running what it
+ran before.
+"""
+
+from hashlib import sha256
+
+from pyinfra import host, inventory, state
+from pyinfra.api.exceptions import PyinfraError
+from pyinfra.operations import files, systemd
+from pyinfra.operations.util import any_changed
+
+from facts.configs import FileDigests
+from facts.models import installed_models
+from operations import models
+from sentinelcam_models.configs import config_files, render
+from sentinelcam_models.deploying import deploy_context
+
+context = deploy_context(state, inventory, host)
+plan = context.plans.get(host.name)
+user = host.data.get("sentinelcam_user")
+group = host.data.get("sentinelcam_group", user)
+
+if plan is not None and context.wants(plan):
+    # Models outside --data models= are not pulled; the configs still name them, so they must
+    # already be on the node at the planned version.
+    for p in plan.placements:
+        if not context.selects(p.model):
+            info = installed_models(host, p.models_path).get(p.model, {}).get("versions", {}).get(p.version)
+            if not (info and info["complete"]):
+                raise PyinfraError(
+                    f"host {host.name}: {p.model} {p.version} is not installed and --data models= leaves it out; "
+                    f"add it to models= or deploy without models="
+                )
+
+    for p in host.loop([p for p in plan.placements if context.selects(p.model)]):
+        models.version(
+            name=f"Install {p.model} {p.version}",
+            model=p.model,
+            version=p.version,
+            models_path=p.models_path,
+            source=context.source,
+            digest=context.digests[f"{p.model}/{p.version}"],
+            linked_files=p.linked_files,
+            user=user,
+            _parallel=context.pull_concurrency,
+        )
+
+    for models_path in host.loop(sorted({p.models_path for p in plan.placements})):
+        models.staging_cleared(
+            name=f"Clear leftover staging under {models_path}",
+            models_path=models_path,
+            keep=[f"{p.model}/{p.version}" for p in plan.placements if p.models_path == models_path],
+        )
+
+    if plan.facelist and context.selects("face_recognition"):
+        models.facelist(
+            name=f"Face list {plan.facelist.version}",
+            version=plan.facelist.version,
+            directory=plan.facelist.directory,
+            source=context.source,
+            user=user,
+            _parallel=context.pull_concurrency,
+        )
+
+    configs = config_files(plan, host.data.dict())
+    current = host.get_fact(FileDigests, paths=[c.dest for c in configs]) if configs else {}
+    changed = {service: [] for service in plan.services}
+    for config in host.loop(configs):
+        if sha256(render(config).encode()).hexdigest() == current.get(config.dest):
+            continue  # unchanged: no operation, no extra round trips
+        changed[config.service].append(
+            files.template(
+                name=f"Config {config.dest}",
+                src=str(config.template_path),
+                dest=config.dest,
+                user=user,
+                group=group,
+                mode="644",
+                **config.values,
+            )
+        )
+
+    for service in host.loop([s for s in plan.services if changed[s]]):
+        systemd.service(
+            name=f"Restart {service} (its configs changed)",
+            service=service,
+            running=True,
+            restarted=True,
+            _sudo=True,
+            _if=any_changed(*changed[service]),
+        )

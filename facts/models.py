@@ -1,0 +1,166 @@
+"""
+Facts about model versions: what a node holds under its models path, and what the store holds.
+
+Each fact answers in one command per host, so "what is installed" costs one round trip however many
+models and versions there are.
+
+.. code:: python
+
+    from facts.models import InstalledModels
+    host.get_fact(InstalledModels, models_path="/home/ops/sentinel/models")
+"""
+
+from __future__ import annotations
+
+from pyinfra.api import FactBase, QuoteString, StringCommand
+
+MANIFEST = "MANIFEST.sha256"
+
+# Lists every {model}/{version} directory with the sha256 of its manifest and whether every file
+# the manifest names is present ("complete"), plus leftover hidden staging directories.
+_INSTALLED_SCRIPT = r"""
+[ -d "$root" ] || exit 0
+cd "$root" || exit 0
+for m in *; do
+  [ -d "$m" ] || continue
+  for v in "$m"/* "$m"/.[!.]*; do
+    [ -d "$v" ] || continue
+    n=${v#*/}
+    case "$n" in
+      .*) echo "S $m $n" ;;
+      [0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9])
+        if [ -f "$v/MANIFEST.sha256" ]; then
+          d=$(sha256sum < "$v/MANIFEST.sha256" | cut -c1-64)
+          c=1
+          while read -r h f; do [ -f "$v/$f" ] || { c=0; break; }; done < "$v/MANIFEST.sha256"
+          echo "V $m $n $d $c"
+        else
+          echo "V $m $n - 0"
+        fi ;;
+    esac
+  done
+done
+"""
+
+
+class InstalledModels(FactBase):
+    """
+    Model versions under a node's models path.
+
+    .. code:: python
+
+        {
+            "face_recognition": {
+                "versions": {"2026-02-02": {"digest": "ab12…", "complete": True}},
+                "staging": [".2026-03-01.partial"],
+            },
+        }
+    """
+
+    default = dict
+
+    def requires_command(self, models_path: str) -> str:
+        return "sha256sum"
+
+    def command(self, models_path: str):
+        return StringCommand("root=", QuoteString(models_path), _INSTALLED_SCRIPT, _separator="")
+
+    def process(self, output):
+        models: dict[str, dict] = {}
+        for line in output:
+            parts = line.split()
+            if len(parts) == 5 and parts[0] == "V":
+                _, model, version, digest, complete = parts
+                entry = models.setdefault(model, {"versions": {}, "staging": []})
+                entry["versions"][version] = {
+                    "digest": None if digest == "-" else digest,
+                    "complete": complete == "1",
+                }
+            elif len(parts) == 3 and parts[0] == "S":
+                models.setdefault(parts[1], {"versions": {}, "staging": []})["staging"].append(parts[2])
+        return models
+
+
+class StoreManifests(FactBase):
+    """
+    The manifest digest of each wanted ``model/version`` in the store on the primary datasink.
+
+    .. code:: python
+
+        {"face_recognition/2026-02-02": "ab12…", "haarcascades/2019-01-01": None}
+    """
+
+    default = dict
+
+    def requires_command(self, store: str, wanted: list[str]) -> str:
+        return "sha256sum"
+
+    def command(self, store: str, wanted: list[str]):
+        bits: list = ["cd", QuoteString(store), "2>/dev/null || { echo NOSTORE; exit 0; }; for mv in"]
+        bits += [QuoteString(item) for item in wanted] or ["''"]
+        bits.append(
+            '; do if [ -f "$mv/MANIFEST.sha256" ]; then '
+            'echo "$mv $(sha256sum < "$mv/MANIFEST.sha256" | cut -c1-64)"; '
+            'else echo "$mv -"; fi; done'
+        )
+        return StringCommand(*bits)
+
+    def process(self, output):
+        if output and output[0] == "NOSTORE":
+            return {"__nostore__": None}
+        found = {}
+        for line in output:
+            item, _, digest = line.partition(" ")
+            if item:
+                found[item] = None if digest in ("", "-") else digest
+        return found
+
+
+class Facelist(FactBase):
+    """
+    A datasink's face-list files: versioned copies present and where ``facelist_current.csv`` points.
+
+    .. code:: python
+
+        {"files": ["facedata_2026-02-02.hdf5", "facelist_2026-02-02.csv"], "current": "facelist_2026-02-02.csv"}
+    """
+
+    default = dict
+
+    def command(self, directory: str):
+        return StringCommand(
+            "cd", QuoteString(directory), "2>/dev/null || exit 0;",
+            "for f in facelist_*.csv facedata_*.hdf5; do [ -f \"$f\" ] && [ ! -L \"$f\" ] && echo \"F $f\"; done;",
+            "[ -L facelist_current.csv ] && echo \"L $(readlink facelist_current.csv)\"; true",
+        )
+
+    def process(self, output):
+        result = {"files": [], "current": None}
+        for line in output:
+            kind, _, value = line.partition(" ")
+            if kind == "F":
+                result["files"].append(value)
+            elif kind == "L":
+                result["current"] = value
+        result["files"].sort()
+        return result
+
+
+_memo: dict = {}
+
+
+def installed_models(host, models_path: str) -> dict:
+    """InstalledModels for this host, read once per run (a deploy asks for it once per model).
+
+    The state a version is judged by is the one before this run: installing one version never
+    changes whether another is present, so the pre-run answer stays right for every operation.
+    """
+    from pyinfra import state
+
+    current = state._get_module()
+    real_host = host._get_module() if hasattr(host, "_get_module") else host
+    key = (id(current), id(real_host), models_path)
+    cached = _memo.get(key)
+    if cached is None or cached[0] is not current or cached[1] is not real_host:
+        cached = _memo[key] = (current, real_host, host.get_fact(InstalledModels, models_path=models_path))
+    return cached[2]

@@ -1,0 +1,129 @@
+"""Glue between pyinfra's deploy run and the pure core: validation and pre-flight, once per run.
+
+deploys/models.py runs once per host; the checks here run once for the whole selection, before any
+operation executes, and stop the run (nothing changed anywhere) with every problem listed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pyinfra.api.exceptions import PyinfraError
+
+from . import names
+from .plan import HostInfo, HostPlan
+from .validation import check_inventory
+
+
+@dataclass
+class DeployContext:
+    plans: dict[str, HostPlan]
+    selected_hosts: list[str]
+    models: tuple[str, ...] | None          # --data models=… (None: all)
+    digests: dict[str, str]                  # "model/version" -> store manifest digest
+    source: str                              # user@datasink:/store
+    primary: str
+    pull_concurrency: int
+    problems: list[str] = field(default_factory=list)
+
+    def wants(self, plan: HostPlan) -> bool:
+        return self.models is None or any(plan.uses(m) for m in self.models)
+
+    def selects(self, model: str) -> bool:
+        return self.models is None or model in self.models
+
+
+_contexts: dict[int, tuple[object, DeployContext]] = {}
+
+
+def parse_models_filter(value) -> tuple[str, ...] | None:
+    if value in (None, "", False):
+        return None
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    return tuple(i.strip() for i in items if str(i).strip())
+
+
+def host_info(host) -> HostInfo:
+    return HostInfo(host.name, tuple(host.groups), host.data.dict())
+
+
+def _fail(lines: list[str]) -> PyinfraError:
+    return PyinfraError("\n".join(["sentinelcam-models: deploy refused, nothing was changed:"] + [f"  {line}" for line in lines]))
+
+
+def deploy_context(state, inventory, host) -> DeployContext:
+    """Validate and pre-flight the whole selection once per run; raise listing every problem."""
+    current = state._get_module() if hasattr(state, "_get_module") else state
+    cached = _contexts.get(id(current))
+    if cached and cached[0] is current:
+        return cached[1]
+    context = _build(current, inventory, host)
+    _contexts[id(current)] = (current, context)
+    return context
+
+
+def _build(state, inventory, host) -> DeployContext:
+    from facts.models import StoreManifests
+
+    all_hosts = list(inventory)
+    selected = [h for h in all_hosts if state.limit_hosts is None or h in state.limit_hosts]
+    registry_file = host.data.get("model_registry_file")
+    checked = check_inventory(registry_file, [host_info(h) for h in all_hosts], "inventory")
+    if checked.problems:
+        raise _fail([str(p) for p in checked.problems])
+    registry = checked.registry
+
+    models = parse_models_filter(host.data.get("models"))
+    problems = [f"--data models: unknown model {m!r} (known: {', '.join(registry.models)})"
+                for m in models or () if m not in registry.models]
+    if problems:
+        raise _fail(problems)
+
+    primary_name = host.data.get("primary_datasink")
+    primary = inventory.get_host(primary_name)
+    store = primary.data.get("sentinelcam_model_registry")
+    address = primary.data.get("model_registry_host") or primary.data.get("ssh_hostname") or primary.name
+    user = primary.data.get("sentinelcam_user")
+    if not names.is_safe_path(store) or not names.HOST_NAME.match(str(address)):
+        raise _fail([f"host {primary_name}: sentinelcam_model_registry/model_registry_host are not safe to use"])
+
+    plans = {h.name: checked.plans[h.name] for h in selected}
+    wanted = sorted({
+        f"{p.model}/{p.version}"
+        for plan in plans.values()
+        for p in plan.placements
+        if models is None or p.model in models
+    } | {
+        f"face_recognition/{plan.facelist.version}"
+        for plan in plans.values()
+        if plan.facelist and (models is None or "face_recognition" in models)
+    })
+    try:
+        digests = primary.get_fact(StoreManifests, store=store, wanted=wanted) if wanted else {}
+    except Exception as exc:  # connection errors come in many types
+        raise _fail([f"host {primary_name}: cannot reach the primary datasink to check the store: {exc}"])
+    if digests is None:
+        raise _fail([f"host {primary_name}: cannot reach the primary datasink to check the store"])
+    if "__nostore__" in digests:
+        raise _fail([f"host {primary_name}: store {store} does not exist"])
+    missing = [item for item in wanted if not digests.get(item)]
+    if missing:
+        needed_by = {
+            item: sorted(name for name, plan in plans.items()
+                         if any(f"{p.model}/{p.version}" == item for p in plan.placements)
+                         or (plan.facelist and f"face_recognition/{plan.facelist.version}" == item))
+            for item in missing
+        }
+        raise _fail([
+            f"host {primary_name}: {item} is not in the store {store} (or has no MANIFEST.sha256); needed by {', '.join(needed_by[item])}"
+            for item in missing
+        ])
+    return DeployContext(
+        plans=plans,
+        selected_hosts=[h.name for h in selected],
+        models=models,
+        digests=digests,
+        source=f"{user}@{address}:{store}",
+        primary=primary_name,
+        pull_concurrency=int(primary.data.get("model_pull_concurrency", 10)),
+    )
