@@ -19,6 +19,7 @@ MANIFEST = "MANIFEST.sha256"
 # Lists every {model}/{version} directory with the sha256 of its manifest and whether every file
 # the manifest names is present ("complete"), plus leftover hidden staging directories.
 _INSTALLED_SCRIPT = r"""
+type deep >/dev/null 2>&1 || deep() { :; }
 [ -d "$root" ] || exit 0
 cd "$root" || exit 0
 for m in *; do
@@ -33,7 +34,7 @@ for m in *; do
           d=$(sha256sum < "$v/MANIFEST.sha256" | cut -c1-64)
           c=1
           while read -r h f; do [ -f "$v/$f" ] || { c=0; break; }; done < "$v/MANIFEST.sha256"
-          echo "V $m $n $d $c"
+          echo "V $m $n $d $c$(deep "$v")"
         else
           echo "V $m $n - 0"
         fi ;;
@@ -69,13 +70,13 @@ class InstalledModels(FactBase):
         models: dict[str, dict] = {}
         for line in output:
             parts = line.split()
-            if len(parts) == 5 and parts[0] == "V":
-                _, model, version, digest, complete = parts
+            if len(parts) in (5, 6) and parts[0] == "V":
+                model, version, digest, complete = parts[1:5]
                 entry = models.setdefault(model, {"versions": {}, "staging": []})
-                entry["versions"][version] = {
-                    "digest": None if digest == "-" else digest,
-                    "complete": complete == "1",
-                }
+                info = {"digest": None if digest == "-" else digest, "complete": complete == "1"}
+                if len(parts) == 6:  # NodeModels(deep=True): re-hashed against the manifest
+                    info["intact"] = parts[5] == "1"
+                entry["versions"][version] = info
             elif len(parts) == 3 and parts[0] == "S":
                 models.setdefault(parts[1], {"versions": {}, "staging": []})["staging"].append(parts[2])
         return models
@@ -164,3 +165,76 @@ def installed_models(host, models_path: str) -> dict:
     if cached is None or cached[0] is not current or cached[1] is not real_host:
         cached = _memo[key] = (current, real_host, host.get_fact(InstalledModels, models_path=models_path))
     return cached[2]
+
+
+# Re-hash a version against its manifest, node-owned face list files left out (they change on
+# the node by design). Prints " 1" (matches) or " 0".
+_DEEP = r"""
+deep() {
+  if (cd "$1" && grep -Ev '  (facelist\.csv|facedata\.hdf5)$' MANIFEST.sha256 | sha256sum -c --quiet --strict - >/dev/null 2>&1)
+  then echo " 1"; else echo " 0"; fi
+}
+"""
+
+_ACTIVE = r"""
+for f in $configs; do
+  [ -f "$f" ] || continue
+  grep -ohE "/[A-Za-z0-9._/+-]+/[a-z0-9_]+/[0-9]{4}-[0-9]{2}-[0-9]{2}/|facelist_[0-9]{4}-[0-9]{2}-[0-9]{2}\.csv" "$f" \
+    | sed "s|^|A $f |"
+done
+for s in $services; do echo "U $s $(systemctl is-active "$s" 2>/dev/null || true)"; done
+true
+"""
+
+
+class NodeModels(FactBase):
+    """
+    Everything "what runs where" needs from one node, in one command: the installed versions under
+    each models path, the model versions the deployed configs reference (read from the configs
+    themselves), and the state of the services.
+
+    .. code:: python
+
+        {
+            "installed": {"/home/ops/sentinel/models": {"face_recognition": {"versions": {...}, "staging": []}}},
+            "active": {"/home/ops/sentinel.yaml": ["/home/ops/sentinel/models/face_recognition/2026-02-02/"]},
+            "services": {"sentinel": "active"},
+        }
+
+    With ``deep=True`` every installed version is re-hashed and carries ``"intact": True|False``.
+    """
+
+    default = dict
+
+    def requires_command(self, models_paths, configs, services, deep=False) -> str:
+        return "sha256sum"
+
+    def command(self, models_paths: list[str], configs: list[str], services: list[str], deep: bool = False):
+        bits: list = [_DEEP if deep else ""]
+        for index, path in enumerate(models_paths):
+            bits += [f"echo 'P {index}' ", QuoteString(path), "\n(root=", QuoteString(path), _INSTALLED_SCRIPT,
+                     f") | sed 's/^/{index} /'\n"]
+        bits += ["configs=", QuoteString(" ".join(configs)), "\nservices=", QuoteString(" ".join(services)), _ACTIVE]
+        return StringCommand(*bits, _separator="")
+
+    def process(self, output):
+        result: dict = {"installed": {}, "active": {}, "services": {}}
+        paths: dict[str, str] = {}
+        sections: dict[str, list[str]] = {}
+        for line in output:
+            head, _, rest = line.partition(" ")
+            if head == "P":
+                index, _, path = rest.partition(" ")
+                paths[index] = path
+                sections[index] = []
+            elif head in sections:
+                sections[head].append(rest)
+            elif head == "A":
+                config, _, ref = rest.partition(" ")
+                result["active"].setdefault(config, []).append(ref)
+            elif head == "U":
+                service, _, status = rest.partition(" ")
+                result["services"][service] = status or "unknown"
+        for index, path in paths.items():
+            result["installed"][path] = InstalledModels().process(sections[index])
+        return result

@@ -6,6 +6,7 @@ operation executes, and stop the run (nothing changed anywhere) with every probl
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from pyinfra.api.exceptions import PyinfraError
@@ -34,6 +35,8 @@ class DeployContext:
 
 
 _contexts: dict[int, tuple[object, DeployContext]] = {}
+# pyinfra prepares hosts concurrently (gevent patches threading): one build, the others wait for it.
+_build_lock = threading.Lock()
 
 
 def parse_models_filter(value) -> tuple[str, ...] | None:
@@ -54,12 +57,19 @@ def _fail(lines: list[str]) -> PyinfraError:
 def deploy_context(state, inventory, host) -> DeployContext:
     """Validate and pre-flight the whole selection once per run; raise listing every problem."""
     current = state._get_module() if hasattr(state, "_get_module") else state
-    cached = _contexts.get(id(current))
-    if cached and cached[0] is current:
-        return cached[1]
-    context = _build(current, inventory, host)
-    _contexts[id(current)] = (current, context)
-    return context
+    with _build_lock:
+        cached = _contexts.get(id(current))
+        if cached and cached[0] is current:
+            if isinstance(cached[1], PyinfraError):
+                raise cached[1]
+            return cached[1]
+        try:
+            context = _build(current, inventory, host)
+        except PyinfraError as exc:
+            _contexts[id(current)] = (current, exc)
+            raise
+        _contexts[id(current)] = (current, context)
+        return context
 
 
 def _build(state, inventory, host) -> DeployContext:
@@ -102,7 +112,7 @@ def _build(state, inventory, host) -> DeployContext:
         digests = primary.get_fact(StoreManifests, store=store, wanted=wanted) if wanted else {}
     except Exception as exc:  # connection errors come in many types
         raise _fail([f"host {primary_name}: cannot reach the primary datasink to check the store: {exc}"])
-    if digests is None:
+    if not digests and wanted:  # the fact prints a line per item: nothing means it failed
         raise _fail([f"host {primary_name}: cannot reach the primary datasink to check the store"])
     if "__nostore__" in digests:
         raise _fail([f"host {primary_name}: store {store} does not exist"])

@@ -73,3 +73,32 @@ def test_facelist(tmp_path):
     (tmp_path / "facelist_current.csv").symlink_to("facelist_2026-02-02.csv")
     fact = run_fact(Facelist(), directory=str(tmp_path))
     assert fact == {"files": ["facedata_2026-02-02.hdf5", "facelist_2026-02-02.csv"], "current": "facelist_2026-02-02.csv"}
+
+
+def test_node_models_installed_active_and_deep(tmp_path):
+    from facts.models import NodeModels
+
+    sentinel = tmp_path / "sentinel"
+    make_version(sentinel, "haarcascades", "2020-12-06", {"haarcascade_eye.xml": b"x"})
+    make_version(sentinel, "face_recognition", "2026-02-02", {"facemodel.pickle": b"m", "facelist.csv": b"l"})
+    (sentinel / "face_recognition" / "2026-02-02" / "facelist.csv").write_text("curated")  # node-owned: not corrupt
+    make_version(sentinel, "face_recognition", "2025-02-25", {"facemodel.pickle": b"old"})
+    (sentinel / "face_recognition" / "2025-02-25" / "facemodel.pickle").write_bytes(b"flipped")
+    config = tmp_path / "FaceRecon.yaml"
+    config.write_text(f"recognizer: {sentinel}/face_recognition/2026-02-02/facemodel.pickle\n"
+                      f"eye: {sentinel}/haarcascades/2020-12-06/haarcascade_eye.xml\n")
+    pump = tmp_path / "datapump.yaml"
+    pump.write_text("faces_data_file: /home/ops/sentinelcam/face_recognition/facelist_2026-02-02.csv\n")
+    kwargs = dict(models_paths=[str(sentinel), str(tmp_path / "imagenode")],
+                  configs=[str(config), str(pump), str(tmp_path / "absent.yaml")], services=[])
+    fact = run_fact(NodeModels(), **kwargs)
+    assert set(fact["installed"]) == {str(sentinel), str(tmp_path / "imagenode")}
+    assert fact["installed"][str(tmp_path / "imagenode")] == {}
+    assert fact["installed"][str(sentinel)]["haarcascades"]["versions"]["2020-12-06"] == {
+        "digest": fact["installed"][str(sentinel)]["haarcascades"]["versions"]["2020-12-06"]["digest"], "complete": True}
+    assert sorted(fact["active"][str(config)]) == [f"{sentinel}/face_recognition/2026-02-02/", f"{sentinel}/haarcascades/2020-12-06/"]
+    assert fact["active"][str(pump)] == ["facelist_2026-02-02.csv"]
+    deep = run_fact(NodeModels(), deep=True, **kwargs)
+    versions = deep["installed"][str(sentinel)]["face_recognition"]["versions"]
+    assert versions["2026-02-02"]["intact"] is True
+    assert versions["2025-02-25"]["intact"] is False
