@@ -172,3 +172,86 @@ def list_(model: str | None, as_json: bool, store: str | None, inventory: str | 
         size = f"{row['size'] / 1e6:.1f} MB" if row["size"] is not None else "-"
         table.add_row(row["version"], " ".join(row["marks"]), size, "yes" if row["in_store"] else "MISSING")
     out.print(table)
+
+
+@main.command()
+@inventory_option
+@click.option("--limit", "limits", multiple=True, help="host name (glob) or group; repeatable")
+@click.option("--model", "model_filter", multiple=True, help="only these models; repeatable")
+@click.option("--deep", is_flag=True, help="re-hash installed files against their manifests on the nodes")
+@click.option("--json", "as_json", is_flag=True, help="print the documented JSON document (see README)")
+@click.option("--prometheus", "prometheus", type=click.Path(dir_okay=False), default=None,
+              help="also write Prometheus text format here (node_exporter textfile collector)")
+def drift(inventory, limits, model_filter, deep, as_json, prometheus) -> None:
+    """What runs where: desired vs active vs installed, per host and model.
+
+    Exit 0 all ok; 1 any drift, missing or corrupt; 2 config error or any host unreachable.
+    """
+    from . import drift as drift_mod
+    from .fleetquery import query_fleet, select_hosts
+    from .inventory import load_pyinfra_inventory
+
+    inventory = inventory or default_inventory()
+    inv = checked(inventory)
+    unknown = [m for m in model_filter if m not in inv.registry.models]
+    if unknown:
+        fail(f"{inv.registry.path}: unknown model {unknown[0]!r} (known: {', '.join(inv.registry.models)})")
+    pyinfra_inventory = load_pyinfra_inventory(inventory)
+    hosts = [h for h in select_hosts(pyinfra_inventory, limits) if inv.plans[h.name].models]
+    if limits and not hosts:
+        fail(f"--limit {' '.join(limits)}: no host in {inventory} matches")
+    facts = query_fleet(pyinfra_inventory, hosts, inv.plans, deep=deep)
+    reports = []
+    for host in hosts:
+        fact, error = facts.get(host.name, (None, "no answer"))
+        report = drift_mod.assess_host(inv.plans[host.name], fact, error, deep)
+        if model_filter:
+            report.models = [row for row in report.models if row.model in model_filter]
+        reports.append(report)
+    code = drift_mod.exit_code(reports)
+    if prometheus:
+        _write_atomically(Path(prometheus), drift_mod.to_prometheus(reports))
+    if as_json:
+        click.echo(json.dumps(drift_mod.to_document(reports, str(inventory), deep), indent=2))
+        sys.exit(code)
+    _print_drift(reports, drift_mod)
+    sys.exit(code)
+
+
+STATUS_STYLE = {"ok": "green", "drift": "yellow", "missing": "red", "corrupt": "bold red", "unreachable": "magenta"}
+
+
+def _print_drift(reports, drift_mod) -> None:
+    table = Table("host", "model", "role", "desired", "active", "installed (inactive)", "service", "status")
+    for report in reports:
+        for row in report.models:
+            service = report.services.get(row.role, "-") if report.reachable else "-"
+            desired = row.desired + (" (pin)" if row.pinned else "")
+            status = f"[{STATUS_STYLE[row.status]}]{row.status}[/]"
+            if row.detail and row.status != "ok":
+                status += f" ({row.detail})" if row.status != "unreachable" else f" ({report.error})"
+            table.add_row(report.host, row.model, row.role, desired, ", ".join(row.active) or "-",
+                          ", ".join(row.installed) or "-", service, status)
+    out.print(table)
+    counts = drift_mod.summary(reports)
+    out.print("  ".join(f"{status}: {count}" for status, count in counts.items()))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """temp file beside the target + rename: readers never see half a file."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
