@@ -45,7 +45,7 @@ PACKAGES = (
 ).split()
 OPS_USER, OPS_UID = "ops", 1000
 MIN_NODES = 3
-BOOT_DEADLINE = 120.0
+BOOT_DEADLINE = float(os.environ.get("SENTINELCAM_FLEET_BOOT_TIMEOUT") or 120)
 STOP_DEADLINE = 20.0
 SERVICES = ("sentinel", "imagenode", "datapump")
 
@@ -163,6 +163,23 @@ def check_cgroups() -> None:
         if not os.path.isfile(f"/sys/fs/cgroup/{h}/cgroup.procs"):
             # A pure cgroup v2 host (systemd as PID 1) would need a different layout.
             raise FleetError(f"cgroup hierarchy /sys/fs/cgroup/{h} is not mounted; this fleet expects a cgroup v1 hybrid host")
+
+
+def raise_host_limits(n: int) -> None:
+    """Every node's systemd runs as host root and takes inotify instances from root's shared budget
+    (default 128, enough for about 20 nodes): raise it, and the watch limit, if they are too low."""
+    wanted = {"/proc/sys/fs/inotify/max_user_instances": 256 + 32 * n,
+              "/proc/sys/fs/inotify/max_user_watches": 65536 + 8192 * n}
+    for path, value in wanted.items():
+        try:
+            with open(path) as f:
+                current = int(f.read())
+            if current < value:
+                with open(path, "w") as f:
+                    f.write(f"{value}\n")
+                log(f"raised {path.removeprefix('/proc/sys/').replace('/', '.')} from {current} to {value}")
+        except (OSError, ValueError) as e:
+            log(f"warning: could not raise {path}: {e}")
 
 
 @contextlib.contextmanager
@@ -591,7 +608,7 @@ def _boot(nodes: list[dict], root: str) -> None:
     failed = wait_for_ssh(nodes, BOOT_DEADLINE)
     if failed:
         logs = ", ".join(f"{n['name']}: {console_log(n['name'])}" for n in failed)
-        raise FleetError(f"{len(failed)} node(s) did not accept SSH within {BOOT_DEADLINE:.0f} s; console logs: {logs}")
+        raise FleetError(f"{len(failed)} node(s) did not accept SSH within {BOOT_DEADLINE:g} s; console logs: {logs}")
 
 
 def cmd_up(n: int) -> None:
@@ -608,6 +625,7 @@ def cmd_up(n: int) -> None:
         if load_fleet() or existing_node_names():
             _down()  # a different size, or a broken fleet: start over (it is fast)
         root = ensure_root()
+        raise_host_limits(n)
         os.makedirs(state_dir(), mode=0o700, exist_ok=True)
         nodes = node_specs(n)
         keygen(fleet_key(), "sentinelcam-fleet operator")
@@ -672,6 +690,7 @@ def cmd_reset() -> None:
             raise FleetError(f"cached root {root} is gone: run `make fleet-down fleet-up`")
         nodes = fleet["nodes"]
         names = [n["name"] for n in nodes]
+        raise_host_limits(len(nodes))
         # The overlay is thrown away, so no orderly shutdown is needed.
         stop_node_processes(names, graceful=False)
         unmount_all(os.path.join(state_dir(), "nodes"))
