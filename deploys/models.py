@@ -20,8 +20,11 @@ from pyinfra.operations.util import any_changed
 from facts.configs import FileDigests
 from facts.models import installed_models
 from operations import models
-from sentinelcam_models.configs import config_files, render
+from sentinelcam_models.configs import TEMPLATE_SLOTS, config_files, render
+from sentinelcam_models.plan import DATAPUMP, IMAGENODE, SENTINEL
 from sentinelcam_models.deploying import deploy_context
+
+ROLES = (SENTINEL, IMAGENODE)
 
 context = deploy_context(state, inventory, host)
 plan = context.plans.get(host.name)
@@ -40,7 +43,13 @@ if plan is not None and context.wants(plan):
                     f"add it to models= or deploy without models="
                 )
 
-    for p in host.loop([p for p in plan.placements if context.selects(p.model)]):
+    # Loops run over fleet-wide fixed lists so that an operation at one position means the same
+    # thing on every host (pyinfra orders and names operations by position).
+    wanted = {(p.role, p.model): p for p in plan.placements if context.selects(p.model)}
+    for key in host.loop(context.placement_keys):
+        p = wanted.get(key)
+        if p is None:
+            continue
         models.version(
             name=f"Install {p.model} {p.version}",
             model=p.model,
@@ -53,7 +62,11 @@ if plan is not None and context.wants(plan):
             _parallel=context.pull_concurrency,
         )
 
-    for models_path in host.loop(sorted({p.models_path for p in plan.placements})):
+    paths = {p.role: p.models_path for p in plan.placements}
+    for role in host.loop(ROLES):
+        if role not in paths:
+            continue
+        models_path = paths[role]
         models.staging_cleared(
             name=f"Clear leftover staging under {models_path}",
             models_path=models_path,
@@ -73,7 +86,11 @@ if plan is not None and context.wants(plan):
     configs = config_files(plan, host.data.dict())
     current = host.get_fact(FileDigests, paths=[c.dest for c in configs]) if configs else {}
     changed = {service: [] for service in plan.services}
-    for config in host.loop(configs):
+    by_slot = {config.template: config for config in configs}
+    for slot in host.loop(TEMPLATE_SLOTS):
+        config = by_slot.get(slot)
+        if config is None:
+            continue
         if sha256(render(config).encode()).hexdigest() == current.get(config.dest):
             continue  # unchanged: no operation, no extra round trips
         changed[config.service].append(
@@ -88,7 +105,9 @@ if plan is not None and context.wants(plan):
             )
         )
 
-    for service in host.loop([s for s in plan.services if changed[s]]):
+    for service in host.loop(ROLES + (DATAPUMP,)):
+        if not changed.get(service):
+            continue
         systemd.service(
             name=f"Restart {service} (its configs changed)",
             service=service,

@@ -183,6 +183,9 @@ for f in $configs; do
     | sed "s|^|A $f |"
 done
 for s in $services; do echo "U $s $(systemctl is-active "$s" 2>/dev/null || true)"; done
+if [ -n "$facelists" ] && [ -d "$facelists" ]; then
+  for f in "$facelists"/facelist_*.csv; do [ -f "$f" ] && [ ! -L "$f" ] && echo "L ${f##*/}"; done
+fi
 true
 """
 
@@ -206,19 +209,21 @@ class NodeModels(FactBase):
 
     default = dict
 
-    def requires_command(self, models_paths, configs, services, deep=False) -> str:
+    def requires_command(self, models_paths, configs, services, facelists="", deep=False) -> str:
         return "sha256sum"
 
-    def command(self, models_paths: list[str], configs: list[str], services: list[str], deep: bool = False):
+    def command(self, models_paths: list[str], configs: list[str], services: list[str],
+                facelists: str = "", deep: bool = False):
         bits: list = [_DEEP if deep else ""]
         for index, path in enumerate(models_paths):
             bits += [f"echo 'P {index}' ", QuoteString(path), "\n(root=", QuoteString(path), _INSTALLED_SCRIPT,
                      f") | sed 's/^/{index} /'\n"]
-        bits += ["configs=", QuoteString(" ".join(configs)), "\nservices=", QuoteString(" ".join(services)), _ACTIVE]
+        bits += ["configs=", QuoteString(" ".join(configs)), "\nservices=", QuoteString(" ".join(services)),
+                 "\nfacelists=", QuoteString(facelists), _ACTIVE]
         return StringCommand(*bits, _separator="")
 
     def process(self, output):
-        result: dict = {"installed": {}, "active": {}, "services": {}}
+        result: dict = {"installed": {}, "active": {}, "services": {}, "facelists": []}
         paths: dict[str, str] = {}
         sections: dict[str, list[str]] = {}
         for line in output:
@@ -235,6 +240,28 @@ class NodeModels(FactBase):
             elif head == "U":
                 service, _, status = rest.partition(" ")
                 result["services"][service] = status or "unknown"
+            elif head == "L":
+                result["facelists"].append(rest)
         for index, path in paths.items():
             result["installed"][path] = InstalledModels().process(sections[index])
         return result
+
+
+class StoreVersionCheck(FactBase):
+    """
+    Re-hash one store version against its manifest on the datasink: ``"ok"``, ``"missing"``,
+    ``"nomanifest"`` or ``"mismatch"``.
+    """
+
+    def requires_command(self, store: str, model: str, version: str) -> str:
+        return "sha256sum"
+
+    def command(self, store: str, model: str, version: str):
+        return StringCommand(
+            "cd", QuoteString(f"{store}/{model}/{version}"), "2>/dev/null || { echo missing; exit 0; };",
+            "[ -f MANIFEST.sha256 ] || { echo nomanifest; exit 0; };",
+            "if sha256sum -c --quiet --strict MANIFEST.sha256 >/dev/null 2>&1; then echo ok; else echo mismatch; fi",
+        )
+
+    def process(self, output):
+        return output[0].strip() if output else None

@@ -255,3 +255,246 @@ def _write_atomically(path: Path, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+# --- registry changes: rollback, promote, pin, unpin, history ------------------------------------
+
+def _primary(inv: CheckedInventory):
+    for host in inv.hosts:
+        if host.is_primary_datasink:
+            return host
+    fail("the inventory has no primary datasink (primary_datasink names no host in group datasinks)")
+
+
+def _check_store(inventory, inv: CheckedInventory, store: str | None, model: str, versions: list[str], deep: bool) -> None:
+    """Fail (exit 2) unless every version is in the store (and verifies, when deep)."""
+    from .changes import store_checks
+
+    if store:
+        root = Path(store)
+        results = {}
+        for v in versions:
+            if deep:
+                r = store_mod.verify_version(root, model, v)
+                results[v] = "ok" if r.ok else ("missing" if r.error == "not in the store" else "mismatch")
+            else:
+                results[v] = "ok" if store_mod.manifest_digest(root, model, v) else "missing"
+        where = str(root)
+    else:
+        primary = _primary(inv)
+        where = f"{primary.name}:{primary.data['sentinelcam_model_registry']}"
+        results = store_checks(Path(inventory), primary.name, primary.data["sentinelcam_model_registry"], model, versions, deep)
+    bad = {v: r for v, r in results.items() if r != "ok"}
+    if bad:
+        v, r = next(iter(bad.items()))
+        reason = {"missing": "is not in the store", "nomanifest": "has no MANIFEST.sha256 in the store",
+                  "mismatch": "does not verify against its MANIFEST.sha256"}.get(r, r)
+        fail(f"{model} {v} {reason} ({where})")
+
+
+def _users_of(inv: CheckedInventory, model: str, only_unpinned: bool = True) -> list[str]:
+    hosts = []
+    for name, plan in inv.plans.items():
+        uses = [p for p in plan.placements if p.model == model and not (only_unpinned and p.pinned)]
+        if uses or (model == "face_recognition" and plan.facelist):
+            hosts.append(name)
+    return hosts
+
+
+def _confirm(yes: bool, question: str) -> None:
+    if yes or not sys.stdin.isatty():
+        return
+    if not click.confirm(question, default=False):
+        click.echo("aborted; nothing changed", err=True)
+        sys.exit(1)
+
+
+def _apply_change(action, inventory, files_before, write, message, hosts, model, no_commit, no_deploy, undo, details):
+    """Write, commit, log, redeploy; any failure before the deploy restores the files."""
+    from .changes import commit_files, log_action, redeploy
+    from .edit import write_atomically
+
+    changed_files = write()
+    try:
+        if not no_commit:
+            commit_files(changed_files, message)
+    except OperatorError as exc:
+        for path, text in files_before.items():
+            if text is None:
+                path.unlink(missing_ok=True)
+            else:
+                write_atomically(path, text)
+        log_action(action, f"failed: {exc}", **details)
+        raise
+    out.print(message + ("" if no_commit else " (committed)"))
+    code = 0
+    if not no_deploy:
+        out.print(f"--> Redeploying {model} to {', '.join(hosts) if hosts else 'no host'}")
+        code = redeploy(Path(inventory), hosts, model)
+    outcome = "ok" if code == 0 else f"deploy failed (exit {code})"
+    log_action(action, outcome, hosts=hosts, deployed=not no_deploy, committed=not no_commit, **details)
+    if code != 0:
+        click.echo(f"error: the registry changed but the deploy failed on some hosts (exit {code}); "
+                   "re-run the deploy or undo below", err=True)
+    out.print(f"To undo: {undo}")
+    sys.exit(1 if code else 0)
+
+
+change_options = [
+    click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation"),
+    click.option("--dry-run", is_flag=True, help="print the edit and the hosts; change nothing"),
+    click.option("--no-commit", is_flag=True, help="do not commit the change to git"),
+    click.option("--no-deploy", is_flag=True, help="do not redeploy the configs"),
+    store_option,
+    inventory_option,
+]
+
+
+def with_change_options(func):
+    for option in reversed(change_options):
+        func = option(func)
+    return func
+
+
+def _version_change(action, model, target, inventory, store, yes, dry_run, no_commit, no_deploy, deep_store):
+    from .edit import replace_values, set_model_versions
+    import difflib
+
+    inventory = str(inventory or default_inventory())
+    inv = checked(inventory)
+    registry_file = Path(inv.registry.path)
+    entry = inv.registry.model(model)
+    if entry is None:
+        fail(f"{registry_file}: unknown model {model!r} (known: {', '.join(inv.registry.models)})")
+    if target is None:
+        if entry.previous_version is None:
+            fail(f"{registry_file}: sentinelcam_models.{model}.previous_version is null: nothing to roll back to")
+        target = entry.previous_version
+    from . import names as names_mod
+
+    if not names_mod.is_version(target):
+        fail(f"model {model}: {names_mod.describe_version_error(target)}")
+    if target == entry.current_version:
+        out.print(f"{model} is already at {target}; nothing to do")
+        sys.exit(0)
+    _check_store(inventory, inv, store, model, [target], deep_store)
+    old_current = entry.current_version
+    verb = "Rollback" if action == "rollback" else "Promote"
+    message = f"{verb} {model} from {old_current} to {target}"
+    hosts = _users_of(inv, model)
+    text = registry_file.read_text()
+    new_text = replace_values(text, ("sentinelcam_models", model),
+                              {"current_version": target, "previous_version": old_current}, str(registry_file))
+    if dry_run:
+        out.print(f"DRY RUN: {message}")
+        click.echo("".join(difflib.unified_diff(text.splitlines(True), new_text.splitlines(True),
+                                                 str(registry_file), str(registry_file))))
+        out.print(f"hosts to redeploy: {', '.join(hosts) or 'none'}")
+        sys.exit(0)
+    _confirm(yes, f"{message} and redeploy {len(hosts)} hosts?")
+    undo = f"sentinelcam-models rollback {model} {old_current} -i {inventory} --yes"
+    _apply_change(
+        action, inventory, {registry_file: text},
+        lambda: (set_model_versions(registry_file, model, target, old_current, expect_current=old_current), [registry_file])[1],
+        message, hosts, model, no_commit, no_deploy, undo,
+        {"model": model, "from": old_current, "to": target},
+    )
+
+
+@main.command()
+@click.argument("model")
+@click.argument("version", required=False)
+@click.option("--previous", is_flag=True, help="roll back to previous_version")
+@with_change_options
+def rollback(model, version, previous, yes, dry_run, no_commit, no_deploy, store, inventory):
+    """Make VERSION (or --previous) the current version of MODEL, commit, and redeploy configs."""
+    if previous == bool(version):
+        fail("give either VERSION or --previous")
+    _version_change("rollback", model, None if previous else version, inventory, store, yes, dry_run,
+                    no_commit, no_deploy, deep_store=False)
+
+
+@main.command()
+@click.argument("model")
+@click.argument("version")
+@with_change_options
+def promote(model, version, yes, dry_run, no_commit, no_deploy, store, inventory):
+    """Make a newly published VERSION current (it must verify in the store), commit, and deploy."""
+    _version_change("promote", model, version, inventory, store, yes, dry_run, no_commit, no_deploy, deep_store=True)
+
+
+def _pin_change(host_name, model, version, inventory, store, yes, dry_run, no_commit, no_deploy):
+    from .edit import set_pin
+    from .hostdata import host_data_file
+    from . import names as names_mod
+
+    inventory = str(inventory or default_inventory())
+    inv = checked(inventory)
+    if host_name not in {h.name for h in inv.hosts}:
+        fail(f"{inventory}: no host {host_name!r}")
+    if inv.registry.model(model) is None:
+        fail(f"{inv.registry.path}: unknown model {model!r} (known: {', '.join(inv.registry.models)})")
+    if version is not None:
+        if not names_mod.is_version(version):
+            fail(f"model {model}: {names_mod.describe_version_error(version)}")
+        _check_store(inventory, inv, store, model, [version], False)
+    pin_file = host_data_file(inventory, host_name)
+    current = (next(h for h in inv.hosts if h.name == host_name).data.get("model_version_overrides") or {}).get(model)
+    if current == version:
+        out.print(f"{host_name}: {model} is already {'pinned to ' + version if version else 'unpinned'}; nothing to do")
+        sys.exit(0)
+    message = (f"Pin {model} on {host_name} to {version}" if version
+               else f"Unpin {model} on {host_name} (was {current})")
+    if dry_run:
+        out.print(f"DRY RUN: {message} in {pin_file}; host to redeploy: {host_name}")
+        sys.exit(0)
+    _confirm(yes, f"{message}?")
+    before = pin_file.read_text() if pin_file.exists() else None
+    undo = (f"sentinelcam-models pin {host_name} {model} {current} -i {inventory} --yes" if current
+            else f"sentinelcam-models unpin {host_name} {model} -i {inventory} --yes")
+    _apply_change(
+        "pin" if version else "unpin", inventory, {pin_file: before},
+        lambda: (set_pin(pin_file, model, version), [pin_file])[1],
+        message, [host_name], model, no_commit, no_deploy, undo,
+        {"host": host_name, "model": model, "from": current, "to": version},
+    )
+
+
+@main.command()
+@click.argument("host")
+@click.argument("model")
+@click.argument("version")
+@with_change_options
+def pin(host, model, version, yes, dry_run, no_commit, no_deploy, store, inventory):
+    """Pin HOST to VERSION of MODEL (inventories/host_data/HOST.yaml), commit, and redeploy it."""
+    _pin_change(host, model, version, inventory, store, yes, dry_run, no_commit, no_deploy)
+
+
+@main.command()
+@click.argument("host")
+@click.argument("model")
+@with_change_options
+def unpin(host, model, yes, dry_run, no_commit, no_deploy, store, inventory):
+    """Remove HOST's pin of MODEL, commit, and redeploy it at the registry's current version."""
+    _pin_change(host, model, None, inventory, store, yes, dry_run, no_commit, no_deploy)
+
+
+@main.command()
+@click.argument("model")
+@inventory_option
+@click.option("--json", "as_json", is_flag=True)
+def history(model, inventory, as_json):
+    """MODEL's version changes from git log of the registry file (date, author, from -> to)."""
+    from .changes import history as git_history
+
+    inventory = inventory or default_inventory()
+    from .registry import registry_file_for
+
+    rows = git_history(registry_file_for(inventory), model)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("date", "author", "from", "to", "commit", "message", title=f"{model} history")
+    for row in rows:
+        table.add_row(row["date"], row["author"], row["from"] or "-", row["to"] or "-", row["commit"], row["subject"])
+    out.print(table)

@@ -14,6 +14,12 @@ from .plan import DATAPUMP, IMAGENODE, SENTINEL, HostPlan
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 SENTINEL_TASKS = ("FaceRecon", "FaceDataUpdate", "FaceSweep", "GetFaces", "MobileNetSSD_allFrames", "VehicleSpeed", "DailyCleanup")
+# Every template, in a fixed order: deploys iterate these so operations line up across hosts.
+TEMPLATE_SLOTS = (
+    ("sentinel/sentinel.yaml.j2",)
+    + tuple(f"sentinel/tasks/{task}.yaml.j2" for task in SENTINEL_TASKS)
+    + ("imagenode/imagenode.yaml.j2", "datapump/datapump.yaml.j2")
+)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,9 @@ sentinelcam_data_path = "/home/ops/sentinelcam"
 sentinelcam_model_registry = "/home/ops/sentinelcam/model_registry"
 sentinelcam_model_retention = 5
 node_model_retention = 2
+# At most this many nodes pull from the primary datasink at once (its sshd drops connections past
+# MaxStartups); pulls that are dropped anyway retry with jittered backoff.
+model_pull_concurrency = 10
 
 sentinel_models_path = "/home/ops/sentinel/models"
 imagenode_models_path = "/home/ops/imagenode/models"
