@@ -498,3 +498,23 @@ def history(model, inventory, as_json):
     for row in rows:
         table.add_row(row["date"], row["author"], row["from"] or "-", row["to"] or "-", row["commit"], row["subject"])
     out.print(table)
+
+
+@main.command()
+@inventory_option
+@store_option
+@click.option("--keep", type=int, default=None, help="newest other versions to keep (default: sentinelcam_model_retention)")
+@click.option("--dry-run", is_flag=True, help="print what would be removed; change nothing")
+def cleanup(inventory, store, keep, dry_run):
+    """Remove old versions from the store: keeps current, previous, pinned and the N newest others."""
+    from . import retention
+    from .changes import log_action
+
+    inventory = inventory or default_inventory()
+    inv = checked(inventory)
+    root = store_path(store, inv)
+    if keep is None:
+        keep = int(_primary(inv).data.get("sentinelcam_model_retention", 5))
+    policy = retention.policy_for(inv.registry, inv.hosts, keep)
+    freed = retention.cleanup(root, policy, keep, dry_run, log=out.print)
+    log_action("cleanup", "dry-run" if dry_run else "ok", store=str(root), keep=keep, bytes_freed=freed)
