@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,9 +50,22 @@ def run_fleet(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run tests/fleet/fleet.py with the current interpreter; fail the test with its output on error."""
     proc = subprocess.run([sys.executable, str(FLEET_PY), *args], capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
-        pytest.fail(f"fleet.py {' '.join(args)} failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}",
-                    pytrace=False)
+        pytest.fail(f"fleet.py {' '.join(args)} failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}"
+                    + _console_tails(proc.stderr), pytrace=False)
     return proc
+
+
+def _console_tails(text: str, lines: int = 25) -> str:
+    """The end of each console log named in a fleet.py error, so a failed boot explains itself."""
+    out = []
+    for path in sorted(set(re.findall(r"(/\S+/console\.log)", text))):
+        try:
+            tail = Path(path).read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            continue
+        tail = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in tail]
+        out.append(f"\n--- last {lines} lines of {path}\n" + "\n".join(tail))
+    return "".join(out)
 
 
 class Fleet:

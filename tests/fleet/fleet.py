@@ -426,12 +426,19 @@ def cgroup_pids(path: str) -> set[int]:
     return pids
 
 
-def remove_cgroup(path: str) -> None:
-    if not os.path.isdir(path):
-        return
-    for dirpath, _dirs, _files in sorted(os.walk(path), key=lambda t: t[0].count("/"), reverse=True):
-        with contextlib.suppress(OSError):
-            os.rmdir(dirpath)
+def remove_cgroup(path: str, deadline_s: float = 10.0) -> None:
+    """Remove a cgroup and its children (created by nspawn and the node's systemd), deepest first.
+    A cgroup whose last tasks are still exiting refuses rmdir (EBUSY) for a moment: retry until gone."""
+    deadline = time.monotonic() + deadline_s
+    while os.path.isdir(path):
+        for dirpath, _dirs, _files in sorted(os.walk(path), key=lambda t: t[0].count("/"), reverse=True):
+            with contextlib.suppress(OSError):
+                os.rmdir(dirpath)
+        if not os.path.isdir(path):
+            return
+        if time.monotonic() > deadline:
+            raise FleetError(f"cannot remove cgroup {path} (tasks left: {sorted(cgroup_pids(path))})")
+        time.sleep(0.05)
 
 
 def node_pids(name: str) -> set[int]:
@@ -460,7 +467,9 @@ def recorded_pid(name: str) -> int | None:
             cmd = f.read().split(b"\0")
     except OSError:
         return None
-    if not cmd or not cmd[0].endswith(b"systemd-nspawn") or f"--machine={name}".encode() not in cmd:
+    # Right after the spawn the pid may still be the cgroup wrapper (/bin/sh) about to exec
+    # systemd-nspawn; both carry the node's --machine= argument.
+    if not cmd or not cmd[0].endswith((b"systemd-nspawn", b"/bin/sh")) or f"--machine={name}".encode() not in cmd:
         return None
     return pid if pid_alive(pid) else None
 
@@ -525,7 +534,8 @@ def wait_for_ssh(nodes: list[dict], deadline_s: float) -> list[dict]:
     return [n for n, ok in zip(nodes, results) if not ok]
 
 
-def stop_node_processes(names: list[str], graceful: bool = True, deadline_s: float = STOP_DEADLINE) -> None:
+def stop_node_processes(names: list[str], graceful: bool = True, deadline_s: float = STOP_DEADLINE,
+                        wait_reaped: bool = True) -> None:
     """Stop the nodes: SIGTERM to systemd-nspawn (the container powers off), then SIGKILL stragglers."""
     if graceful:
         for name in names:
@@ -549,14 +559,34 @@ def stop_node_processes(names: list[str], graceful: bool = True, deadline_s: flo
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
         time.sleep(0.05)
+    zombies = []
     for name in names:
         # The recorded nspawn pid could in theory be outside the cgroup (if the wrapper failed early).
         pid = recorded_pid(name)
         if pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        pid_file = os.path.join(node_dir(name), "pid")
+        with contextlib.suppress(OSError, ValueError), open(pid_file) as f:
+            zombies.append(int(f.read().strip()))
         with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(node_dir(name), "pid"))
+            os.remove(pid_file)
+    # systemd-nspawn was started detached, so init reaps it; wait for that so that `ps` right
+    # after `down` shows nothing (not even <defunct> entries).
+    deadline = time.monotonic() + 5
+    while wait_reaped and zombies and time.monotonic() < deadline:
+        zombies = [p for p in zombies if _is_defunct_nspawn(p)]
+        if zombies:
+            time.sleep(0.05)
+
+
+def _is_defunct_nspawn(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            head, rest = f.read().rsplit(")", 1)
+    except OSError:
+        return False
+    return rest.split()[0] == "Z" and head.endswith("(systemd-nspawn")
 
 
 def existing_node_names() -> list[str]:
@@ -691,8 +721,9 @@ def cmd_reset() -> None:
         nodes = fleet["nodes"]
         names = [n["name"] for n in nodes]
         raise_host_limits(len(nodes))
-        # The overlay is thrown away, so no orderly shutdown is needed.
-        stop_node_processes(names, graceful=False)
+        # The overlay is thrown away, but an orderly poweroff is cheap (well under a second) and lets
+        # systemd-nspawn clean up after itself; stragglers are killed after a short deadline.
+        stop_node_processes(names, graceful=True, deadline_s=5, wait_reaped=False)
         unmount_all(os.path.join(state_dir(), "nodes"))
 
         def wipe(name):
