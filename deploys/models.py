@@ -59,6 +59,7 @@ if plan is not None and context.wants(plan):
             digest=context.digests[f"{p.model}/{p.version}"],
             linked_files=p.linked_files,
             user=user,
+            tries=context.pull_tries,
             _parallel=context.pull_concurrency,
         )
 
@@ -80,6 +81,7 @@ if plan is not None and context.wants(plan):
             directory=plan.facelist.directory,
             source=context.source,
             user=user,
+            tries=context.pull_tries,
             _parallel=context.pull_concurrency,
         )
 

@@ -9,6 +9,8 @@ everything else comes from inventories/group_data/.
 import json as _json
 import os as _os
 
+from sentinelcam_models.hostdata import host_data as _host_data
+
 _STATE_DIR = _os.environ.get("SENTINELCAM_FLEET_DIR") or "/var/lib/sentinelcam-fleet"
 _FLEET_JSON = _os.path.join(_STATE_DIR, "fleet.json")
 
@@ -29,6 +31,7 @@ def _group(_name):
                 "ssh_key": _fleet["ssh_key"],
                 "ssh_known_hosts_file": _fleet["known_hosts"],
                 "ssh_strict_host_key_checking": "yes",
+                **_host_data(__file__, _node["name"]),
             },
         )
         for _node in _fleet["nodes"]

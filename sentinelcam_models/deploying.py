@@ -25,6 +25,7 @@ class DeployContext:
     source: str                              # user@datasink:/store
     primary: str
     pull_concurrency: int
+    pull_tries: int = 6
     placement_keys: tuple[tuple[str, str], ...] = ()   # (role, model) for every placement, fleet-wide order
     problems: list[str] = field(default_factory=list)
 
@@ -137,5 +138,6 @@ def _build(state, inventory, host) -> DeployContext:
         source=f"{user}@{address}:{store}",
         primary=primary_name,
         pull_concurrency=int(primary.data.get("model_pull_concurrency", 10)),
+        pull_tries=int(primary.data.get("model_pull_tries", 6)),
         placement_keys=tuple(sorted({(p.role, p.model) for plan in checked.plans.values() for p in plan.placements})),
     )
