@@ -23,6 +23,14 @@ MANIFEST = "MANIFEST.sha256"
 LOCK_FILE = ".lock"
 CORAL_DIR = "coral_packages"
 CHUNK = 1 << 20
+# Store files get an mtime derived from their content: a file unchanged between two versions has
+# the same size, mode and mtime in both, so a node's `rsync --link-dest` hard-links it instead of
+# copying it (rsync links only files whose attributes match, whatever their checksum).
+CONTENT_EPOCH = 946_684_800  # 2000-01-01
+
+
+def content_mtime(digest: str) -> int:
+    return CONTENT_EPOCH + int(digest[:8], 16) % (20 * 365 * 86400)
 
 
 def sha256_file(path: Path) -> str:
@@ -113,6 +121,7 @@ def publish(store: Path, model: str, src: Path, version: str | None = None) -> P
                 shutil.copyfile(src / rel, dest)
                 os.chmod(dest, 0o644)
                 entries[rel] = sha256_file(dest)
+                os.utime(dest, (content_mtime(entries[rel]),) * 2)
             (staging / MANIFEST).write_text(manifest_text(entries))
             for dirpath, _, _ in os.walk(staging):
                 os.chmod(dirpath, 0o755)
