@@ -751,7 +751,7 @@ def cmd_status() -> int:
     fleet = load_fleet()
     if not fleet:
         print("fleet: down (no fleet.json in %s)" % state_dir())
-        return 1
+        return 0  # a clear answer, not an error; a partly-up fleet exits 1 below
     up = 0
     for node in fleet["nodes"]:
         running = os.geteuid() == 0 and recorded_pid(node["name"]) is not None
