@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NODES ?= 6
 
-.PHONY: venv test test-unit demo fleet-up fleet-down fleet-status bench clean
+.PHONY: venv test test-unit demo fleet-up fleet-down fleet-reset fleet-status bench clean
 
 $(BIN)/sentinelcam-models: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ fleet-up: venv
 
 fleet-down: venv
 	$(BIN)/python tests/fleet/fleet.py down
+
+fleet-reset: venv
+	$(BIN)/python tests/fleet/fleet.py reset
 
 fleet-status: venv
 	$(BIN)/python tests/fleet/fleet.py status

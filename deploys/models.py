@@ -85,6 +85,8 @@ if plan is not None and context.wants(plan):
             _parallel=context.pull_concurrency,
         )
 
+    # --- coral hook: the Coral EdgeTPU runtime (deploys/coral.py) goes here, before the configs ---
+
     configs = config_files(plan, host.data.dict())
     current = host.get_fact(FileDigests, paths=[c.dest for c in configs]) if configs else {}
     changed = {service: [] for service in plan.services}

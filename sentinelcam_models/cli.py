@@ -18,7 +18,8 @@ from .inventory import default_inventory, load_hosts
 from .problems import ConfigError, OperatorError
 from .validation import CheckedInventory, check_inventory
 
-out = Console(highlight=False, soft_wrap=True)
+# Wide enough for the drift table when piped (cron, CI logs); a terminal keeps its own width.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 
 def fail(message: str, code: int = 2) -> None:
