@@ -70,11 +70,13 @@ def assess_host(plan: HostPlan, fact: dict | None, error: str | None = None, dee
         broken = [v for v in {p.version, *active} if deep and versions.get(v, {}).get("intact") is False]
         if broken:
             row.status, row.detail = "corrupt", f"{', '.join(sorted(broken))} differs from its manifest"
-        elif not (wanted and wanted.get("complete")):
-            row.status, row.detail = "missing", f"{p.version} is not installed"
         elif active != [p.version]:
             row.status = "drift"
             row.detail = f"configs use {', '.join(active) or 'nothing'}"
+            if not (wanted and wanted.get("complete")):
+                row.detail += f"; {p.version} is not installed yet"
+        elif not (wanted and wanted.get("complete")):
+            row.status, row.detail = "missing", f"{p.version} is not installed"
         report.models.append(row)
     if plan.facelist:
         fl = plan.facelist
@@ -82,10 +84,10 @@ def assess_host(plan: HostPlan, fact: dict | None, error: str | None = None, dee
         present = sorted(m.group(1) for name in fact.get("facelists", []) for m in [_FACELIST_REF.match(name)] if m)
         row = ModelRow("face_recognition", DATAPUMP, fl.version, False, active,
                        [v for v in present if v != fl.version and v not in active])
-        if fl.version not in present:
-            row.status, row.detail = "missing", f"facelist_{fl.version}.csv is not on the datasink"
-        elif active != [fl.version]:
+        if active != [fl.version]:
             row.status, row.detail = "drift", f"datapump uses {', '.join(active) or 'nothing'}"
+        elif fl.version not in present:
+            row.status, row.detail = "missing", f"facelist_{fl.version}.csv is not on the datasink"
         report.models.append(row)
     return report
 

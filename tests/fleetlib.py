@@ -22,7 +22,8 @@ SCALE = 0.002  # demo files at 0.2% of their real size: fast, still several file
 @dataclass
 class Run:
     returncode: int
-    output: str
+    output: str          # stdout + stderr
+    stdout: str = ""
 
     def results(self) -> dict[str, dict[str, str]]:
         """Operation name -> {"success", "error", "no_change"} counts from pyinfra's results table."""
@@ -98,7 +99,7 @@ class Site:
         import os
         proc = subprocess.run([str(BIN / "sentinelcam-models"), *args], cwd=REPO, capture_output=True, text=True,
                               timeout=timeout, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
-        return Run(proc.returncode, proc.stdout + proc.stderr)
+        return Run(proc.returncode, proc.stdout + proc.stderr, proc.stdout)
 
     # --- what a node runs --------------------------------------------------------------------
     def starts(self, host: str, service: str) -> int:
