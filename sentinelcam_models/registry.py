@@ -6,6 +6,7 @@ a small immutable value the rest of the core works from.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -20,10 +21,11 @@ DEFAULT_INVENTORY = REPO_ROOT / "inventories" / "production.py"
 REGISTRY_FILE_NAME = "model_registry.yaml"
 
 CORAL_PACKAGE_FIELDS = {
-    "libedgetpu": ("version", "deb_package", "download_url"),
-    "tflite_runtime": ("version", "wheel", "download_url"),
-    "pycoral": ("version", "wheel", "download_url"),
+    "libedgetpu": ("version", "deb_package", "sha256", "download_url"),
+    "tflite_runtime": ("version", "wheel", "sha256", "download_url"),
+    "pycoral": ("version", "wheel", "sha256", "download_url"),
 }
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
 CORAL_TOP_FIELDS = ("tf_version", "python_version")
 
 
@@ -133,9 +135,16 @@ def _check_coral(doc: StrictYaml, file: str) -> list[Problem]:
                 problems.append(Problem(file, f"{key}.{fld}", f"{value!r} is not a plain file name", line=doc.line(f"{key}.{fld}")))
             elif fld == "download_url" and not value.startswith(("https://", "http://")):
                 problems.append(Problem(file, f"{key}.{fld}", f"{value!r} is not an http(s) URL", line=doc.line(f"{key}.{fld}")))
+            elif fld == "sha256" and not SHA256.match(value):
+                problems.append(Problem(file, f"{key}.{fld}", f"{value!r} is not a sha256 digest (64 lowercase hex characters)", line=doc.line(f"{key}.{fld}")))
         dev = spec.get("dev_package")
         if dev is not None and not names.is_plain_file_name(dev):
             problems.append(Problem(file, f"{key}.dev_package", f"{dev!r} is not a plain file name", line=doc.line(f"{key}.dev_package")))
+        if dev is not None:
+            dev_digest = spec.get("dev_sha256")
+            if not isinstance(dev_digest, str) or not SHA256.match(dev_digest):
+                problems.append(Problem(file, f"{key}.dev_sha256", f"{dev_digest!r} is not a sha256 digest (64 lowercase hex characters; required with dev_package)",
+                                        line=doc.line(f"{key}.dev_sha256") or doc.line(key)))
     return problems
 
 

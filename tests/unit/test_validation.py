@@ -47,6 +47,11 @@ def test_shipped_registry_is_valid():
          "sentinelcam_models.mobilenet_ssd.current_version: duplicate key"),
         ("    deb_package: libedgetpu1-std_16.0tf2.17.1-1.bookworm_arm64.deb\n", "", "coral_packages.libedgetpu.deb_package: missing"),
         ('  tf_version: "2.17.1"\n', "", "coral_packages.tf_version: missing"),
+        ("    sha256: 951611e21580b9aa154d7b25c7c5841ac16f758d655ced625dbbcec60fecec65\n", "", "coral_packages.tflite_runtime.sha256: missing"),
+        ("sha256: b10be118a04d253fbaca1d957dd0f145acb048bc046a5dd6bcc2e6493f17d625", "sha256: B10BE118",
+         "coral_packages.pycoral.sha256: 'B10BE118' is not a sha256 digest"),
+        ("    dev_sha256: 1a48691f4c665ad345d22e6acf4d4c1ee68e8620bb6eca2dd842281796b075c7\n", "",
+         "coral_packages.libedgetpu.dev_sha256: None is not a sha256 digest"),
         ('    previous_version: "2025-02-25"\n', "", "face_recognition.previous_version: missing"),
     ],
 )
