@@ -310,23 +310,28 @@ def _confirm(yes: bool, question: str) -> None:
         sys.exit(1)
 
 
-def _apply_change(action, inventory, files_before, write, message, hosts, model, no_commit, no_deploy, undo, details):
-    """Write, commit, log, redeploy; any failure before the deploy restores the files."""
+def _apply_change(action, inventory, path, write, message, hosts, model, no_commit, no_deploy, undo, details):
+    """Write ``path``, commit, log, redeploy; a failed commit restores the file."""
     from .changes import commit_files, log_action, redeploy
-    from .edit import write_atomically
+    from .edit import file_lock, write_atomically
 
-    changed_files = write()
-    try:
+    # The lock spans the edit and the commit: concurrent changes apply one after the other.
+    with file_lock(path):
+        try:
+            before = write()  # the text it replaced, read under the lock
+        except OperatorError as exc:
+            log_action(action, f"failed: {exc}", **details)
+            raise
         if not no_commit:
-            commit_files(changed_files, message)
-    except OperatorError as exc:
-        for path, text in files_before.items():
-            if text is None:
-                path.unlink(missing_ok=True)
-            else:
-                write_atomically(path, text)
-        log_action(action, f"failed: {exc}", **details)
-        raise
+            try:
+                commit_files([path], message)
+            except OperatorError as exc:
+                if before is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    write_atomically(path, before)
+                log_action(action, f"failed: {exc}", **details)
+                raise
     out.print(message + ("" if no_commit else " (committed)"))
     code = 0
     if not no_deploy:
@@ -395,8 +400,8 @@ def _version_change(action, model, target, inventory, store, yes, dry_run, no_co
     _confirm(yes, f"{message} and redeploy {len(hosts)} hosts?")
     undo = f"sentinelcam-models rollback {model} {old_current} -i {inventory} --yes"
     _apply_change(
-        action, inventory, {registry_file: text},
-        lambda: (set_model_versions(registry_file, model, target, old_current, expect_current=old_current), [registry_file])[1],
+        action, inventory, registry_file,
+        lambda: set_model_versions(registry_file, model, target, old_current, expect_current=old_current, lock=False)[0],
         message, hosts, model, no_commit, no_deploy, undo,
         {"model": model, "from": old_current, "to": target},
     )
@@ -450,12 +455,11 @@ def _pin_change(host_name, model, version, inventory, store, yes, dry_run, no_co
         out.print(f"DRY RUN: {message} in {pin_file}; host to redeploy: {host_name}")
         sys.exit(0)
     _confirm(yes, f"{message}?")
-    before = pin_file.read_text() if pin_file.exists() else None
     undo = (f"sentinelcam-models pin {host_name} {model} {current} -i {inventory} --yes" if current
             else f"sentinelcam-models unpin {host_name} {model} -i {inventory} --yes")
     _apply_change(
-        "pin" if version else "unpin", inventory, {pin_file: before},
-        lambda: (set_pin(pin_file, model, version), [pin_file])[1],
+        "pin" if version else "unpin", inventory, pin_file,
+        lambda: set_pin(pin_file, model, version, lock=False)[0],
         message, [host_name], model, no_commit, no_deploy, undo,
         {"host": host_name, "model": model, "from": current, "to": version},
     )

@@ -99,15 +99,25 @@ def replace_values(text: str, path: tuple[str, ...], changes: dict[str, str | No
     return "".join(lines)
 
 
-def set_model_versions(registry_file: Path, model: str, current: str, previous: str | None,
-                       expect_current: str | None = None) -> tuple[str, str]:
-    """Set a model's current/previous under the lock; return (old text, new text).
+@contextlib.contextmanager
+def _maybe_locked(path: Path, lock: bool):
+    if lock:
+        with file_lock(path):
+            yield
+    else:
+        yield
 
-    ``expect_current`` guards against a concurrent edit made between reading and locking.
+
+def set_model_versions(registry_file: Path, model: str, current: str, previous: str | None,
+                       expect_current: str | None = None, lock: bool = True) -> tuple[str, str]:
+    """Set a model's current/previous; return (old text, new text).
+
+    ``expect_current`` guards against a concurrent edit made between reading and locking. Pass
+    ``lock=False`` when the caller already holds ``file_lock(registry_file)``.
     """
     if not names.is_version(current) or (previous is not None and not names.is_version(previous)):
         raise OperatorError(f"model {model}: {names.describe_version_error(current)}", exit_code=2)
-    with file_lock(registry_file):
+    with _maybe_locked(registry_file, lock):
         old = registry_file.read_text(encoding="utf-8")
         registry, problems = parse_registry(registry_file, old)
         if problems:
@@ -126,13 +136,13 @@ def set_model_versions(registry_file: Path, model: str, current: str, previous: 
         return old, new
 
 
-def set_pin(pin_file: Path, model: str, version: str | None) -> tuple[str | None, str | None]:
+def set_pin(pin_file: Path, model: str, version: str | None, lock: bool = True) -> tuple[str | None, str | None]:
     """Pin (or with version None, unpin) a model in a host's data file; return (old, new) text.
 
     A new file, or a new key, is written plainly; existing text is edited in place.
     """
     pin_file.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(pin_file):
+    with _maybe_locked(pin_file, lock):
         old = pin_file.read_text(encoding="utf-8") if pin_file.exists() else None
         yaml = YAML(typ="rt")
         yaml.preserve_quotes = True
