@@ -120,3 +120,28 @@ if plan is not None and context.wants(plan):
             _sudo=True,
             _if=any_changed(*changed[service]),
         )
+
+    # Node-side retention: keep what the configs name, the registry's previous versions, pins and
+    # node_model_retention others per model (--data prune_models=false turns it off).
+    if host.data.get("prune_models", True) not in (False, "false", "no", 0):
+        keep: dict = {}
+        for p in plan.placements:
+            keep.setdefault(p.model, set()).update({p.version} | ({context.previous[p.model]} - {None}))
+        retain = int(host.data.get("node_model_retention", 2))
+
+        def prunable(models_path):
+            """Anything beyond the kept versions and the spares, judged before this run?"""
+            installed = installed_models(host, models_path)
+            return any(len(set(info.get("versions", {})) - keep.get(model, set())) > retain
+                       for model, info in installed.items())
+
+        for role in host.loop(ROLES):
+            if role not in paths or not prunable(paths[role]):
+                continue  # nothing could go: no operation, no extra round trips
+            models.pruned(
+                name=f"Prune old versions under {paths[role]}",
+                models_path=paths[role],
+                keep={model: sorted(versions) for model, versions in keep.items()},
+                configs=[c.dest for c in configs],
+                retain=retain,
+            )

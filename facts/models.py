@@ -265,3 +265,23 @@ class StoreVersionCheck(FactBase):
 
     def process(self, output):
         return output[0].strip() if output else None
+
+
+class ConfigReferences(FactBase):
+    """
+    The model version directories and face lists the given config files name (read from the files
+    themselves), so nothing they reference is ever pruned.
+
+    .. code:: python
+
+        ["/home/ops/sentinel/models/face_recognition/2026-02-02/", "facelist_2026-02-02.csv"]
+    """
+
+    default = list
+
+    def command(self, configs: list[str]):
+        return StringCommand("configs=", QuoteString(" ".join(configs)), "\nservices=''\nfacelists=''", _ACTIVE,
+                             _separator="")
+
+    def process(self, output):
+        return sorted({line.split(" ", 2)[2] for line in output if line.startswith("A ") and line.count(" ") >= 2})

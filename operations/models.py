@@ -220,3 +220,52 @@ def facelist(version: str, directory: str, source: str, user: str | None = None,
         _FACELIST,
         **_as_user(user),
     )
+
+
+@operation()
+def pruned(models_path: str, keep: dict, configs: list[str], retain: int = 2):
+    """
+    Remove old model versions from a node, keeping what it needs and a few spares.
+
+    + models_path: the node's models root
+    + keep: ``{model: [versions]}`` never removed (desired, the registry's previous, pins)
+    + configs: the deployed config files; every version they reference is kept too
+    + retain: how many other versions to keep per model, newest first
+
+    Runs after the configs are in place, and reads installed versions and config references when
+    it executes, so it never removes what a config names.
+
+    **Example:**
+
+    .. code:: python
+
+        models.pruned(
+            models_path="/home/ops/sentinel/models",
+            keep={"face_recognition": ["2026-02-02", "2025-02-25"]},
+            configs=["/home/ops/sentinel/tasks/FaceRecon.yaml"],
+        )
+    """
+    from facts.models import ConfigReferences, InstalledModels
+
+    installed = host.get_fact(InstalledModels, models_path=models_path)
+    references = host.get_fact(ConfigReferences, configs=configs)
+    doomed = []
+    for model, info in sorted(installed.items()):
+        referenced = {
+            ref[len(models_path) + 1:].split("/")[1]
+            for ref in references
+            if ref.startswith(f"{models_path}/{model}/")
+        }
+        protected = set(keep.get(model, [])) | referenced
+        others = sorted((v for v in info.get("versions", {}) if v not in protected), reverse=True)
+        doomed += [f"{models_path}/{model}/{version}" for version in others[max(retain, 0):]]
+    if not doomed:
+        host.noop(f"nothing to prune under {models_path}")
+        return
+    # Rename first, then delete: a version vanishes from its name at once, never half-deleted.
+    script = []
+    for path in doomed:
+        parent, _, version = path.rpartition("/")
+        trash = f"{parent}/.{version}.deleting"
+        script.append(StringCommand("mv", "-T", QuoteString(path), QuoteString(trash), "&&", "rm", "-rf", QuoteString(trash)))
+    yield StringCommand(*[part for command in script for part in (command, "&&")][:-1])

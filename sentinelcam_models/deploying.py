@@ -26,6 +26,7 @@ class DeployContext:
     primary: str
     pull_concurrency: int
     pull_tries: int = 6
+    previous: dict = field(default_factory=dict)      # model -> registry previous_version
     placement_keys: tuple[tuple[str, str], ...] = ()   # (role, model) for every placement, fleet-wide order
     problems: list[str] = field(default_factory=list)
 
@@ -139,5 +140,6 @@ def _build(state, inventory, host) -> DeployContext:
         primary=primary_name,
         pull_concurrency=int(primary.data.get("model_pull_concurrency", 10)),
         pull_tries=int(primary.data.get("model_pull_tries", 6)),
+        previous={name: entry.previous_version for name, entry in registry.models.items()},
         placement_keys=tuple(sorted({(p.role, p.model) for plan in checked.plans.values() for p in plan.placements})),
     )

@@ -158,3 +158,21 @@ def test_install_script_hard_links_unchanged_files_from_the_previous_version(tmp
     new = node / "face_recognition" / "2026-03-01" / "facemodel.pickle"
     assert old.stat().st_ino == new.stat().st_ino
     assert (node / "face_recognition" / "2026-03-01" / "baselines.hdf5").read_bytes() == b"base v2"
+
+
+def test_pruned_keeps_protected_referenced_and_newest_spares():
+    versions = {v: {"digest": "x", "complete": True} for v in
+                ("2024-01-01", "2024-06-01", "2025-01-01", "2025-02-25", "2025-06-01", "2026-02-02")}
+    facts = {
+        "models.InstalledModels": {"models_path=/m": {"face_recognition": {"versions": versions, "staging": []}}},
+        "models.ConfigReferences": {"configs=['/c.yaml']": ["/m/face_recognition/2024-01-01/", "facelist_2024-01-01.csv"]},
+    }
+    [cmd], _ = commands(models.pruned, facts, models_path="/m", keep={"face_recognition": ["2026-02-02", "2025-02-25"]},
+                        configs=["/c.yaml"], retain=1)
+    assert str(cmd) == ("mv -T /m/face_recognition/2025-01-01 /m/face_recognition/.2025-01-01.deleting && "
+                        "rm -rf /m/face_recognition/.2025-01-01.deleting && "
+                        "mv -T /m/face_recognition/2024-06-01 /m/face_recognition/.2024-06-01.deleting && "
+                        "rm -rf /m/face_recognition/.2024-06-01.deleting")
+    cmds, host = commands(models.pruned, facts, models_path="/m", keep={"face_recognition": ["2026-02-02"]},
+                          configs=["/c.yaml"], retain=5)
+    assert cmds == [] and host.noop_description == "nothing to prune under /m"
