@@ -102,3 +102,23 @@ def test_node_models_installed_active_and_deep(tmp_path):
     versions = deep["installed"][str(sentinel)]["face_recognition"]["versions"]
     assert versions["2026-02-02"]["intact"] is True
     assert versions["2025-02-25"]["intact"] is False
+
+
+def test_config_references_reads_the_configs_themselves(tmp_path):
+    from facts.models import ConfigReferences
+
+    config = tmp_path / "GetFaces.yaml"
+    config.write_text("model: /home/ops/sentinel/models/face_detection/2020-12-06/deploy.prototxt\n"
+                      "other: /home/ops/sentinel/models/face_detection/2020-12-06/res10.caffemodel\n")
+    assert run_fact(ConfigReferences(), configs=[str(config), str(tmp_path / "absent.yaml")]) == [
+        "/home/ops/sentinel/models/face_detection/2020-12-06/"]
+
+
+def test_store_version_check(tmp_path):
+    from facts.models import StoreVersionCheck
+
+    make_version(tmp_path, "haarcascades", "2020-12-06", {"haarcascade_eye.xml": b"x"})
+    assert run_fact(StoreVersionCheck(), store=str(tmp_path), model="haarcascades", version="2020-12-06") == "ok"
+    (tmp_path / "haarcascades" / "2020-12-06" / "haarcascade_eye.xml").write_bytes(b"y")
+    assert run_fact(StoreVersionCheck(), store=str(tmp_path), model="haarcascades", version="2020-12-06") == "mismatch"
+    assert run_fact(StoreVersionCheck(), store=str(tmp_path), model="haarcascades", version="2019-01-01") == "missing"
