@@ -1,0 +1,48 @@
+"""Past the datasink sshd's MaxStartups: 22 nodes pulling at once still converge in one run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import run_fleet
+from tests.fleetlib import Site
+
+pytestmark = pytest.mark.fleet
+
+NODES = 22
+
+
+@pytest.fixture(scope="module")
+def big_fleet(fleet):
+    size = len(fleet.nodes)
+    run_fleet("up", "--nodes", str(NODES))
+    fleet.reload()
+    try:
+        yield fleet
+    finally:
+        run_fleet("up", "--nodes", str(size))
+        fleet.reload()
+
+
+def test_everyone_pulls_at_once_and_still_converges_in_one_run(big_fleet, tmp_path):
+    assert len(big_fleet.nodes) == NODES
+    site = Site(big_fleet, tmp_path)
+    site.publish_registry_versions()
+    # No bound on concurrent pulls: every node hits data1's sshd at the same moment (Debian's
+    # MaxStartups 10:30:100 drops some); the jittered retries must absorb it.
+    site.set_data("data1", model_pull_concurrency=64)
+    run = site.deploy()
+    assert run.returncode == 0, run.output[-5000:]
+    drift = site.cli("drift", "-i", str(site.inventory), "--json")
+    doc = json.loads(drift.stdout)
+    assert drift.returncode == 0, doc["summary"]
+    assert doc["summary"]["ok"] == sum(doc["summary"].values())
+    # The default bound (10 at once) converges too, on a new version for every sentinel.
+    site.set_data("data1", model_pull_concurrency=10)
+    site.publish("openface_torch", "2026-10-10")
+    site.set_current("openface_torch", "2026-10-10", "2020-12-06")
+    run = site.deploy()
+    assert run.returncode == 0, run.output[-5000:]
+    assert "Install openface_torch 2026-10-10" in run.changed_ops()
