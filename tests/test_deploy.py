@@ -194,3 +194,17 @@ def test_pull_killed_midway_leaves_old_version_active_and_next_run_completes(sit
     assert run.returncode == 0, run.output
     assert site.versions(host, "openface_torch")[-1] == "2026-06-01"
     assert ".2026-06-01.partial" not in site.versions(host, "openface_torch")
+
+
+def test_dry_run_shows_what_would_change_and_changes_nothing(site):
+    site.publish("haarcascades", "2026-07-15")
+    site.set_current("haarcascades", "2026-07-15", "2026-03-01")
+    before = snapshot(site)
+    versions = {h: site.versions(h, "haarcascades") for h in site.fleet.names("sentinels")}
+    proc = subprocess.run([str(BIN / "pyinfra"), "--dry", str(site.inventory), "deploys/models.py"], cwd=REPO,
+                          capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    assert "Install haarcascades 2026-07-15" in output and "Config /home/ops/sentinel/tasks/FaceRecon.yaml" in output
+    assert snapshot(site) == before
+    assert {h: site.versions(h, "haarcascades") for h in site.fleet.names("sentinels")} == versions
