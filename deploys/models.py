@@ -19,7 +19,7 @@ from pyinfra.operations.util import any_changed
 
 from facts.configs import FileDigests
 from facts.models import installed_models
-from operations import models
+from operations import coral, models
 from sentinelcam_models.configs import TEMPLATE_SLOTS, config_files, render
 from sentinelcam_models.plan import DATAPUMP, IMAGENODE, SENTINEL
 from sentinelcam_models.deploying import deploy_context
@@ -85,11 +85,14 @@ if plan is not None and context.wants(plan):
             _parallel=context.pull_concurrency,
         )
 
-    # --- coral hook: the Coral EdgeTPU runtime (deploys/coral.py) goes here, before the configs ---
+    # The Coral EdgeTPU runtime (deploys/coral.py) on coral hosts, before the configs, on full
+    # deploys only (not with --data models=). Its installs join the restarts below, so each service
+    # still restarts once.
+    coral_changes = coral.runtime(restart=False) if context.models is None else {}
 
     configs = config_files(plan, host.data.dict())
     current = host.get_fact(FileDigests, paths=[c.dest for c in configs]) if configs else {}
-    changed = {service: [] for service in plan.services}
+    changed = {service: list(coral_changes.get(service, [])) for service in plan.services}
     by_slot = {config.template: config for config in configs}
     for slot in host.loop(TEMPLATE_SLOTS):
         config = by_slot.get(slot)

@@ -523,3 +523,29 @@ def cleanup(inventory, store, keep, dry_run):
     policy = retention.policy_for(inv.registry, inv.hosts, keep)
     freed = retention.cleanup(root, policy, keep, dry_run, log=out.print)
     log_action("cleanup", "dry-run" if dry_run else "ok", store=str(root), keep=keep, bytes_freed=freed)
+
+
+# --- Coral EdgeTPU packages ----------------------------------------------------------------------
+
+@main.group()
+def coral() -> None:
+    """The Coral EdgeTPU runtime packages in the store."""
+
+
+@coral.command()
+@click.option("--from", "source", default=None, metavar="URL_OR_DIR",
+              help="a mirror base URL or a local directory holding the files (default: each download_url)")
+@store_option
+@inventory_option
+def fetch(source: str | None, store: str | None, inventory: str | None) -> None:
+    """Fetch the files coral_packages names into {store}/coral_packages/, each checked against the
+    registry's sha256; all or nothing. Exit 1 on a mismatch or a failed download (store unchanged)."""
+    from . import coral as coral_mod
+
+    inv = checked(inventory or default_inventory())
+    root = store_path(store, inv)
+    result = coral_mod.fetch(root, dict(inv.registry.coral_packages), source)
+    for name in result.present:
+        out.print(f"already stored {name} (sha256 matches the registry)")
+    for name in result.stored:
+        out.print(f"stored {name} -> {result.directory / name}")

@@ -44,3 +44,5 @@ imagenode_config_path = "/home/ops/imagenode.yaml"
 datapump_config_path = "/home/ops/datapump.yaml"
 sentinel_venv_path = "/home/ops/.virtualenvs/py3cv4"
 imagenode_venv_path = "/home/ops/.virtualenvs/py3cv4"
+# Where coral hosts stage the Coral packages pulled from the store (verified there, then installed).
+coral_staging_path = "/home/ops/sentinelcam/coral_packages"
