@@ -201,13 +201,20 @@ def drift(inventory, limits, model_filter, deep, as_json, prometheus) -> None:
     hosts = [h for h in select_hosts(pyinfra_inventory, limits) if inv.plans[h.name].models]
     if limits and not hosts:
         fail(f"--limit {' '.join(limits)}: no host in {inventory} matches")
-    facts = query_fleet(pyinfra_inventory, hosts, inv.plans, deep=deep)
+    from . import coral as coral_mod
+    coral_packages = dict(inv.registry.coral_packages)
+    coral_roles = {h.name: coral_mod.coral_roles(tuple(h.groups), h.data.dict()) for h in hosts}
+    coral_args = {name: coral_mod.fact_arguments(coral_packages, roles)
+                  for name, roles in coral_roles.items() if roles and not model_filter}
+    facts = query_fleet(pyinfra_inventory, hosts, inv.plans, deep=deep, coral_args=coral_args)
     reports = []
     for host in hosts:
         fact, error = facts.get(host.name, (None, "no answer"))
         report = drift_mod.assess_host(inv.plans[host.name], fact, error, deep)
         if model_filter:
             report.models = [row for row in report.models if row.model in model_filter]
+        elif host.name in coral_args:
+            report.coral = coral_mod.assess(coral_packages, coral_roles[host.name], (fact or {}).get("coral"), fact is not None)
         reports.append(report)
     code = drift_mod.exit_code(reports)
     if prometheus:
@@ -223,19 +230,29 @@ STATUS_STYLE = {"ok": "green", "drift": "yellow", "missing": "red", "corrupt": "
 
 
 def _print_drift(reports, drift_mod) -> None:
-    table = Table("host", "model", "role", "desired", "active", "installed (inactive)", "service", "status")
+    table = Table("host", "model", "role", "desired", "active", "installed (inactive)", "service", "status", "coral")
     for report in reports:
-        for row in report.models:
+        for index, row in enumerate(report.models):
             service = report.services.get(row.role, "-") if report.reachable else "-"
             desired = row.desired + (" (pin)" if row.pinned else "")
             status = f"[{STATUS_STYLE[row.status]}]{row.status}[/]"
             if row.detail and row.status != "ok":
                 status += f" ({row.detail})" if row.status != "unreachable" else f" ({report.error})"
             table.add_row(report.host, row.model, row.role, desired, ", ".join(row.active) or "-",
-                          ", ".join(row.installed) or "-", service, status)
+                          ", ".join(row.installed) or "-", service, status, _coral_cell(report.coral) if index == 0 else "")
     out.print(table)
     counts = drift_mod.summary(reports)
     out.print("  ".join(f"{status}: {count}" for status, count in counts.items()))
+
+
+def _coral_cell(coral: dict | None) -> str:
+    """The host's Coral runtime in the drift table: status, then the versions or what differs."""
+    if not coral:
+        return "-"
+    style = STATUS_STYLE.get(coral["status"], "red")
+    if coral["status"] == "ok":
+        return f"[{style}]ok[/] (" + ", ".join(f"{p} {v}" for p, v in coral["desired"].items()) + ")"
+    return f"[{style}]{coral['status']}[/]" + (f" ({coral['detail']})" if coral["detail"] else "")
 
 
 def _write_atomically(path: Path, text: str) -> None:

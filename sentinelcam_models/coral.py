@@ -138,7 +138,7 @@ def assess(coral: Mapping, roles: list[CoralRole], fact: Mapping | None, reachab
                 missing = True
                 problems.append(f"{package} not installed")
             elif have != want:
-                problems.append(f"{package} {have}")
+                problems.append(f"{package} {have}, want {want}")
     if problems:
         entry["status"] = "missing" if missing else "drift"
         entry["detail"] = ", ".join(dict.fromkeys(problems))

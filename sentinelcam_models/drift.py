@@ -38,6 +38,8 @@ class HostReport:
     error: str | None = None
     services: dict[str, str] = field(default_factory=dict)
     models: list[ModelRow] = field(default_factory=list)
+    # Coral hosts: the runtime's desired vs installed versions (sentinelcam_models.coral.assess)
+    coral: dict | None = None
 
 
 def fact_arguments(plan: HostPlan, data) -> dict:
@@ -102,6 +104,8 @@ def exit_code(reports: list[HostReport]) -> int:
     if any(not r.reachable for r in reports):
         return 2
     if any(row.status != "ok" for r in reports for row in r.models):
+        return 1
+    if any(r.coral and r.coral["status"] != "ok" for r in reports):
         return 1
     return 0
 

@@ -24,8 +24,13 @@ def select_hosts(inventory, patterns: tuple[str, ...]) -> list:
 
 
 def query_fleet(inventory, hosts: list, plans: dict[str, HostPlan], deep: bool = False,
-                connect_timeout: int = 10) -> dict[str, tuple[dict | None, str | None]]:
-    """{host name: (NodeModels fact or None, error or None)} for every host given."""
+                connect_timeout: int = 10, coral_args: dict[str, dict] | None = None,
+                ) -> dict[str, tuple[dict | None, str | None]]:
+    """{host name: (NodeModels fact or None, error or None)} for every host given.
+
+    Hosts named in ``coral_args`` also answer the CoralRuntime fact (those arguments), under the
+    NodeModels fact's ``"coral"`` key (None if it failed).
+    """
     import gevent
     from pyinfra.api import Config, State
     from pyinfra.api.connect import connect_all
@@ -52,6 +57,12 @@ def query_fleet(inventory, hosts: list, plans: dict[str, HostPlan], deep: bool =
         except Exception as exc:  # a broken connection mid-query is one host's problem
             results[host.name] = (None, f"fact failed: {exc}")
             return
+        if isinstance(fact, dict) and "installed" in fact and host.name in (coral_args or {}):
+            from facts.coral import CoralRuntime
+            try:
+                fact["coral"] = host.get_fact(CoralRuntime, **coral_args[host.name])
+            except Exception:  # reported as the coral entry's "unreachable"
+                fact["coral"] = None
         results[host.name] = (fact, None) if isinstance(fact, dict) and "installed" in fact else (None, "fact failed")
 
     gevent.joinall([gevent.spawn(ask, host) for host in hosts])

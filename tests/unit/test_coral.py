@@ -87,7 +87,7 @@ def test_assess_ok_drift_missing_unreachable_and_none():
     assert ok["status"] == "ok" and ok["installed"][VENV]["pycoral"] == "2.0.3"
     assert ok["desired"] == {"libedgetpu": "16.0tf2.17.1-1", "tflite_runtime": "2.17.1", "pycoral": "2.0.3"}
     old = coral.assess(SHIPPED.coral_packages, roles, _fact(deb="16.0tf2.16.1-1"))
-    assert (old["status"], old["detail"]) == ("drift", "libedgetpu 16.0tf2.16.1-1")
+    assert (old["status"], old["detail"]) == ("drift", "libedgetpu 16.0tf2.16.1-1, want 16.0tf2.17.1-1")
     bare = coral.assess(SHIPPED.coral_packages, roles, {"libedgetpu": None, "venvs": {}})
     assert bare["status"] == "missing" and "pycoral not installed" in bare["detail"]
     assert coral.assess(SHIPPED.coral_packages, roles, None)["status"] == "unreachable"

@@ -104,3 +104,24 @@ def test_prometheus_text_parses_with_one_hot_status():
     assert ones[("sentinel1", "face_recognition")] == "ok"
     assert ones[("s2", "face_recognition")] == "unreachable"
     assert len(samples) == len(drift.STATUSES) * 2 * len(PLAN.placements)
+
+
+def test_coral_entry_in_the_document_and_the_exit_code():
+    from sentinelcam_models import coral
+
+    roles = [coral.CoralRole("sentinel", "/home/ops/.virtualenvs/py3cv4")]
+    desired = coral.desired_versions(registry.coral_packages)
+    fact = {"libedgetpu": desired["libedgetpu"],
+            "venvs": {roles[0].venv: {"tflite_runtime": desired["tflite_runtime"], "pycoral": "2.0.2"}}}
+    report = drift.assess_host(PLAN, healthy_fact(PLAN))
+    assert report.coral is None and drift.exit_code([report]) == 0
+    jsonschema.validate(drift.to_document([report], "inv.py", False), SCHEMA)   # null on non-coral hosts
+    report.coral = coral.assess(registry.coral_packages, roles, fact)
+    assert report.coral["status"] == "drift" and report.coral["detail"] == f"pycoral 2.0.2, want {desired['pycoral']}"
+    assert drift.exit_code([report]) == 1
+    doc = drift.to_document([report], "inv.py", False)
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["hosts"][0]["coral"]["installed"][roles[0].venv]["pycoral"] == "2.0.2"
+    doc["hosts"][0]["coral"]["status"] = "fine"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, SCHEMA)
