@@ -116,7 +116,7 @@ if plan is not None and context.wants(plan):
         if not changed.get(service):
             continue
         systemd.service(
-            name=f"Restart {service} (its configs changed)",
+            name=f"Restart {service} (its configs or Coral runtime changed)",
             service=service,
             running=True,
             restarted=True,

@@ -391,7 +391,7 @@ def runtime(restart: bool = True) -> dict[str, list]:
             continue
         if role.venv not in by_venv:
             by_venv[role.venv] = wheels(
-                name=f"pip install {', '.join(coral_mod.PIP_PACKAGES)} into {role.venv}",
+                name=f"pip install {', '.join(coral_mod.PIP_PACKAGES)} into {role.venv} ({service})",
                 venv=role.venv,
                 packages=wheel_packages,
                 directory=staging,
