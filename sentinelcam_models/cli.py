@@ -242,7 +242,11 @@ def _print_drift(reports, drift_mod) -> None:
                           ", ".join(row.installed) or "-", service, status, _coral_cell(report.coral) if index == 0 else "")
     out.print(table)
     counts = drift_mod.summary(reports)
-    out.print("  ".join(f"{status}: {count}" for status, count in counts.items()))
+    line = "  ".join(f"{status}: {count}" for status, count in counts.items())
+    coral = [r.coral["status"] for r in reports if r.coral]
+    if coral:
+        line += "  coral " + ", ".join(f"{s}: {coral.count(s)}" for s in dict.fromkeys(sorted(coral)))
+    out.print(line)
 
 
 def _coral_cell(coral: dict | None) -> str:

@@ -392,3 +392,17 @@ def test_wheels_script_creates_the_venv_and_installs_in_order(tmp_path, packages
     (staging / packages.pycoral.name).write_bytes(b"altered")
     proc = _run(cmd)
     assert proc.returncode == 1 and "a wheel differs from the registry's sha256; not installed" in proc.stderr
+
+
+def test_drift_table_shows_the_coral_column_once_per_host(capsys):
+    from sentinelcam_models import cli, drift
+    from sentinelcam_models.plan import plan_host
+    from .test_drift import healthy_fact
+
+    plan = plan_host(host("sentinel1", "sentinels", sentinel_accelerator_type="coral"), parse_registry(REGISTRY)[0])
+    report = drift.assess_host(plan, healthy_fact(plan))
+    report.coral = coral.assess(SHIPPED.coral_packages, [coral.CoralRole("sentinel", VENV)], _fact(tflite="2.16.1"))
+    cli._print_drift([report], drift)
+    out = capsys.readouterr().out
+    assert out.count("drift (tflite_runtime 2.16.1, want 2.17.1)") == 1
+    assert "coral drift: 1" in out
