@@ -208,3 +208,22 @@ def test_dry_run_shows_what_would_change_and_changes_nothing(site):
     assert "Install haarcascades 2026-07-15" in output and "Config /home/ops/sentinel/tasks/FaceRecon.yaml" in output
     assert snapshot(site) == before
     assert {h: site.versions(h, "haarcascades") for h in site.fleet.names("sentinels")} == versions
+
+
+def test_models_filter_deploys_only_that_model(site):
+    converged = site.deploy()
+    assert converged.returncode == 0, converged.output
+    site.publish("face_detection", "2026-08-08")
+    site.publish("haarcascades", "2026-08-08")
+    site.set_current("face_detection", "2026-08-08", "2020-12-06")
+    site.set_current("haarcascades", "2026-08-08", "2026-07-15")
+    # The configs would name face_detection 2026-08-08, which models=haarcascades leaves out: refused.
+    refused = site.deploy("--data", "models=haarcascades")
+    assert refused.returncode != 0
+    assert "face_detection 2026-08-08 is not installed and --data models= leaves it out" in refused.output
+    run = site.deploy("--data", "models=haarcascades,face_detection")
+    assert run.returncode == 0, run.output
+    assert {op for op in run.changed_ops() if op.startswith("Install")} == {
+        "Install face_detection 2026-08-08", "Install haarcascades 2026-08-08"}
+    for host in site.fleet.names("outposts"):
+        assert site.fleet.ssh(host, "ls /home/ops/imagenode/models").stdout.split() == ["mobilenet_ssd"]
