@@ -13,14 +13,12 @@ registry's sha256 on the node before anything is installed.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from hashlib import sha256
 from io import StringIO
 
 from pyinfra import host, inventory, state
-from pyinfra.api import QuoteString, StringCommand, deploy, operation
-from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api import StringCommand, deploy, operation
 from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
@@ -245,33 +243,18 @@ class CoralContext:
     pull_tries: int = 6
 
 
-_contexts: dict[int, tuple[object, object]] = {}
-_build_lock = threading.Lock()
-
-
 def coral_context(state, inventory, host) -> CoralContext:
     """Validate, and check the store's Coral files against the registry, once per run.
 
     Any problem stops the run before any operation executes: nothing is installed anywhere.
     """
-    current = state._get_module() if hasattr(state, "_get_module") else state
-    with _build_lock:
-        cached = _contexts.get(id(current))
-        if cached and cached[0] is current:
-            if isinstance(cached[1], PyinfraError):
-                raise cached[1]
-            return cached[1]
-        try:
-            context = _build(current, inventory, host)
-        except PyinfraError as exc:
-            _contexts[id(current)] = (current, exc)
-            raise
-        _contexts[id(current)] = (current, context)
-        return context
+    from sentinelcam_models.deploying import once_per_run
+
+    return once_per_run(state, "coral", lambda current: _build(current, inventory, host))
 
 
 def _build(state, inventory, host) -> CoralContext:
-    from sentinelcam_models.deploying import _fail, host_info
+    from sentinelcam_models.deploying import _fail, host_info, primary_datasink
     from sentinelcam_models.validation import check_inventory
 
     all_hosts = list(inventory)
@@ -292,15 +275,10 @@ def _build(state, inventory, host) -> CoralContext:
         for what, value in [("coral_staging_path", staging)] + [(f"{r.service} virtualenv", r.venv) for r in host_roles]:
             if not names.is_safe_path(value):
                 problems.append(f"host {name}: {what}: {value!r} is not a safe absolute path")
-    primary_name = host.data.get("primary_datasink")
-    primary = inventory.get_host(primary_name)
-    store = primary.data.get("sentinelcam_model_registry")
-    address = primary.data.get("model_registry_host") or primary.data.get("ssh_hostname") or primary.name
-    user = primary.data.get("sentinelcam_user")
-    if not names.is_safe_path(store) or not names.HOST_NAME.match(str(address)):
-        problems.append(f"host {primary_name}: sentinelcam_model_registry/model_registry_host are not safe to use")
     if problems:
         raise _fail(problems)
+    datasink = primary_datasink(inventory, host)
+    primary, primary_name, store = datasink.host, datasink.name, datasink.store
 
     wanted = {f.name: f.sha256 for f in coral_mod.coral_files(coral, with_dev=False)}
     directory = f"{store}/{CORAL_DIR}"
@@ -317,9 +295,9 @@ def _build(state, inventory, host) -> CoralContext:
                             f"(altered or damaged; `sentinelcam-models coral fetch` replaces it); nothing installed")
     if problems:
         raise _fail(problems)
-    context.source = f"{user}@{address}:{store}"
-    context.pull_concurrency = int(primary.data.get("model_pull_concurrency", 10))
-    context.pull_tries = int(primary.data.get("model_pull_tries", 6))
+    context.source = datasink.source
+    context.pull_concurrency = datasink.pull_concurrency
+    context.pull_tries = datasink.pull_tries
     return context
 
 

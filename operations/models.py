@@ -14,7 +14,7 @@ import re
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 
-from facts.models import MANIFEST, Facelist, installed_models
+from facts.models import Facelist, installed_models
 
 SSH_OPTIONS = "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=15"
 

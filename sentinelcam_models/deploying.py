@@ -37,9 +37,52 @@ class DeployContext:
         return self.models is None or model in self.models
 
 
-_contexts: dict[int, tuple[object, DeployContext]] = {}
+_contexts: dict[tuple[int, str], tuple[object, object]] = {}
 # pyinfra prepares hosts concurrently (gevent patches threading): one build, the others wait for it.
 _build_lock = threading.Lock()
+
+
+def once_per_run(state, name: str, build):
+    """``build()`` once per pyinfra run (per State); its result, or its PyinfraError, is reused."""
+    current = state._get_module() if hasattr(state, "_get_module") else state
+    key = (id(current), name)
+    with _build_lock:
+        cached = _contexts.get(key)
+        if cached and cached[0] is current:
+            if isinstance(cached[1], PyinfraError):
+                raise cached[1]
+            return cached[1]
+        try:
+            result = build(current)
+        except PyinfraError as exc:
+            _contexts[key] = (current, exc)
+            raise
+        _contexts[key] = (current, result)
+        return result
+
+
+@dataclass(frozen=True)
+class Datasink:
+    """Where nodes pull from: the primary datasink's store, as ``user@address:/store``."""
+
+    name: str
+    host: object
+    store: str
+    source: str
+    pull_concurrency: int
+    pull_tries: int
+
+
+def primary_datasink(inventory, host) -> Datasink:
+    name = host.data.get("primary_datasink")
+    primary = inventory.get_host(name)
+    store = primary.data.get("sentinelcam_model_registry")
+    address = primary.data.get("model_registry_host") or primary.data.get("ssh_hostname") or primary.name
+    user = primary.data.get("sentinelcam_user")
+    if not names.is_safe_path(store) or not names.HOST_NAME.match(str(address)):
+        raise _fail([f"host {name}: sentinelcam_model_registry/model_registry_host are not safe to use"])
+    return Datasink(name, primary, store, f"{user}@{address}:{store}",
+                    int(primary.data.get("model_pull_concurrency", 10)), int(primary.data.get("model_pull_tries", 6)))
 
 
 def parse_models_filter(value) -> tuple[str, ...] | None:
@@ -59,20 +102,7 @@ def _fail(lines: list[str]) -> PyinfraError:
 
 def deploy_context(state, inventory, host) -> DeployContext:
     """Validate and pre-flight the whole selection once per run; raise listing every problem."""
-    current = state._get_module() if hasattr(state, "_get_module") else state
-    with _build_lock:
-        cached = _contexts.get(id(current))
-        if cached and cached[0] is current:
-            if isinstance(cached[1], PyinfraError):
-                raise cached[1]
-            return cached[1]
-        try:
-            context = _build(current, inventory, host)
-        except PyinfraError as exc:
-            _contexts[id(current)] = (current, exc)
-            raise
-        _contexts[id(current)] = (current, context)
-        return context
+    return once_per_run(state, "models", lambda current: _build(current, inventory, host))
 
 
 def _build(state, inventory, host) -> DeployContext:
@@ -92,13 +122,8 @@ def _build(state, inventory, host) -> DeployContext:
     if problems:
         raise _fail(problems)
 
-    primary_name = host.data.get("primary_datasink")
-    primary = inventory.get_host(primary_name)
-    store = primary.data.get("sentinelcam_model_registry")
-    address = primary.data.get("model_registry_host") or primary.data.get("ssh_hostname") or primary.name
-    user = primary.data.get("sentinelcam_user")
-    if not names.is_safe_path(store) or not names.HOST_NAME.match(str(address)):
-        raise _fail([f"host {primary_name}: sentinelcam_model_registry/model_registry_host are not safe to use"])
+    datasink = primary_datasink(inventory, host)
+    primary, primary_name, store = datasink.host, datasink.name, datasink.store
 
     plans = {h.name: checked.plans[h.name] for h in selected}
     wanted = sorted({
@@ -136,10 +161,10 @@ def _build(state, inventory, host) -> DeployContext:
         selected_hosts=[h.name for h in selected],
         models=models,
         digests=digests,
-        source=f"{user}@{address}:{store}",
+        source=datasink.source,
         primary=primary_name,
-        pull_concurrency=int(primary.data.get("model_pull_concurrency", 10)),
-        pull_tries=int(primary.data.get("model_pull_tries", 6)),
+        pull_concurrency=datasink.pull_concurrency,
+        pull_tries=datasink.pull_tries,
         previous={name: entry.previous_version for name, entry in registry.models.items()},
         placement_keys=tuple(sorted({(p.role, p.model) for plan in checked.plans.values() for p in plan.placements})),
     )

@@ -3,7 +3,6 @@ primary datasink, and pyinfra/CLI runs whose output the tests read."""
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -11,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from sentinelcam_models import demo, store as store_mod
+from sentinelcam_models import demo
 from sentinelcam_models.edit import replace_values
 
 REPO = Path(__file__).resolve().parent.parent
