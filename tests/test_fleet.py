@@ -171,6 +171,42 @@ def test_reset_restores_pristine_nodes(fresh_fleet):
     assert elapsed < 60, f"reset took {elapsed:.1f} s"
 
 
+def test_recorded_pid_survives_the_exec_into_nspawn(tmp_path, monkeypatch):
+    """Regression: right after the spawn the node's wrapper shell exec()s systemd-nspawn, and during an
+    execve /proc/<pid>/cmdline is empty. recorded_pid() must not take that for a dead node (the SSH
+    wait then gave up on a node that was booting normally). Needs neither root nor the fleet."""
+    monkeypatch.setenv("SENTINELCAM_FLEET_DIR", str(tmp_path))
+    name = "regression-node"
+    os.makedirs(fleet_mod.node_dir(name))
+    misses = 0
+    for _ in range(100):
+        # The same shape as boot_node: a shell that exec()s the real program, detached.
+        p = subprocess.Popen(["/bin/sh", "-c", 'exec "$@"', "fleet-node-" + name, "/bin/sh", "-c", "sleep 5",
+                              f"--machine={name}"], start_new_session=True)
+        try:
+            fleet_mod.record_pid(name, p.pid)
+            end = time.monotonic() + 0.02
+            while time.monotonic() < end:
+                misses += fleet_mod.recorded_pid(name) != p.pid
+        finally:
+            p.kill()
+            p.wait()
+        assert fleet_mod.recorded_pid(name) is None  # gone (reaped) is not running
+    assert misses == 0, f"recorded_pid() lost a running node {misses} time(s) right after the spawn"
+
+
+def test_recorded_pid_is_not_fooled_by_pid_reuse(tmp_path, monkeypatch):
+    monkeypatch.setenv("SENTINELCAM_FLEET_DIR", str(tmp_path))
+    name = "regression-node"
+    os.makedirs(fleet_mod.node_dir(name))
+    fleet_mod.record_pid(name, os.getpid())
+    assert fleet_mod.recorded_pid(name) == os.getpid()
+    pid, start = Path(fleet_mod.node_dir(name), "pid").read_text().split()
+    # The same pid, but a process that started at another time: not the node.
+    Path(fleet_mod.node_dir(name), "pid").write_text(f"{pid} {int(start) + 1}\n")
+    assert fleet_mod.recorded_pid(name) is None
+
+
 def _nspawn_pids():
     pids = []
     for entry in os.listdir("/proc"):

@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -448,30 +449,56 @@ def node_pids(name: str) -> set[int]:
     return pids
 
 
-def pid_alive(pid: int) -> bool:
+def proc_start_time(pid: int) -> int | None:
+    """The start time of a process (clock ticks since boot, /proc/<pid>/stat field 22), or None if there
+    is no such process or it is a zombie. Unlike /proc/<pid>/cmdline it stays the same across execve, and
+    together with the pid it names one process even if the pid is reused later."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
+            fields = f.read().rsplit(")", 1)[1].split()
+        return None if fields[0] in ("Z", "X") else int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def record_pid(name: str, pid: int) -> None:
+    """Remember the node's systemd-nspawn (pid and start time) in <node dir>/pid."""
+    start = proc_start_time(pid)
+    tmp = os.path.join(node_dir(name), "pid.tmp")
+    with open(tmp, "w") as f:
+        f.write(f"{pid}\n" if start is None else f"{pid} {start}\n")
+    os.replace(tmp, os.path.join(node_dir(name), "pid"))
 
 
 def recorded_pid(name: str) -> int | None:
+    """The pid of the node's running systemd-nspawn, or None if it is not running.
+
+    The process is identified by pid and start time, never by /proc/<pid>/cmdline: right after the
+    spawn the wrapper shell exec()s systemd-nspawn, and during an execve the kernel reports an empty
+    cmdline. Checking the cmdline made a freshly booted node look dead for a moment, and the SSH wait
+    gave up on it at once (a flaky "did not accept SSH within 120 s" whose console log shows a normal
+    boot)."""
     try:
         with open(os.path.join(node_dir(name), "pid")) as f:
-            pid = int(f.read().strip())
-    except (OSError, ValueError):
+            fields = f.read().split()
+        pid = int(fields[0])
+        start = int(fields[1]) if len(fields) > 1 else None
+    except (OSError, ValueError, IndexError):
         return None
+    actual = proc_start_time(pid)
+    if actual is None:
+        return None
+    if start is not None:
+        return pid if actual == start else None
+    # A pid file without a start time (written by an older fleet.py): fall back to the command line.
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             cmd = f.read().split(b"\0")
     except OSError:
         return None
-    # Right after the spawn the pid may still be the cgroup wrapper (/bin/sh) about to exec
-    # systemd-nspawn; both carry the node's --machine= argument.
     if not cmd or not cmd[0].endswith((b"systemd-nspawn", b"/bin/sh")) or f"--machine={name}".encode() not in cmd:
         return None
-    return pid if pid_alive(pid) else None
+    return pid
 
 
 def boot_node(node: dict) -> int:
@@ -494,8 +521,9 @@ def boot_node(node: dict) -> int:
     with open(console_log(name), "wb") as out, open(os.devnull, "rb") as devnull:
         p = subprocess.Popen(cmd, stdin=devnull, stdout=out, stderr=subprocess.STDOUT, env=env,
                              start_new_session=True, close_fds=True)
-    with open(os.path.join(d, "pid"), "w") as f:
-        f.write(f"{p.pid}\n")
+    # Popen returns once the wrapper has been exec()ed, so the pid and start time are the node's from
+    # here on (the exec into systemd-nspawn keeps both).
+    record_pid(name, p.pid)
     # Popen object dropped on purpose: the node outlives this process. Avoid a zombie warning.
     p.returncode = 0
     return p.pid
@@ -508,30 +536,70 @@ def ssh_cmd(node: dict, command: str = "true", timeout: int = 5) -> list[str]:
             "-o", "LogLevel=ERROR", f"{OPS_USER}@{node['address']}", command]
 
 
-def ssh_ok(node: dict, timeout: int = 5) -> bool:
+def ssh_probe(node: dict, timeout: int = 5) -> tuple[bool, str]:
+    """One real login as ops; (True, "") or (False, why it failed, from the ssh client)."""
     try:
-        return subprocess.run(ssh_cmd(node, "true", timeout), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, timeout=timeout + 5).returncode == 0
+        p = subprocess.run(ssh_cmd(node, "true", timeout), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True, timeout=timeout + 5)
     except subprocess.TimeoutExpired:
-        return False
+        return False, f"ssh did not finish within {timeout + 5} s"
+    if p.returncode == 0:
+        return True, ""
+    err = " ".join(p.stderr.split()) or f"ssh exited {p.returncode}"
+    if "Connection refused" in err:
+        return False, f"nothing listens on {node['address']}:22 (sshd not started, or its bind failed): {err}"
+    return False, f"login refused or failed: {err}"
 
 
-def wait_for_ssh(nodes: list[dict], deadline_s: float) -> list[dict]:
-    """Poll each node with a real SSH login until it succeeds; return the nodes that failed."""
+def ssh_ok(node: dict, timeout: int = 5) -> bool:
+    return ssh_probe(node, timeout)[0]
+
+
+def wait_for_ssh(nodes: list[dict], deadline_s: float) -> dict[str, str]:
+    """Poll each node with a real SSH login until it succeeds; return {name: why} for the nodes that failed."""
     deadline = time.monotonic() + deadline_s
 
     def wait(node):
+        why = "no login attempt"
         while time.monotonic() < deadline:
             if recorded_pid(node["name"]) is None:
-                return False  # systemd-nspawn exited: the node will not come up
-            if ssh_ok(node, timeout=3):
-                return True
+                return "systemd-nspawn exited"  # the node will not come up
+            ok, why = ssh_probe(node, timeout=3)
+            if ok:
+                return None
             time.sleep(0.2)  # poll interval between real login attempts
-        return False
+        return f"no login within {deadline_s:g} s; last attempt: {why}"
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(64, len(nodes))) as ex:
         results = list(ex.map(wait, nodes))
-    return [n for n, ok in zip(nodes, results) if not ok]
+    return {n["name"]: why for n, why in zip(nodes, results) if why}
+
+
+def tcp_listeners(port: int = 22) -> set[str]:
+    """IPv4 addresses with a listening TCP socket on port, from /proc/net/tcp (host network namespace)."""
+    found = set()
+    with contextlib.suppress(OSError), open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local, state = fields[1], fields[3]
+            addr_hex, port_hex = local.split(":")
+            if state == "0A" and int(port_hex, 16) == port:
+                found.add(socket.inet_ntoa(int(addr_hex, 16).to_bytes(4, "little")))
+    return found
+
+
+def wait_addresses_free(nodes: list[dict], deadline_s: float = 10.0) -> None:
+    """Wait until nothing listens on the nodes' SSH addresses any more (the nodes share the host network:
+    a left-over sshd would keep a new node's sshd from binding)."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        busy = sorted({n["address"] for n in nodes} & tcp_listeners(22))
+        if not busy:
+            return
+        if time.monotonic() > deadline:
+            raise FleetError(f"port 22 of {', '.join(busy)} is still in use by a process outside the fleet's "
+                             "nodes (see `ss -ltnp`); stop it and retry")
+        time.sleep(0.05)
 
 
 def stop_node_processes(names: list[str], graceful: bool = True, deadline_s: float = STOP_DEADLINE,
@@ -567,8 +635,8 @@ def stop_node_processes(names: list[str], graceful: bool = True, deadline_s: flo
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         pid_file = os.path.join(node_dir(name), "pid")
-        with contextlib.suppress(OSError, ValueError), open(pid_file) as f:
-            zombies.append(int(f.read().strip()))
+        with contextlib.suppress(OSError, ValueError, IndexError), open(pid_file) as f:
+            zombies.append(int(f.read().split()[0]))
         with contextlib.suppress(FileNotFoundError):
             os.remove(pid_file)
     # systemd-nspawn was started detached, so init reaps it; wait for that so that `ps` right
@@ -633,12 +701,14 @@ def _boot(nodes: list[dict], root: str) -> None:
     all_nodes = load_fleet()["nodes"]
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
         list(ex.map(prep, nodes))
+    wait_addresses_free(nodes)
     for node in nodes:
         boot_node(node)
     failed = wait_for_ssh(nodes, BOOT_DEADLINE)
     if failed:
-        logs = ", ".join(f"{n['name']}: {console_log(n['name'])}" for n in failed)
-        raise FleetError(f"{len(failed)} node(s) did not accept SSH within {BOOT_DEADLINE:g} s; console logs: {logs}")
+        why = "; ".join(f"{name}: {reason}" for name, reason in failed.items())
+        logs = ", ".join(f"{name}: {console_log(name)}" for name in failed)
+        raise FleetError(f"{len(failed)} node(s) did not accept SSH ({why}); console logs: {logs}")
 
 
 def cmd_up(n: int) -> None:
