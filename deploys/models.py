@@ -10,10 +10,13 @@ changed, once. A host whose pull fails stops before its configs change, so it ke
 ran before.
 """
 
+import json
 from hashlib import sha256
+from io import StringIO
 
 from pyinfra import host, inventory, state
 from pyinfra.api.exceptions import PyinfraError
+from pyinfra.facts.files import File
 from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
@@ -23,10 +26,26 @@ from operations import coral, models
 from sentinelcam_models.configs import TEMPLATE_SLOTS, config_files, render
 from sentinelcam_models.plan import DATAPUMP, IMAGENODE, SENTINEL
 from sentinelcam_models.deploying import deploy_context
+from sentinelcam_models.retention import POLICY_FILE
 
 ROLES = (SENTINEL, IMAGENODE)
 
 context = deploy_context(state, inventory, host)
+
+if host.name == context.primary:
+    # The weekly store cleanup (deploys/retention.py) keeps what this policy names: refresh it with
+    # the registry and pins of this deploy, so it never removes a version that became needed.
+    policy_path = f"{host.data.get('sentinelcam_data_path')}/{POLICY_FILE}"
+    if host.get_fact(File, path=policy_path):
+        files.put(
+            name="Retention policy (current, previous and pinned versions)",
+            src=StringIO(json.dumps(context.retention_policy, indent=2, sort_keys=True) + "\n"),
+            dest=policy_path,
+            user=host.data.get("sentinelcam_user"),
+            group=host.data.get("sentinelcam_group", host.data.get("sentinelcam_user")),
+            mode="644",
+        )
+
 plan = context.plans.get(host.name)
 user = host.data.get("sentinelcam_user")
 group = host.data.get("sentinelcam_group", user)
@@ -72,6 +91,7 @@ if plan is not None and context.wants(plan):
             name=f"Clear leftover staging under {models_path}",
             models_path=models_path,
             keep=[f"{p.model}/{p.version}" for p in plan.placements if p.models_path == models_path],
+            user=user,
         )
 
     if plan.facelist and context.selects("face_recognition"):
@@ -147,4 +167,5 @@ if plan is not None and context.wants(plan):
                 keep={model: sorted(versions) for model, versions in keep.items()},
                 configs=[c.dest for c in configs],
                 retain=retain,
+                user=user,
             )

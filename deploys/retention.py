@@ -4,9 +4,10 @@ Install the weekly model store cleanup on the primary datasink.
     pyinfra -y inventories/production.py deploys/retention.py
 
 The datasink does not hold the inventory: the pins (and current/previous versions) the inventory
-holds now are written to a policy file beside the store, which the timer's cleanup reads. Re-run
-this deploy after changing pins (rollback/promote/pin do not need it: the policy keeps every pinned
-version, and current/previous are refreshed on each run of this deploy).
+holds now are written to a policy file beside the store, which the timer's cleanup reads. Every
+run of deploys/models.py that includes the primary datasink rewrites that file (rollback, promote,
+pin and unpin include it), so the cleanup never removes a version the registry or a pin has since
+come to need.
 """
 
 import json
@@ -18,7 +19,7 @@ from pyinfra.operations import files, systemd
 
 from sentinelcam_models.deploying import host_info
 from sentinelcam_models.registry import REPO_ROOT
-from sentinelcam_models.retention import policy_for
+from sentinelcam_models.retention import POLICY_FILE, policy_for
 from sentinelcam_models.validation import check_inventory
 
 SCRIPT = "/usr/local/lib/sentinelcam/model_cleanup.py"
@@ -31,7 +32,7 @@ if host.name == host.data.get("primary_datasink"):
     user = host.data.get("sentinelcam_user")
     group = host.data.get("sentinelcam_group", user)
     data_path = host.data.get("sentinelcam_data_path")
-    policy_path = f"{data_path}/model_retention_policy.json"
+    policy_path = f"{data_path}/{POLICY_FILE}"
     keep = int(host.data.get("sentinelcam_model_retention", 5))
     policy = policy_for(checked.registry, checked.hosts, keep)
 

@@ -179,8 +179,8 @@ deep() {
 _ACTIVE = r"""
 for f in $configs; do
   [ -f "$f" ] || continue
-  grep -ohE "/[A-Za-z0-9._/+-]+/[a-z0-9_]+/[0-9]{4}-[0-9]{2}-[0-9]{2}/|facelist_[0-9]{4}-[0-9]{2}-[0-9]{2}\.csv" "$f" \
-    | sed "s|^|A $f |"
+  grep -ohE "/[A-Za-z0-9._/+-]+/[a-z0-9_]+/[0-9]{4}-[0-9]{2}-[0-9]{2}(/|$)|facelist_[0-9]{4}-[0-9]{2}-[0-9]{2}\.csv" "$f" \
+    | sed -e 's|\([0-9]\)$|\1/|' -e "s|^|A $f |"
 done
 for s in $services; do echo "U $s $(systemctl is-active "$s" 2>/dev/null || true)"; done
 if [ -n "$facelists" ] && [ -d "$facelists" ]; then

@@ -60,7 +60,8 @@ def _sums(wanted: dict[str, str]) -> str:
 _STAGE = r"""
 mkdir -p "$dir" && cd "$dir" || fail "cannot create $dir"
 inc=''; for f in $files; do inc="$inc --include=$f"; done
-try rsync -a --checksum --delete --delete-excluded $inc --exclude='*' -e "$ssh" "$src" ./ \
+# No --delete: the staging directory may be one the operator shares; only the named files change.
+try rsync -a --checksum $inc --exclude='*' -e "$ssh" "$src" ./ \
   || fail "pull from the datasink failed (rsync exit $?)"
 bad=$(printf '%s' "$sums" | sha256sum -c --strict - 2>/dev/null | sed -n 's/: FAILED.*$//p' | tr '\n' ' ')
 missing=''; for f in $files; do [ -f "$f" ] || missing="$missing$f "; done
@@ -87,7 +88,7 @@ def packages_staged(
     Pull the Coral package files from the store into a staging directory on the node and check
     each against the registry's sha256; fail (nothing installed) on any difference.
 
-    + directory: the node's staging directory (holds exactly ``wanted`` afterwards)
+    + directory: the node's staging directory (``wanted`` are placed there; nothing else is touched)
     + source: rsync source of the store root, ``user@datasink:/path/to/model_registry``
     + wanted: {file name: sha256} from the registry (the deb and the wheels)
     + package: the libedgetpu dpkg package name (for the CoralRuntime fact)

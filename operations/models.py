@@ -151,23 +151,24 @@ def version(
 
 
 @operation()
-def staging_cleared(models_path: str, keep: list[str] | tuple[str, ...] = ()):
+def staging_cleared(models_path: str, keep: list[str] | tuple[str, ...] = (), user: str | None = None):
     """
-    Remove leftover staging directories (``{model}/.{version}.partial``) of interrupted pulls.
+    Remove leftovers of interrupted pulls and swaps (``{model}/.{version}.partial``, ``.old``, ``.deleting``).
 
     + models_path: the node's models root
-    + keep: ``model/version`` items being installed in this run, whose staging is resumed instead
+    + keep: ``model/version`` items being installed in this run, whose ``.partial`` is resumed instead
+    + user: the user who owns the files
     """
     doomed = [
         f"{models_path}/{model}/{name}"
         for model, info in sorted(installed_models(host, models_path).items())
         for name in info.get("staging", [])
-        if f"{model}/{name[1:].split('.')[0]}" not in keep
+        if not (name.endswith(".partial") and f"{model}/{name[1:].split('.')[0]}" in keep)
     ]
     if not doomed:
         host.noop("no leftover staging directories")
         return
-    yield StringCommand("rm", "-rf", *[QuoteString(path) for path in doomed])
+    yield StringCommand("rm", "-rf", *[QuoteString(path) for path in doomed], **_as_user(user))
 
 
 _FACELIST = r"""
@@ -223,7 +224,7 @@ def facelist(version: str, directory: str, source: str, user: str | None = None,
 
 
 @operation()
-def pruned(models_path: str, keep: dict, configs: list[str], retain: int = 2):
+def pruned(models_path: str, keep: dict, configs: list[str], retain: int = 2, user: str | None = None):
     """
     Remove old model versions from a node, keeping what it needs and a few spares.
 
@@ -231,6 +232,7 @@ def pruned(models_path: str, keep: dict, configs: list[str], retain: int = 2):
     + keep: ``{model: [versions]}`` never removed (desired, the registry's previous, pins)
     + configs: the deployed config files; every version they reference is kept too
     + retain: how many other versions to keep per model, newest first
+    + user: the user who owns the files
 
     Runs after the configs are in place, and reads installed versions and config references when
     it executes, so it never removes what a config names.
@@ -268,4 +270,4 @@ def pruned(models_path: str, keep: dict, configs: list[str], retain: int = 2):
         parent, _, version = path.rpartition("/")
         trash = f"{parent}/.{version}.deleting"
         script.append(StringCommand("mv", "-T", QuoteString(path), QuoteString(trash), "&&", "rm", "-rf", QuoteString(trash)))
-    yield StringCommand(*[part for command in script for part in (command, "&&")][:-1])
+    yield StringCommand(*[part for command in script for part in (command, "&&")][:-1], **_as_user(user))

@@ -57,7 +57,11 @@ def commit_files(files: list[Path], message: str) -> str:
         raise OperatorError(f"{files[0]}: not in a git repository (use --no-commit to skip the commit)")
     rel = [str(f.resolve().relative_to(repo.resolve())) for f in files]
     git(repo, "add", "-A", "--", *rel)
-    git(repo, "commit", "-q", "--only", "-m", message, "--", *rel)
+    proc = git(repo, "commit", "-q", "--only", "-m", message, "--", *rel, check=False)
+    if proc.returncode != 0:
+        git(repo, "reset", "-q", "--", *rel, check=False)  # leave the index as it was
+        reason = (proc.stderr.strip() or proc.stdout.strip() or f"exit {proc.returncode}").splitlines()[-1]
+        raise OperatorError(f"git commit in {repo} failed: {reason} (use --no-commit to skip the commit)")
     return git_head(repo)
 
 
@@ -92,14 +96,17 @@ def history(registry_file: Path, model: str) -> list[dict]:
     return rows
 
 
-def redeploy(inventory: Path, hosts: list[str], model: str) -> int:
-    """Config redeploy of one model to exactly these hosts: versions already there move no bytes."""
+def redeploy(inventory: Path, hosts: list[str], model: str, primary: str | None = None) -> int:
+    """Config redeploy of one model to exactly these hosts: versions already there move no bytes.
+
+    The primary datasink joins the run so that its retention policy learns the change.
+    """
     if not hosts:
         return 0
     pyinfra = Path(sys.executable).with_name("pyinfra")
-    command = [str(pyinfra), "-y", str(inventory), str(REPO_ROOT / "deploys" / "models.py"),
+    command = [str(pyinfra), "-y", str(Path(inventory).resolve()), str(REPO_ROOT / "deploys" / "models.py"),
                "--data", f"models={model}"]
-    for host in hosts:
+    for host in hosts + ([primary] if primary and primary not in hosts else []):
         command += ["--limit", host]
     return subprocess.run(command, cwd=REPO_ROOT).returncode
 

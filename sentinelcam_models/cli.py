@@ -70,6 +70,9 @@ class Cli(click.Group):
             for problem in exc.problems:
                 click.echo(str(problem), err=True)
             sys.exit(2)
+        except OSError as exc:  # a path the operator gave that cannot be read or written
+            where = f"{exc.filename}: " if exc.filename else ""
+            fail(f"{where}{exc.strerror or exc}", 2)
 
 
 @click.group(cls=Cli)
@@ -109,6 +112,8 @@ def publish(model: str, src_dir: str, version: str | None, store: str | None, in
 def verify(model: str | None, version: str | None, store: str | None, inventory: str | None) -> None:
     """Re-hash store versions against their manifests; exit 1 on any mismatch."""
     root = store_path(store, None if store else checked(inventory or default_inventory()))
+    if not root.is_dir():
+        fail(f"{root}: store not found")
     models = [model] if model else store_mod.models_in_store(root)
     results = []
     for name in models:
@@ -357,7 +362,7 @@ def _apply_change(action, inventory, path, write, message, hosts, model, no_comm
     code = 0
     if not no_deploy:
         out.print(f"--> Redeploying {model} to {', '.join(hosts) if hosts else 'no host'}")
-        code = redeploy(Path(inventory), hosts, model)
+        code = redeploy(Path(inventory), hosts, model, _primary(checked(inventory)).name)
     outcome = "ok" if code == 0 else f"deploy failed (exit {code})"
     log_action(action, outcome, hosts=hosts, deployed=not no_deploy, committed=not no_commit, **details)
     if code != 0:
@@ -539,6 +544,8 @@ def cleanup(inventory, store, keep, dry_run):
     inventory = inventory or default_inventory()
     inv = checked(inventory)
     root = store_path(store, inv)
+    if not root.is_dir():
+        fail(f"{root}: store not found")
     if keep is None:
         keep = int(_primary(inv).data.get("sentinelcam_model_retention", 5))
     policy = retention.policy_for(inv.registry, inv.hosts, keep)

@@ -13,6 +13,7 @@ from pyinfra.api.exceptions import PyinfraError
 
 from . import names
 from .plan import HostInfo, HostPlan
+from .retention import policy_for
 from .validation import check_inventory
 
 
@@ -27,6 +28,7 @@ class DeployContext:
     pull_concurrency: int
     pull_tries: int = 6
     previous: dict = field(default_factory=dict)      # model -> registry previous_version
+    retention_policy: dict = field(default_factory=dict)  # what the datasink's weekly cleanup keeps
     placement_keys: tuple[tuple[str, str], ...] = ()   # (role, model) for every placement, fleet-wide order
     problems: list[str] = field(default_factory=list)
 
@@ -166,5 +168,6 @@ def _build(state, inventory, host) -> DeployContext:
         pull_concurrency=datasink.pull_concurrency,
         pull_tries=datasink.pull_tries,
         previous={name: entry.previous_version for name, entry in registry.models.items()},
+        retention_policy=policy_for(registry, checked.hosts, int(primary.data.get("sentinelcam_model_retention", 5))),
         placement_keys=tuple(sorted({(p.role, p.model) for plan in checked.plans.values() for p in plan.placements})),
     )

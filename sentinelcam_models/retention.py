@@ -25,6 +25,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+POLICY_FILE = "model_retention_policy.json"  # in sentinelcam_data_path on the primary datasink
 _VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MODEL = re.compile(r"^[a-z0-9_]+$")
 CORAL_DIR = "coral_packages"
@@ -96,6 +97,16 @@ def cleanup(store: Path, policy: dict, keep_newest: int, dry_run: bool, log=prin
     freed = 0
     with open(store / LOCK_FILE, "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # no publish runs meanwhile
+        # Under the lock nothing is being published or deleted: hidden leftovers of an interrupted
+        # publish (.V.publish-PID) or deletion (.V.deleting) are garbage.
+        for leftover in sorted(store.glob("*/.*")):
+            if leftover.is_dir() and not leftover.is_symlink() and (
+                    leftover.name.endswith(".deleting") or ".publish-" in leftover.name):
+                if dry_run:
+                    log(f"would remove leftover {leftover.relative_to(store)}")
+                else:
+                    shutil.rmtree(leftover)
+                    log(f"remove leftover {leftover.relative_to(store)}")
         for decision in plan_store(store, policy, keep_newest):
             for version, why in decision.keep.items():
                 log(f"keep   {decision.model}/{version} ({why})")

@@ -16,7 +16,11 @@ from .plan import HostInfo, HostPlan, outpost_model_names, plan_host, sentinel_m
 from .problems import Problem
 from .registry import Registry, parse_registry
 
-PATH_KEYS = ("sentinelcam_data_path", "sentinelcam_model_registry", "sentinel_models_path", "imagenode_models_path")
+PATH_KEYS = (
+    "sentinelcam_data_path", "sentinelcam_model_registry", "sentinel_models_path", "imagenode_models_path",
+    "sentinel_config_path", "sentinel_tasks_path", "imagenode_config_path", "datapump_config_path",
+    "sentinel_venv_path", "imagenode_venv_path",
+)
 
 
 @dataclass(frozen=True)
@@ -77,9 +81,14 @@ def check_host(host: HostInfo, registry: Registry) -> list[tuple[str, str]]:
     for key in PATH_KEYS:
         if key in data and not names.is_safe_path(data[key]):
             found.append((key, f"{data[key]!r} is not a safe absolute path"))
-    user = data.get("sentinelcam_user")
-    if user is not None and not (isinstance(user, str) and names.USER_NAME.match(user)):
-        found.append(("sentinelcam_user", f"{user!r} is not a valid user name"))
+    for key in ("sentinelcam_user", "sentinelcam_group"):
+        value = data.get(key)
+        if value is not None and not (isinstance(value, str) and names.USER_NAME.match(value)):
+            found.append((key, f"{value!r} is not a valid {key.split('_')[1]} name"))
+    for key in ("model_pull_concurrency", "model_pull_tries", "node_model_retention"):
+        value = data.get(key, 1)
+        if not isinstance(value, int) or isinstance(value, bool) or value < (0 if key == "node_model_retention" else 1):
+            found.append((key, f"{value!r} must be a whole number"))
     retention = data.get("sentinelcam_model_retention", 5)
     if not isinstance(retention, int) or isinstance(retention, bool) or retention < 0:
         found.append(("sentinelcam_model_retention", f"{retention!r} must be a whole number >= 0"))

@@ -84,7 +84,7 @@ class Site:
     def set_data(self, host: str, **data) -> None:
         import yaml
         path = self.root / "inventories" / "host_data" / f"{host}.yaml"
-        current = yaml.safe_load(path.read_text()) if path.exists() else {}
+        current = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
         current.update(data)
         path.write_text(yaml.safe_dump(current))
 

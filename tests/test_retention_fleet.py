@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -52,6 +53,18 @@ def test_timer_installed_and_cleanup_keeps_pins_current_previous_and_newest(site
     assert "remove haarcascades/2019-01-01" in log and f"keep   haarcascades/2019-02-01 (pinned by {pinned_host})" in log
     assert "freed" in log
     site.unpin(pinned_host)
+    # A pin made after the timer was installed reaches its policy with the next model deploy, so
+    # the next cleanup keeps that version too.
+    later = site.fleet.names("sentinels")[0]
+    site.pin(later, "haarcascades", "2019-05-01")
+    try:
+        run = site.deploy()
+        assert run.returncode == 0, run.output
+    finally:
+        site.unpin(later)
+    policy = json.loads(site.fleet.ssh("data1", "cat /home/ops/sentinelcam/model_retention_policy.json").stdout)
+    assert policy["models"]["haarcascades"]["pins"] == {"2019-05-01": [later]}
+    assert policy["keep"] == 1
 
 
 def test_node_pruning_keeps_active_previous_and_spares_then_rollback_moves_no_bytes(site):

@@ -357,10 +357,12 @@ def test_stage_script_pulls_and_verifies(tmp_path, packages, registry):
     store = tmp_path / "store"
     coral.fetch(store, registry, str(packages.deb.path.parent))
     (tmp_path / "staging").mkdir()
-    (tmp_path / "staging" / "old-version.whl").write_text("left from an older registry")
+    # The staging directory may be shared: files the deploy did not name are left alone.
+    (tmp_path / "staging" / "operator-notes.txt").write_text("not ours")
     proc = _stage(tmp_path, packages, registry, store)
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in (tmp_path / "staging").iterdir()) == sorted(p.name for p in packages.files)
+    assert sorted(p.name for p in (tmp_path / "staging").iterdir()) == sorted(
+        [p.name for p in packages.files] + ["operator-notes.txt"])
 
 
 def test_stage_script_refuses_an_altered_store_copy(tmp_path, packages, registry):

@@ -122,3 +122,11 @@ def test_store_version_check(tmp_path):
     (tmp_path / "haarcascades" / "2020-12-06" / "haarcascade_eye.xml").write_bytes(b"y")
     assert run_fact(StoreVersionCheck(), store=str(tmp_path), model="haarcascades", version="2020-12-06") == "mismatch"
     assert run_fact(StoreVersionCheck(), store=str(tmp_path), model="haarcascades", version="2019-01-01") == "missing"
+
+
+def test_config_references_include_directories_named_without_a_trailing_slash(tmp_path):
+    from facts.models import ConfigReferences
+
+    config = tmp_path / "imagenode.yaml"
+    config.write_text("detectors:\n  face_detection:\n    model_path: /home/ops/imagenode/models/face_detection/2025-01-01\n")
+    assert run_fact(ConfigReferences(), configs=[str(config)]) == ["/home/ops/imagenode/models/face_detection/2025-01-01/"]

@@ -176,3 +176,9 @@ def test_pruned_keeps_protected_referenced_and_newest_spares():
     cmds, host = commands(models.pruned, facts, models_path="/m", keep={"face_recognition": ["2026-02-02"]},
                           configs=["/c.yaml"], retain=5)
     assert cmds == [] and host.noop_description == "nothing to prune under /m"
+
+
+def test_staging_cleared_removes_old_swaps_even_of_wanted_versions():
+    facts = installed("/m", {}, staging=[".2026-02-02.partial", ".2026-02-02.old", ".2025-01-01.deleting"])
+    [cmd], _ = commands(models.staging_cleared, facts, models_path="/m", keep=["face_recognition/2026-02-02"])
+    assert str(cmd) == "rm -rf /m/face_recognition/.2026-02-02.old /m/face_recognition/.2025-01-01.deleting"

@@ -56,3 +56,12 @@ def test_cleanup_ignores_unknown_entries_and_coral(tmp_path):
     text = log.read_text()
     assert "remove haarcascades/2025-01-01" in text and "keep   haarcascades/2024-01-01 (pinned by east)" in text
     assert "freed" in text
+
+
+def test_cleanup_sweeps_leftovers_of_interrupted_publish_and_delete(tmp_path):
+    root = tmp_path / "store"
+    (root / "haarcascades" / ".2020-01-01.deleting").mkdir(parents=True)
+    (root / "haarcascades" / ".2020-02-01.publish-4242").mkdir()
+    (root / "haarcascades" / ".keepme").mkdir()
+    retention.cleanup(root, {"models": {}}, 5, dry_run=False, log=lambda line: None)
+    assert sorted(p.name for p in (root / "haarcascades").iterdir()) == [".keepme"]
