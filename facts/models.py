@@ -60,11 +60,13 @@ class InstalledModels(FactBase):
 
     default = dict
 
-    def requires_command(self, models_path: str) -> str:
+    def requires_command(self, models_path: str, deep: bool = False) -> str:
         return "sha256sum"
 
-    def command(self, models_path: str):
-        return StringCommand("root=", QuoteString(models_path), _INSTALLED_SCRIPT, _separator="")
+    def command(self, models_path: str, deep: bool = False):
+        # deep: re-hash every version against its manifest ("intact"), as `drift --deep` does.
+        return StringCommand(_DEEP if deep else "", "root=", QuoteString(models_path), _INSTALLED_SCRIPT,
+                             _separator="")
 
     def process(self, output):
         models: dict[str, dict] = {}
@@ -155,6 +157,8 @@ def installed_models(host, models_path: str) -> dict:
 
     The state a version is judged by is the one before this run: installing one version never
     changes whether another is present, so the pre-run answer stays right for every operation.
+    With host data ``verify_models=deep`` (``--data verify_models=deep``) every installed file is
+    re-hashed, so a corrupted version is reinstalled.
     """
     from pyinfra import state
 
@@ -163,7 +167,8 @@ def installed_models(host, models_path: str) -> dict:
     key = (id(current), id(real_host), models_path)
     cached = _memo.get(key)
     if cached is None or cached[0] is not current or cached[1] is not real_host:
-        cached = _memo[key] = (current, real_host, host.get_fact(InstalledModels, models_path=models_path))
+        deep = {"deep": True} if host.data.get("verify_models") == "deep" else {}
+        cached = _memo[key] = (current, real_host, host.get_fact(InstalledModels, models_path=models_path, **deep))
     return cached[2]
 
 

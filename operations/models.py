@@ -107,7 +107,8 @@ def version(
     + user: the user who owns the files (pulls run as this user)
     + tries: attempts per pull when the datasink drops the connection
 
-    Does nothing when the version is present, complete and has the store's manifest digest.
+    Does nothing when the version is present, complete and has the store's manifest digest (and,
+    with ``--data verify_models=deep``, its files still match that manifest).
 
     **Example:**
 
@@ -124,7 +125,7 @@ def version(
     """
     installed = installed_models(host, models_path).get(model, {})
     present = installed.get("versions", {}).get(version)
-    if present and present["complete"] and present["digest"] == digest:
+    if present and present["complete"] and present["digest"] == digest and present.get("intact", True):
         host.noop(f"{model} {version} is installed and matches the store")
         return
     others = sorted(

@@ -227,3 +227,19 @@ def test_models_filter_deploys_only_that_model(site):
         "Install face_detection 2026-08-08", "Install haarcascades 2026-08-08"}
     for host in site.fleet.names("outposts"):
         assert site.fleet.ssh(host, "ls /home/ops/imagenode/models").stdout.split() == ["mobilenet_ssd"]
+
+
+def test_deep_verification_repairs_a_corrupted_version(site):
+    host = site.fleet.names("sentinels")[0]
+    target = f"{SENTINEL_MODELS}/face_recognition/2026-02-02"
+    site.fleet.ssh(host, f"echo curated-again > {target}/facelist.csv")
+    site.fleet.ssh(host, f"python3 -c \"f = open('{target}/facemodel.pickle', 'r+b'); f.seek(3); b = f.read(1)[0]; "
+                         f"f.seek(3); f.write(bytes([b ^ 1]))\"")
+    plain = site.deploy("--limit", host)
+    assert plain.returncode == 0, plain.output
+    assert not [op for op in plain.changed_ops() if op.startswith("Install")]  # a plain run does not re-hash
+    deep = site.deploy("--limit", host, "--data", "verify_models=deep")
+    assert deep.returncode == 0, deep.output
+    assert "Install face_recognition 2026-02-02" in deep.changed_ops()
+    site.fleet.ssh(host, f"cd {target} && grep -v facelist MANIFEST.sha256 | grep -v facedata | sha256sum -c --quiet")
+    assert site.fleet.ssh(host, f"cat {target}/facelist.csv").stdout == "curated-again\n"

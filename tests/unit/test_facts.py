@@ -130,3 +130,11 @@ def test_config_references_include_directories_named_without_a_trailing_slash(tm
     config = tmp_path / "imagenode.yaml"
     config.write_text("detectors:\n  face_detection:\n    model_path: /home/ops/imagenode/models/face_detection/2025-01-01\n")
     assert run_fact(ConfigReferences(), configs=[str(config)]) == ["/home/ops/imagenode/models/face_detection/2025-01-01/"]
+
+
+def test_installed_models_deep_rehashes(tmp_path):
+    make_version(tmp_path, "haarcascades", "2020-12-06", {"haarcascade_eye.xml": b"x"})
+    assert run_fact(InstalledModels(), models_path=str(tmp_path), deep=True)["haarcascades"]["versions"]["2020-12-06"]["intact"] is True
+    (tmp_path / "haarcascades" / "2020-12-06" / "haarcascade_eye.xml").write_bytes(b"y")
+    assert run_fact(InstalledModels(), models_path=str(tmp_path), deep=True)["haarcascades"]["versions"]["2020-12-06"]["intact"] is False
+    assert "intact" not in run_fact(InstalledModels(), models_path=str(tmp_path))["haarcascades"]["versions"]["2020-12-06"]

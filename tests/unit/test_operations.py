@@ -26,7 +26,7 @@ def commands(op, facts, data=None, **kwargs):
 
 
 def installed(path, versions, staging=()):
-    return {"models.InstalledModels": {f"models_path={path}": {
+    return {"models.InstalledModels": {f"deep=False, models_path={path}": {
         "face_recognition": {"versions": versions, "staging": list(staging)}}}}
 
 
@@ -66,7 +66,7 @@ def test_version_pulls_with_link_dest_from_newest_complete_other_version():
 
 
 def test_version_quotes_every_value():
-    [cmd], _ = commands(models.version, {"models.InstalledModels": {"models_path=/m x": {}}},
+    [cmd], _ = commands(models.version, {"models.InstalledModels": {"deep=False, models_path=/m x": {}}},
                         **version_kwargs(models_path="/m x", source="ops@h:/s; rm -rf x"))
     assert "src='ops@h:/s; rm -rf x/face_recognition/2026-02-02/'" in str(cmd)
     assert "dir='/m x/face_recognition'" in str(cmd)
@@ -116,7 +116,7 @@ def run_install(tmp_path, root, version="2026-02-02", facts=None):
     models_path = tmp_path / "node"
     facts = facts if facts is not None else run_fact(InstalledModels(), models_path=str(models_path))
     digest = store.manifest_digest(root, "face_recognition", version)
-    [cmd], _ = commands(models.version, {"models.InstalledModels": {f"models_path={models_path}": facts}},
+    [cmd], _ = commands(models.version, {"models.InstalledModels": {f"deep=False, models_path={models_path}": facts}},
                         **version_kwargs(models_path=str(models_path), source=str(root), version=version, digest=digest))
     return subprocess.run(["sh", "-c", cmd.get_raw_value()], capture_output=True, text=True), models_path
 
@@ -164,7 +164,7 @@ def test_pruned_keeps_protected_referenced_and_newest_spares():
     versions = {v: {"digest": "x", "complete": True} for v in
                 ("2024-01-01", "2024-06-01", "2025-01-01", "2025-02-25", "2025-06-01", "2026-02-02")}
     facts = {
-        "models.InstalledModels": {"models_path=/m": {"face_recognition": {"versions": versions, "staging": []}}},
+        "models.InstalledModels": {"deep=False, models_path=/m": {"face_recognition": {"versions": versions, "staging": []}}},
         "models.ConfigReferences": {"configs=['/c.yaml']": ["/m/face_recognition/2024-01-01/", "facelist_2024-01-01.csv"]},
     }
     [cmd], _ = commands(models.pruned, facts, models_path="/m", keep={"face_recognition": ["2026-02-02", "2025-02-25"]},
@@ -182,3 +182,9 @@ def test_staging_cleared_removes_old_swaps_even_of_wanted_versions():
     facts = installed("/m", {}, staging=[".2026-02-02.partial", ".2026-02-02.old", ".2025-01-01.deleting"])
     [cmd], _ = commands(models.staging_cleared, facts, models_path="/m", keep=["face_recognition/2026-02-02"])
     assert str(cmd) == "rm -rf /m/face_recognition/.2026-02-02.old /m/face_recognition/.2025-01-01.deleting"
+
+
+def test_version_reinstalls_a_present_version_whose_files_no_longer_match():
+    facts = installed("/m", {"2026-02-02": {"digest": DIGEST, "complete": True, "intact": False}})
+    cmds, _ = commands(models.version, facts, **version_kwargs())
+    assert len(cmds) == 1
