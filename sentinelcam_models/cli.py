@@ -223,7 +223,10 @@ def drift(inventory, limits, model_filter, deep, as_json, prometheus) -> None:
         reports.append(report)
     code = drift_mod.exit_code(reports)
     if prometheus:
-        _write_atomically(Path(prometheus), drift_mod.to_prometheus(reports))
+        from .edit import write_atomically
+
+        Path(prometheus).parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(Path(prometheus), drift_mod.to_prometheus(reports))
     if as_json:
         click.echo(json.dumps(drift_mod.to_document(reports, str(inventory), deep), indent=2))
         sys.exit(code)
@@ -262,26 +265,6 @@ def _coral_cell(coral: dict | None) -> str:
     if coral["status"] == "ok":
         return f"[{style}]ok[/] (" + ", ".join(f"{p} {v}" for p, v in coral["desired"].items()) + ")"
     return f"[{style}]{coral['status']}[/]" + (f" ({coral['detail']})" if coral["detail"] else "")
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """temp file beside the target + rename: readers never see half a file."""
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # --- registry changes: rollback, promote, pin, unpin, history ------------------------------------
@@ -336,7 +319,7 @@ def _confirm(yes: bool, question: str) -> None:
         sys.exit(1)
 
 
-def _apply_change(action, inventory, path, write, message, hosts, model, no_commit, no_deploy, undo, details):
+def _apply_change(action, inventory, primary, path, write, message, hosts, model, no_commit, no_deploy, undo, details):
     """Write ``path``, commit, log, redeploy; a failed commit restores the file."""
     from .changes import commit_files, log_action, redeploy
     from .edit import file_lock, write_atomically
@@ -362,7 +345,7 @@ def _apply_change(action, inventory, path, write, message, hosts, model, no_comm
     code = 0
     if not no_deploy:
         out.print(f"--> Redeploying {model} to {', '.join(hosts) if hosts else 'no host'}")
-        code = redeploy(Path(inventory), hosts, model, _primary(checked(inventory)).name)
+        code = redeploy(Path(inventory), hosts, model, primary)
     outcome = "ok" if code == 0 else f"deploy failed (exit {code})"
     log_action(action, outcome, hosts=hosts, deployed=not no_deploy, committed=not no_commit, **details)
     if code != 0:
@@ -426,7 +409,7 @@ def _version_change(action, model, target, inventory, store, yes, dry_run, no_co
     _confirm(yes, f"{message} and redeploy {len(hosts)} hosts?")
     undo = f"sentinelcam-models rollback {model} {old_current} -i {inventory} --yes"
     _apply_change(
-        action, inventory, registry_file,
+        action, inventory, _primary(inv).name, registry_file,
         lambda: set_model_versions(registry_file, model, target, old_current, expect_current=old_current, lock=False)[0],
         message, hosts, model, no_commit, no_deploy, undo,
         {"model": model, "from": old_current, "to": target},
@@ -484,7 +467,7 @@ def _pin_change(host_name, model, version, inventory, store, yes, dry_run, no_co
     undo = (f"sentinelcam-models pin {host_name} {model} {current} -i {inventory} --yes" if current
             else f"sentinelcam-models unpin {host_name} {model} -i {inventory} --yes")
     _apply_change(
-        "pin" if version else "unpin", inventory, pin_file,
+        "pin" if version else "unpin", inventory, _primary(inv).name, pin_file,
         lambda: set_pin(pin_file, model, version, lock=False)[0],
         message, [host_name], model, no_commit, no_deploy, undo,
         {"host": host_name, "model": model, "from": current, "to": version},
