@@ -1,10 +1,21 @@
 # The two set-up commands are `make demo` and `make test`; everything else is a building block.
+# Each installs what it needs on a bare Debian machine (as root): the host packages, then the venv.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 NODES ?= 6
+export PYTHON
 
-.PHONY: venv test test-unit demo fleet-up fleet-down fleet-reset fleet-status bench clean
+# Debian packages, as CHECK:PACKAGE (see devfleet/host-packages.sh).
+VENV_PACKAGES := $(PYTHON):python3 import=ensurepip:python3-venv \
+	/etc/ssl/certs/ca-certificates.crt:ca-certificates
+FLEET_PACKAGES := rsync:rsync ssh:openssh-client ssh-keygen:openssh-client \
+	systemd-nspawn:systemd-container debootstrap:debootstrap
+TEST_PACKAGES := git:git shellcheck:shellcheck make:make
+HOST_PACKAGES := sh devfleet/host-packages.sh
+
+.PHONY: venv test test-unit check demo fleet-up fleet-down fleet-reset fleet-status bench clean \
+	host-venv host-fleet host-test
 
 $(BIN)/sentinelcam-models: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,30 +23,45 @@ $(BIN)/sentinelcam-models: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-venv: $(BIN)/sentinelcam-models
+host-venv:
+	@$(HOST_PACKAGES) $(VENV_PACKAGES)
 
-test: venv
+host-fleet:
+	@$(HOST_PACKAGES) --root-for "the local fleet needs root (systemd-nspawn, overlay mounts): run this as root" \
+		$(VENV_PACKAGES) $(FLEET_PACKAGES)
+
+host-test:
+	@$(HOST_PACKAGES) --root-for "make test runs the fleet tests, which need root (systemd-nspawn): run it as root, or \`make test-unit\` for the tests that need no root" \
+		$(VENV_PACKAGES) $(FLEET_PACKAGES) $(TEST_PACKAGES)
+
+venv: host-venv
+	@$(MAKE) --no-print-directory $(BIN)/sentinelcam-models
+
+test: host-test
+	@$(MAKE) --no-print-directory $(BIN)/sentinelcam-models
 	$(BIN)/pytest -q
 
-test-unit: venv
+test-unit: host-venv
+	@$(MAKE) --no-print-directory $(BIN)/sentinelcam-models
 	$(BIN)/pytest -q -m 'not fleet'
 
-fleet-up: venv
-	$(BIN)/python tests/fleet/fleet.py up --nodes $(NODES)
-
-fleet-down: venv
-	$(BIN)/python tests/fleet/fleet.py down
-
-fleet-reset: venv
-	$(BIN)/python tests/fleet/fleet.py reset
-
-fleet-status: venv
-	$(BIN)/python tests/fleet/fleet.py status
-
-demo: venv
+demo: host-fleet
+	@$(MAKE) --no-print-directory $(BIN)/sentinelcam-models
 	$(BIN)/python -m sentinelcam_models.demo
 
-bench: venv
+fleet-up: host-fleet venv
+	$(BIN)/python -m devfleet up --nodes $(NODES)
+
+fleet-down: venv
+	$(BIN)/python -m devfleet down
+
+fleet-reset: host-fleet venv
+	$(BIN)/python -m devfleet reset
+
+fleet-status: venv
+	$(BIN)/python -m devfleet status
+
+bench: host-fleet venv
 	$(BIN)/python benchmarks/run.py
 
 clean:

@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from sentinelcam_models import demo, store as store_mod  # noqa: E402
-from tests.fleetlib import Run, Site  # noqa: E402
+from tests.support.site import Run, Site  # noqa: E402
 
 BIN = Path(sys.executable).parent
 NODES = int(os.environ.get("NODES", "20"))
@@ -68,8 +68,8 @@ def must(proc: subprocess.CompletedProcess, what: str) -> None:
 
 
 def main() -> None:
-    subprocess.run([sys.executable, str(REPO / "tests" / "fleet" / "fleet.py"), "up", "--nodes", str(NODES)], check=True)
-    subprocess.run([sys.executable, str(REPO / "tests" / "fleet" / "fleet.py"), "reset"], check=True)
+    subprocess.run([sys.executable, "-m", "devfleet", "up", "--nodes", str(NODES)], check=True, cwd=REPO)
+    subprocess.run([sys.executable, "-m", "devfleet", "reset"], check=True, cwd=REPO)
     fleet = FleetView()
     work = Path(tempfile.mkdtemp(prefix="sentinelcam-bench-"))
     site = Site(fleet, work)

@@ -19,7 +19,6 @@ from .catalog import MODEL_FILES
 from .registry import REPO_ROOT, parse_registry
 from . import store as store_mod
 
-FLEET_PY = REPO_ROOT / "tests" / "fleet" / "fleet.py"
 DEMO_INVENTORY = REPO_ROOT / "inventories" / "demo.py"
 REGISTRY = REPO_ROOT / "inventories" / "group_data" / "model_registry.yaml"
 DEMO_STORE = Path(os.environ.get("SENTINELCAM_DEMO_STORE", "/var/tmp/sentinelcam-demo/store"))
@@ -88,7 +87,7 @@ def pyinfra(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 def main() -> None:
     nodes = os.environ.get("NODES", "6")
-    subprocess.run([sys.executable, str(FLEET_PY), "up", "--nodes", nodes], check=True)
+    subprocess.run([sys.executable, "-m", "devfleet", "up", "--nodes", nodes], check=True, cwd=REPO_ROOT)
     fleet = load_fleet()
     print(f"--> Building the demo store in {DEMO_STORE}")
     published = build_store(DEMO_STORE)

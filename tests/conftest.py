@@ -1,4 +1,4 @@
-"""Shared fixtures. The `fleet` fixtures drive tests/fleet/fleet.py (systemd-nspawn nodes, needs root).
+"""Shared fixtures. The `fleet` fixtures drive devfleet (systemd-nspawn nodes, needs root).
 
 Importing this file needs neither root nor a running fleet, so `pytest -m 'not fleet'` runs anywhere.
 
@@ -10,107 +10,11 @@ Importing this file needs neither root nor a running fleet, so `pytest -m 'not f
 """
 from __future__ import annotations
 
-import importlib.util
 import os
-import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-FLEET_PY = REPO / "tests" / "fleet" / "fleet.py"
-INVENTORY = REPO / "inventories" / "demo.py"
-
-
-def _load_fleet_module():
-    spec = importlib.util.spec_from_file_location("sentinelcam_test_fleet", FLEET_PY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-fleet_mod = _load_fleet_module()
-
-
-class SSHCommandError(subprocess.CalledProcessError):
-    """CalledProcessError whose message includes the node and what the command printed."""
-
-    def __init__(self, node, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.node = node
-
-    def __str__(self):
-        return (f"on {self.node}: {self.cmd[-1]!r} exited {self.returncode}\n"
-                f"--- stdout\n{self.stdout}--- stderr\n{self.stderr}")
-
-
-def run_fleet(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run tests/fleet/fleet.py with the current interpreter; fail the test with its output on error."""
-    proc = subprocess.run([sys.executable, str(FLEET_PY), *args], capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0:
-        pytest.fail(f"fleet.py {' '.join(args)} failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}"
-                    + _console_tails(proc.stderr), pytrace=False)
-    return proc
-
-
-def _console_tails(text: str, lines: int = 25) -> str:
-    """The end of each console log named in a fleet.py error, so a failed boot explains itself."""
-    out = []
-    for path in sorted(set(re.findall(r"(/\S+/console\.log)", text))):
-        try:
-            tail = Path(path).read_text(errors="replace").splitlines()[-lines:]
-        except OSError:
-            continue
-        tail = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in tail]
-        out.append(f"\n--- last {lines} lines of {path}\n" + "\n".join(tail))
-    return "".join(out)
-
-
-class Fleet:
-    """A running local fleet, as seen by the tests."""
-
-    def __init__(self):
-        self.inventory = str(INVENTORY)
-        self.state_dir = fleet_mod.state_dir()
-        self.reload()
-
-    def reload(self) -> None:
-        data = fleet_mod.load_fleet()
-        if not data:
-            raise RuntimeError(f"no fleet.json in {self.state_dir}")
-        self.data = data
-        self.nodes: list[dict] = data["nodes"]
-
-    def node(self, name: str) -> dict:
-        for node in self.nodes:
-            if node["name"] == name:
-                return node
-        raise KeyError(f"no node {name!r} in the fleet ({', '.join(n['name'] for n in self.nodes)})")
-
-    def names(self, group: str | None = None) -> list[str]:
-        return [n["name"] for n in self.nodes if group is None or group in n["groups"]]
-
-    def ssh(self, name: str, command: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-        """Run `command` on node `name` as ops over real SSH (strict host key checking); text output."""
-        cmd = fleet_mod.ssh_cmd(self.node(name), command, timeout=10)
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
-        if check and proc.returncode != 0:
-            raise SSHCommandError(name, proc.returncode, cmd, proc.stdout, proc.stderr)
-        return proc
-
-    def reset(self) -> None:
-        """Restore every node to a pristine state (fresh overlay, booted, SSH answering)."""
-        run_fleet("reset")
-        self.reload()
-
-    def up(self) -> None:
-        run_fleet("up", "--nodes", str(len(self.nodes)))
-        self.reload()
-
-    def down(self) -> None:
-        run_fleet("down")
+from tests.support.fleet import Fleet, fleet_mod, run_fleet
 
 
 @pytest.fixture(scope="session")
@@ -121,7 +25,9 @@ def fleet():
     otherwise it is brought up here and taken down at the end of the session.
     """
     if os.geteuid() != 0:
-        pytest.skip("fleet tests need root (systemd-nspawn); run `make test` as root, or `make test-unit`")
+        # A failure, not a skip: a run that skips every fleet test must not look green.
+        pytest.fail("the fleet tests need root (systemd-nspawn): run `make test` as root, "
+                    "or `make test-unit` for the tests that need no root", pytrace=False)
     n = int(os.environ.get("SENTINELCAM_TEST_NODES", "6"))
     reused = fleet_mod.is_up(n)
     if not reused:

@@ -14,8 +14,8 @@ import threading
 import pytest
 
 from sentinelcam_models import demo
-from tests.corallib import DEB_PACKAGE, build_set, set_coral_section
-from tests.fleetlib import BIN, REPO, Run, Site
+from tests.support.coral import DEB_PACKAGE, build_set, set_coral_section
+from tests.support.site import BIN, REPO, Run, Site
 
 pytestmark = pytest.mark.fleet
 

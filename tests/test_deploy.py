@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.fleetlib import REPO, BIN, Site
+from tests.support.site import REPO, BIN, Site
 
 pytestmark = pytest.mark.fleet
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import fleet_mod
-from tests.fleetlib import Site
+from tests.support.fleet import fleet_mod
+from tests.support.site import Site
 
 pytestmark = pytest.mark.fleet
 

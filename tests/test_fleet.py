@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, fleet_mod
+from tests.support.fleet import REPO, fleet_mod
 
 pytestmark = pytest.mark.fleet
 
@@ -255,7 +255,7 @@ def test_down_leaves_nothing_behind_and_up_is_idempotent(fleet):
 
 
 def fleet_mod_run(*args):
-    proc = subprocess.run([sys.executable, str(REPO / "tests" / "fleet" / "fleet.py"), *args],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-m", "devfleet", *args],
+                          capture_output=True, text=True, timeout=600, cwd=REPO)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout

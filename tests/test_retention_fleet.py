@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.fleetlib import REPO, BIN, Site
+from tests.support.site import REPO, BIN, Site
 
 pytestmark = pytest.mark.fleet
 

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.fleetlib import BIN, REPO, Site
+from tests.support.site import BIN, REPO, Site
 
 pytestmark = pytest.mark.fleet
 

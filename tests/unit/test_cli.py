@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from sentinelcam_models.cli import main
 
-from .helpers import ROOT
+from tests.support.units import ROOT
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from sentinelcam_models.configs import config_files, render
 from sentinelcam_models.plan import plan_host
 from sentinelcam_models.registry import parse_registry
 
-from .helpers import REGISTRY, host
+from tests.support.units import REGISTRY, host
 
 registry, _ = parse_registry(REGISTRY)
 

@@ -21,9 +21,9 @@ from sentinelcam_models import coral
 from sentinelcam_models.cli import main
 from sentinelcam_models.problems import OperatorError
 from sentinelcam_models.registry import parse_registry
-from tests.corallib import build_set, set_coral_section
+from tests.support.coral import build_set, set_coral_section
 
-from .helpers import REGISTRY, ROOT, host
+from tests.support.units import REGISTRY, ROOT, host
 from .test_facts import run_fact
 from .test_operations import commands
 

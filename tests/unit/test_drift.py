@@ -13,7 +13,7 @@ from sentinelcam_models import drift
 from sentinelcam_models.plan import plan_host
 from sentinelcam_models.registry import parse_registry
 
-from .helpers import REGISTRY, host
+from tests.support.units import REGISTRY, host
 
 registry, _ = parse_registry(REGISTRY)
 SCHEMA = json.loads((Path(drift.__file__).parent / "drift_schema.json").read_text())

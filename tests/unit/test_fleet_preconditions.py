@@ -1,4 +1,4 @@
-"""fleet.py's bad conditions: one clear line and a non-zero exit, before anything is touched."""
+"""devfleet's bad conditions: one clear line and a non-zero exit, before anything is touched."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import sys
 
 import pytest
 
-from .helpers import ROOT
+from tests.support.units import ROOT
 
-FLEET = str(ROOT / "tests" / "fleet" / "fleet.py")
+FLEET = ["-m", "devfleet"]
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to drop to another user")
 def test_not_root_is_one_line():
-    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, FLEET,
-                           "up", "--nodes", "3"], capture_output=True, text=True)
+    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, *FLEET,
+                           "up", "--nodes", "3"], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode != 0
     lines = (proc.stdout + proc.stderr).strip().splitlines()
     assert len(lines) == 1 and "needs root" in lines[0]
@@ -26,7 +26,7 @@ def test_not_root_is_one_line():
 @pytest.mark.skipif(os.geteuid() != 0, reason="the root check comes first")
 def test_missing_host_package_names_it_and_the_install_command(tmp_path):
     env = {**os.environ, "PATH": str(tmp_path), "SENTINELCAM_FLEET_DIR": str(tmp_path / "state")}
-    proc = subprocess.run([sys.executable, FLEET, "up", "--nodes", "3"], capture_output=True, text=True, env=env)
+    proc = subprocess.run([sys.executable, *FLEET, "up", "--nodes", "3"], capture_output=True, text=True, env=env, cwd=ROOT)
     assert proc.returncode != 0
     lines = (proc.stdout + proc.stderr).strip().splitlines()
     assert len(lines) == 1

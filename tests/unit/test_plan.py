@@ -6,7 +6,7 @@ from sentinelcam_models.plan import IMAGENODE, SENTINEL, plan_host
 from sentinelcam_models.registry import parse_registry
 from sentinelcam_models.validation import check_inventory
 
-from .helpers import REGISTRY, host
+from tests.support.units import REGISTRY, host
 
 registry, _ = parse_registry(REGISTRY)
 

@@ -9,7 +9,7 @@ import pytest
 from sentinelcam_models.registry import parse_registry
 from sentinelcam_models.validation import check_inventory
 
-from .helpers import REGISTRY, host
+from tests.support.units import REGISTRY, host
 
 SHIPPED = REGISTRY.read_text()
 

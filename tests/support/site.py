@@ -13,7 +13,7 @@ from pathlib import Path
 from sentinelcam_models import demo
 from sentinelcam_models.edit import replace_values
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SCALE = 0.002  # demo files at 0.2% of their real size: fast, still several files per version
 

@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """A local fleet of real Debian bookworm nodes, booted with systemd-nspawn, for the tests and the demo.
 
-    fleet.py up --nodes N   build (or reuse) the cached root, boot N nodes, wait until each accepts SSH
-    fleet.py down           stop every node, unmount, remove cgroups and runtime state
-    fleet.py status         one line per node: name, address, groups, up/down
-    fleet.py reset          restore every node to a pristine state (fresh overlay) and boot again
+    python -m devfleet up --nodes N   build (or reuse) the cached root, boot N nodes, wait for SSH
+    python -m devfleet down           stop every node, unmount, remove cgroups and runtime state
+    python -m devfleet status         one line per node: name, address, groups, up/down
+    python -m devfleet reset          restore every node to a pristine state (fresh overlay), boot
 
 Each node is an overlayfs (lower: one shared, cached root; upper/work: per node) booted with
 `systemd-nspawn -b --register=no --keep-unit` on the host network, in its own cgroup, with sshd
-listening only on 127.0.0.(100+i). Standard library only; also importable (see tests/conftest.py).
+listening only on 127.0.0.(100+i). Standard library only; also importable (``import devfleet.fleet``).
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.abspath(__file__))  # devfleet/: stand-ins and units beside this file
 CACHE_DIR = "/var/cache/sentinelcam-fleet"
 DEFAULT_STATE_DIR = "/var/lib/sentinelcam-fleet"
 CGROUP_NAME = "sentinelcam-fleet"
@@ -348,7 +348,7 @@ def prepare_node(node: dict, nodes: list[dict]) -> None:
     copy_in(host_key(name), f"{m}/etc/ssh/ssh_host_ed25519_key", 0o600)
     copy_in(host_key(name) + ".pub", f"{m}/etc/ssh/ssh_host_ed25519_key.pub", 0o644)
     write_file(f"{m}/etc/ssh/sshd_config.d/10-sentinelcam-fleet.conf", "\n".join([
-        "# Written by tests/fleet/fleet.py",
+        "# Written by devfleet (sentinelcam-models)",
         f"ListenAddress {addr}",
         "HostKey /etc/ssh/ssh_host_ed25519_key",
         "PasswordAuthentication no",
@@ -836,7 +836,7 @@ def cmd_status() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="fleet.py", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m devfleet", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     p_up = sub.add_parser("up", help="boot N nodes (idempotent)")
     p_up.add_argument("--nodes", type=int, default=6)
