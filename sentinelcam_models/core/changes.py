@@ -1,0 +1,195 @@
+"""Registry changes as values: rollback, promote, pin and unpin return the new file text, the commit
+message, the hosts to redeploy and the command that undoes them. One ``apply`` (fleet/changes.py)
+then locks, writes, commits, logs, refreshes the retention policy and redeploys.
+
+Edits change only the values they name (core/yamlpatch); aliased values cannot occur (anchors and
+aliases are refused when the files are read) and every edit is read back before it is accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from . import names
+from .problems import BadInput
+from .registry import parse_registry
+from .validation import CheckedInventory
+from .yamlpatch import DELETE, PatchError, get_value, set_values
+from .yamlstrict import load
+
+PINS = "model_version_overrides"
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str  # rollback | promote | pin | unpin
+    model: str
+    file: str  # the file the change edits
+    old_text: str | None  # None: the file did not exist
+    new_text: str | None  # None: the change removes the file
+    message: str  # the commit message
+    hosts: tuple[str, ...]  # hosts whose configs follow the change
+    store_versions: tuple[str, ...]  # versions that must be in the store first
+    deep_store_check: bool  # promote: the version must verify (re-hashed) in the store
+    undo: tuple[str, ...]  # argv of the command that undoes it
+    details: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class NoChange:
+    message: str
+
+
+def _model_entry(checked: CheckedInventory, model: str):
+    entry = checked.registry.model(model)
+    if entry is None:
+        raise BadInput(
+            f"{checked.registry.path}: unknown model {model!r} (known: {', '.join(checked.registry.models)})"
+        )
+    return entry
+
+
+def _check_version(model: str, version: str) -> None:
+    if not names.is_version(version):
+        raise BadInput(f"model {model}: {names.describe_version_error(version)}")
+
+
+def version_change(
+    checked: CheckedInventory,
+    registry_text: str,
+    action: str,
+    model: str,
+    target: str | None,
+    inventory: str,
+) -> Change | NoChange:
+    """rollback (target None: the previous version) or promote: current <- target, previous <- current."""
+    entry = _model_entry(checked, model)
+    if target is None:
+        if entry.previous_version is None:
+            raise BadInput(
+                f"{checked.registry.path}: sentinelcam_models.{model}.previous_version is null: "
+                "nothing to roll back to"
+            )
+        target = entry.previous_version
+    _check_version(model, target)
+    if target == entry.current_version:
+        return NoChange(f"{model} is already at {target}; nothing to do")
+    old = entry.current_version
+    try:
+        new_text = set_values(
+            registry_text,
+            {
+                ("sentinelcam_models", model, "current_version"): target,
+                ("sentinelcam_models", model, "previous_version"): old,
+            },
+        )
+    except PatchError as exc:
+        raise BadInput(f"{checked.registry.path}: sentinelcam_models.{model}: {exc}") from None
+    _, problems = parse_registry(checked.registry.path, new_text)
+    if problems:
+        raise BadInput(
+            "refusing to write an invalid registry: " + "; ".join(str(p) for p in problems)
+        )
+    verb = "Rollback" if action == "rollback" else "Promote"
+    return Change(
+        action,
+        model,
+        checked.registry.path,
+        registry_text,
+        new_text,
+        f"{verb} {model} from {old} to {target}",
+        tuple(checked.users_of(model, unpinned_only=True)),
+        (target,),
+        action == "promote",
+        ("sentinelcam-models", "rollback", model, old, "-i", inventory, "--yes"),
+        MappingProxyType({"model": model, "from": old, "to": target}),
+    )
+
+
+def pin_text(file: str, text: str | None, model: str, version: str | None) -> str | None:
+    """The host data file with ``model`` pinned to ``version`` (None: unpinned); None: remove the file."""
+    data = None
+    if text is not None:
+        doc, problems = load(file, text)
+        if doc is None or problems:
+            raise BadInput("; ".join(str(p) for p in problems))
+        data = doc.data
+        if data is not None and not isinstance(data, dict):
+            raise BadInput(f"{file}: must be a mapping")
+    pins = (data or {}).get(PINS)
+    if pins is not None and not isinstance(pins, dict):
+        raise BadInput(f"{file}: {PINS} must be a mapping")
+    try:
+        if version is None:
+            if not pins or model not in pins:
+                return text
+            new = set_values(text or "", {(PINS, model): DELETE})
+            if get_value(new, (PINS,)) is None:
+                new = set_values(new, {(PINS,): DELETE})
+            return new if new.strip() else None
+        if text is None or not (data or {}):
+            return f'{PINS}:\n  {model}: "{version}"\n'
+        if pins is None:
+            if PINS in (
+                data or {}
+            ):  # an empty `model_version_overrides:`: replaced by the new block
+                text = set_values(text, {(PINS,): DELETE})
+            newline = "\r\n" if "\r\n" in text else "\n"
+            sep = "" if text.endswith(("\n", "\r\n")) else newline
+            return f'{text}{sep}{PINS}:{newline}  {model}: "{version}"{newline}'
+        return set_values(text, {(PINS, model): version})
+    except PatchError as exc:
+        raise BadInput(f"{file}: {PINS}: {exc}") from None
+
+
+def pin_change(
+    checked: CheckedInventory,
+    host: str,
+    model: str,
+    version: str | None,
+    file: str,
+    text: str | None,
+    inventory: str,
+) -> Change | NoChange:
+    """Pin ``host`` to ``version`` of ``model`` (None: unpin) in its host data file."""
+    if host not in checked.settings:
+        raise BadInput(f"{inventory}: no host {host!r}")
+    _model_entry(checked, model)
+    if version is not None:
+        _check_version(model, version)
+    current = checked.settings[host].pins.get(model)
+    if current == version:
+        return NoChange(
+            f"{host}: {model} is already {'pinned to ' + version if version else 'unpinned'}; nothing to do"
+        )
+    new_text = pin_text(file, text, model, version)
+    if new_text is not None:
+        doc, problems = load(file, new_text)
+        if doc is None or problems or (doc.data or {}).get(PINS, {}).get(model) != version:
+            raise BadInput(f"{file}: the edit does not read back as the pin; edit it by hand")
+    if version is not None:
+        message = f"Pin {model} on {host} to {version}"
+        undo = (
+            ("sentinelcam-models", "pin", host, model, current, "-i", inventory, "--yes")
+            if current
+            else ("sentinelcam-models", "unpin", host, model, "-i", inventory, "--yes")
+        )
+    else:
+        message = f"Unpin {model} on {host} (was {current})"
+        undo = ("sentinelcam-models", "pin", host, model, str(current), "-i", inventory, "--yes")
+    return Change(
+        "pin" if version else "unpin",
+        model,
+        file,
+        text,
+        new_text,
+        message,
+        (host,) if checked.plans[host].uses(model) else (),
+        (version,) if version else (),
+        False,
+        undo,
+        MappingProxyType({"host": host, "model": model, "from": current, "to": version}),
+    )

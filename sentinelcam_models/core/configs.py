@@ -1,0 +1,314 @@
+"""The config files a deploy writes, as values: the five sentinel task files it owns whole, and the
+model keys it patches in place inside files other roles own.
+
+Everything follows ../shared/reference/sentinelcam-configs.md: ``GetFaces.yaml``,
+``MobileNetSSD_allFrames.yaml``, ``FaceRecon.yaml``, ``FaceSweep.yaml``, ``FaceDataUpdate.yaml`` are
+rendered whole (§3.3-3.7); ``imagenode.yaml`` gets only its per-camera model paths (§3.11), and
+``datapump.yaml`` only ``facefile`` (§3.12). ``sentinel.yaml``, ``VehicleSpeed.yaml`` and
+``DailyCleanup.yaml`` hold no model path and are never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from hashlib import sha256
+from types import MappingProxyType
+from typing import Any
+
+import jinja2
+
+from . import catalog
+from .plan import IMAGENODE, SENTINEL, HostPlan, Placement
+from .registry import Registry
+from .settings import HostSettings
+from .yamlpatch import KeyPath, set_values
+from .yamlstrict import load
+
+# The task files, in the fixed order deploys write them (operations line up across hosts).
+TASK_FILES = (
+    catalog.GET_FACES,
+    catalog.MOBILENET_ALL_FRAMES,
+    catalog.FACE_RECON,
+    catalog.FACE_SWEEP,
+    catalog.FACE_DATA_UPDATE,
+)
+IMAGENODE_SERVICE, DATAPUMP_SERVICE = "imagenode", "datapump"
+
+
+@dataclass(frozen=True)
+class TaskFile:
+    """A sentinel task file the deploy owns whole."""
+
+    name: str  # GetFaces.yaml
+    dest: str
+    values: Mapping[str, Any]
+    models: tuple[str, ...]  # model/version keys whose files it names
+
+    @property
+    def template(self) -> str:
+        return f"sentinel/tasks/{self.name}.j2"
+
+
+@dataclass(frozen=True)
+class Patch:
+    """Model keys to set inside a file another role owns (imagenode.yaml, datapump.yaml)."""
+
+    dest: str
+    service: str
+    edits: Mapping[KeyPath, str] = field(default_factory=lambda: MappingProxyType({}))
+    models: tuple[str, ...] = ()  # model/version keys whose files the edits name
+
+    def apply(self, text: str) -> str:
+        return set_values(text, self.edits)
+
+
+def render(template_text: str, values: Mapping[str, Any]) -> str:
+    """Render like pyinfra's files.template: undefined names are errors, the final newline is kept."""
+    env = jinja2.Environment(
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
+    )
+    return env.from_string(template_text).render(**values)
+
+
+def digest(text: str) -> str:
+    return sha256(text.encode()).hexdigest()
+
+
+def _file(plan: HostPlan, model: str, name: str) -> tuple[str, str]:
+    placement = plan.placement(model, SENTINEL)
+    if placement is None:
+        raise KeyError(f"{plan.host}: no {model} placement")
+    return placement.file(name), placement.key
+
+
+def sentinel_task_files(
+    settings: HostSettings, plan: HostPlan, registry: Registry
+) -> tuple[TaskFile, ...]:
+    """The five task files of a sentinel, with the values the spec's tables give them."""
+    if not settings.roles.sentinel:
+        return ()
+    tasks = settings.path("sentinel_tasks_path")
+    accelerator, detector = settings.sentinel_accelerator, settings.face_detection_model
+    confidence = settings.face_detection_confidence
+    used: dict[str, list[str]] = {}
+
+    def f(task: str, model: str, name: str) -> str:
+        path, key = _file(plan, model, name)
+        used.setdefault(task, []).append(key)
+        return path
+
+    # GetFaces.yaml (§3.3): the branch follows sentinel_accelerator_type; coral keeps the CPU fallback.
+    get_faces: dict[str, Any] = {"edgetpu_model": None, "target": "cpu"}
+    if accelerator == "coral" and detector == "blazeface":
+        entry = registry.models[catalog.BLAZEFACE]
+        variant_file = entry.variants[catalog.BLAZEFACE_VARIANTS[settings.blazeface_variant]]
+        get_faces.update(
+            confidence=confidence["blazeface"],
+            edgetpu_model=f(catalog.GET_FACES, catalog.BLAZEFACE, variant_file),
+        )
+    elif accelerator == "coral":
+        get_faces.update(
+            confidence=confidence["ssd_mobilenet"],
+            edgetpu_model=f(
+                catalog.GET_FACES,
+                "face_detection_edgetpu",
+                "ssd_mobilenet_v2_face_quant_postprocess_edgetpu.tflite",
+            ),
+        )
+    elif accelerator == "ncs2":
+        get_faces.update(confidence=confidence["ncs2"], target="myriad")
+    else:
+        get_faces.update(confidence=confidence["cpu"])
+    get_faces.update(
+        prototxt_path=f(catalog.GET_FACES, "face_detection", "deploy.prototxt"),
+        model_path=f(
+            catalog.GET_FACES, "face_detection", "res10_300x300_ssd_iter_140000.caffemodel"
+        ),
+    )
+
+    # MobileNetSSD_allFrames.yaml (§3.4): all six keys whatever the accelerator; only target varies.
+    mobilenet = {
+        "prototxt_path": f(
+            catalog.MOBILENET_ALL_FRAMES, "mobilenet_ssd", "MobileNetSSD_deploy.prototxt"
+        ),
+        "model_path": f(
+            catalog.MOBILENET_ALL_FRAMES, "mobilenet_ssd", "MobileNetSSD_deploy.caffemodel"
+        ),
+        "target": "myriad" if accelerator == "ncs2" else "cpu",
+        "edgetpu_model": f(
+            catalog.MOBILENET_ALL_FRAMES,
+            "mobilenet_ssd_edgetpu",
+            "ssd_mobilenet_v2_coco_quant_postprocess_edgetpu.tflite",
+        ),
+        "model_labels": f(catalog.MOBILENET_ALL_FRAMES, "mobilenet_ssd_edgetpu", "coco_labels.txt"),
+    }
+
+    def aligner(task: str) -> str:
+        return f(task, "haarcascades", "haarcascade_eye.xml")
+
+    def embeddings(task: str) -> str:
+        return f(task, "openface_torch", "openface_nn4.small2.v1.t7")
+
+    # FaceRecon.yaml, FaceSweep.yaml, FaceDataUpdate.yaml (§3.5-3.7): no conditionals.
+    values: dict[str, dict[str, Any]] = {
+        catalog.GET_FACES: get_faces,
+        catalog.MOBILENET_ALL_FRAMES: mobilenet,
+        catalog.FACE_RECON: {
+            "haarcascade_path": aligner(catalog.FACE_RECON),
+            "embeddings_model": embeddings(catalog.FACE_RECON),
+            "facemodel": f(catalog.FACE_RECON, catalog.FACE_MODEL, "facemodel.pickle"),
+            "baselines": f(catalog.FACE_RECON, catalog.FACE_MODEL, "baselines.hdf5"),
+        },
+        catalog.FACE_SWEEP: {
+            "facefile": f(catalog.FACE_SWEEP, catalog.FACE_MODEL, catalog.FACELIST),
+            "haarcascade_path": aligner(catalog.FACE_SWEEP),
+        },
+        catalog.FACE_DATA_UPDATE: {
+            "haarcascade_path": aligner(catalog.FACE_DATA_UPDATE),
+            "embeddings_model": embeddings(catalog.FACE_DATA_UPDATE),
+            "facefile": f(catalog.FACE_DATA_UPDATE, catalog.FACE_MODEL, catalog.FACELIST),
+            "facedata": f(catalog.FACE_DATA_UPDATE, catalog.FACE_MODEL, catalog.FACEDATA),
+        },
+    }
+    return tuple(
+        TaskFile(
+            name,
+            f"{tasks}/{name}",
+            MappingProxyType(values[name]),
+            tuple(dict.fromkeys(used.get(name, ()))),
+        )
+        for name in TASK_FILES
+    )
+
+
+# --- files other roles own: patch the model keys only ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatchResult:
+    patch: Patch | None
+    problems: tuple[str, ...] = ()
+
+
+def _outpost_placement(plan: HostPlan, model: str) -> Placement | None:
+    return plan.placement(model, IMAGENODE)
+
+
+IMAGENODE_MODEL_KEYS = {
+    # (which camera) -> model, {key under detectors.outpost: file}
+    "coral": (
+        "mobilenet_ssd_edgetpu",
+        {
+            (
+                "mobilenetssd",
+                "edgetpu_model",
+            ): "ssd_mobilenet_v2_coco_quant_postprocess_edgetpu.tflite",
+            ("mobilenetssd", "model_labels"): "coco_labels.txt",
+        },
+    ),
+    "cpu": (
+        "mobilenet_ssd",
+        {
+            ("mobilenetssd", "prototxt_path"): "MobileNetSSD_deploy.prototxt",
+            ("mobilenetssd", "model_path"): "MobileNetSSD_deploy.caffemodel",
+        },
+    ),
+    "oak": (
+        "mobilenet_ssd_depthai",
+        {("depthai", "nn_archive"): "mobilenet-ssd-300x300.rvc2.tar.xz"},
+    ),
+}
+
+
+def imagenode_patch(settings: HostSettings, plan: HostPlan, text: str | None) -> PatchResult:
+    """The model keys of ``imagenode.yaml``, per camera (§3.11): chosen by that camera's
+    ``detectors.outpost.accelerator`` (not ``imagenode_accelerator_type``), plus ``depthai.nn_archive``
+    for cameras with a ``depthai`` block."""
+    if not settings.roles.outpost:
+        return PatchResult(None)
+    dest = settings.path("imagenode_config_path")
+    if text is None:
+        return PatchResult(
+            None,
+            (
+                f"{dest} does not exist yet (the imagenode role writes it): "
+                "its models are installed, its config is not patched",
+            ),
+        )
+    doc, problems = load(dest, text)
+    if doc is None or problems:
+        return PatchResult(None, tuple(str(p) for p in problems))
+    cameras = doc.data.get("cameras") if isinstance(doc.data, dict) else None
+    if not isinstance(cameras, dict):
+        return PatchResult(None, (f"{dest}: no cameras mapping",))
+    edits: dict[KeyPath, str] = {}
+    models: list[str] = []
+    found: list[str] = []
+    for camera, config in cameras.items():
+        outpost = (
+            ((config or {}).get("detectors") or {}).get("outpost")
+            if isinstance(config, dict)
+            else None
+        )
+        if not isinstance(outpost, dict):
+            continue
+        base: KeyPath = ("cameras", str(camera), "detectors", "outpost")
+        kinds = []
+        if outpost.get("detectobjects", "none") == "mobilenetssd":
+            if not isinstance(outpost.get("mobilenetssd"), dict):
+                found.append(
+                    f"{dest}: cameras.{camera}.detectors.outpost: detectobjects is mobilenetssd "
+                    "but there is no mobilenetssd block"
+                )
+                continue
+            kinds.append("coral" if outpost.get("accelerator", "none") == "coral" else "cpu")
+        if isinstance(outpost.get("depthai"), dict):
+            kinds.append("oak")
+        for kind in kinds:
+            model, keys = IMAGENODE_MODEL_KEYS[kind]
+            placement = _outpost_placement(plan, model)
+            if placement is None:
+                found.append(
+                    f"{dest}: camera {camera} needs {model} ({kind}), which outpost_models does not "
+                    f"list; add it to outpost_models"
+                )
+                continue
+            models.append(placement.key)
+            for key, name in keys.items():
+                edits[base + key] = placement.file(name)
+    if found:
+        return PatchResult(None, tuple(found))
+    return PatchResult(
+        Patch(dest, IMAGENODE_SERVICE, MappingProxyType(edits), tuple(dict.fromkeys(models)))
+    )
+
+
+def facefile_for(settings: HostSettings, plan: HostPlan) -> str | None:
+    """``faces_data_file``: the host's own value, else the versioned face list (the role default)."""
+    if plan.facelist is None:
+        return None
+    return settings.faces_data_file or plan.facelist.csv
+
+
+def datapump_patch(settings: HostSettings, plan: HostPlan, text: str | None) -> PatchResult:
+    """``facefile`` in ``datapump.yaml`` on a datasink that gets a face list (§3.12)."""
+    value = facefile_for(settings, plan)
+    if value is None or plan.facelist is None:
+        return PatchResult(None)
+    dest = settings.path("datapump_config_path")
+    if text is None:
+        return PatchResult(
+            None,
+            (
+                f"{dest} does not exist yet (the datapump role writes it): "
+                "the face list is placed, the config is not patched",
+            ),
+        )
+    doc, problems = load(dest, text)
+    if doc is None or problems or not isinstance(doc.data, dict):
+        return PatchResult(None, tuple(str(p) for p in problems) or (f"{dest}: not a mapping",))
+    models = (plan.facelist.key,) if value == plan.facelist.csv else ()
+    return PatchResult(
+        Patch(dest, DATAPUMP_SERVICE, MappingProxyType({("facefile",): value}), models)
+    )

@@ -1,0 +1,74 @@
+"""Node-to-datasink trust, as text: which lines of ``authorized_keys`` and ``known_hosts`` the tool
+manages, and how they merge into files other tools also write (every other line stays byte for byte).
+
+A node's key is authorized on a datasink for nothing but a read-only rsync of its store: a forced
+``rrsync -ro`` command and ``restrict`` (no pty, no forwarding, no shell).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from . import names
+
+RRSYNC = "/usr/bin/rrsync"
+KEY_COMMENT = "sentinelcam-pull@"  # authorized_keys lines we manage end with this + host
+KNOWN_COMMENT = "sentinelcam-datasink@"  # known_hosts lines we manage end with this + datasink
+KEY_TYPES = (
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "ssh-rsa",
+)
+
+
+def public_key(text: str | None) -> tuple[str, str] | None:
+    """(type, base64) of an OpenSSH public key line, or None when it is not one."""
+    parts = (text or "").strip().split()
+    if (
+        len(parts) >= 2
+        and parts[0] in KEY_TYPES
+        and parts[1].replace("+", "").replace("/", "").replace("=", "").isalnum()
+    ):
+        return parts[0], parts[1]
+    return None
+
+
+def authorized_line(key: tuple[str, str], client: str, store: str) -> str:
+    return f'restrict,command="{RRSYNC} -ro {store}" {key[0]} {key[1]} {KEY_COMMENT}{client}'
+
+
+def _replace_managed(text: str | None, marker: str, lines: Sequence[str]) -> str:
+    kept = [
+        line
+        for line in (text or "").splitlines(keepends=True)
+        if marker not in line.rstrip("\r\n").rsplit(" ", 1)[-1]
+    ]
+    newline = "\r\n" if "\r\n" in (text or "") else "\n"
+    if kept and not kept[-1].endswith("\n"):
+        kept[-1] += newline
+    return "".join(kept) + "".join(line + newline for line in lines)
+
+
+def authorized_keys(text: str | None, keys: Mapping[str, tuple[str, str]], store: str) -> str:
+    """``authorized_keys`` with exactly one restricted line per client (sorted); others untouched."""
+    if not names.is_safe_path(store):
+        raise ValueError(f"{store!r} is not a safe path")
+    lines = [authorized_line(keys[client], client, store) for client in sorted(keys)]
+    return _replace_managed(text, KEY_COMMENT, lines)
+
+
+def known_hosts(
+    text: str | None, datasinks: Mapping[str, tuple[Sequence[str], int, Sequence[tuple[str, str]]]]
+) -> str:
+    """``known_hosts`` with the host keys of each datasink under every name and port nodes use.
+
+    ``datasinks``: name -> (names/addresses, port, [(type, base64), ...]).
+    """
+    lines = []
+    for datasink in sorted(datasinks):
+        hostnames, port, keys = datasinks[datasink]
+        shown = ",".join(h if port == 22 else f"[{h}]:{port}" for h in dict.fromkeys(hostnames))
+        lines += [f"{shown} {kind} {blob} {KNOWN_COMMENT}{datasink}" for kind, blob in sorted(keys)]
+    return _replace_managed(text, KNOWN_COMMENT, lines)
