@@ -1,0 +1,71 @@
+"""The operator's files on this machine: the registry and the per-host data files.
+
+Read as bytes and decoded strictly (UTF-8, line endings kept), parsed strictly (duplicate keys,
+anchors and aliases refused): every problem is a ``file:line`` value, never an exception.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..core import names
+from ..core.problems import Problem
+from ..core.registry import Registry, parse_registry
+from ..core.settings import HOST_DATA_PROBLEMS
+from ..core.yamlstrict import decode, load
+from ..paths import host_data_file
+
+PROBLEMS_KEY = HOST_DATA_PROBLEMS  # where an inventory hands a broken host data file to validation
+
+
+def read_text(path: Path) -> tuple[str | None, list[Problem]]:
+    """The text of ``path`` exactly as stored (CRLF stays CRLF), or the problem reading it."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, [Problem(str(path), "", "not found")]
+    except OSError as exc:
+        return None, [Problem(str(path), "", f"cannot read: {exc.strerror or exc}")]
+    return decode(str(path), raw)
+
+
+def read_registry(path: Path) -> tuple[Registry | None, list[Problem], str | None]:
+    """The registry, every problem, and its text (for edits)."""
+    text, problems = read_text(path)
+    if text is None:
+        return None, problems, None
+    registry, problems = parse_registry(str(path), text)
+    return registry, problems, text
+
+
+def host_data(inventory_file: str | Path, host: str) -> dict[str, Any]:
+    """A host's ``host_data/<host>.yaml``, for inventories to merge into its data.
+
+    Never raises: a broken file yields ``{PROBLEMS_KEY: [[file, line, key, message], ...]}``, which
+    validation reports as the file's own lines (so pyinfra and every command stop with the same line).
+    """
+    if not names.is_host_name(host):
+        return {
+            PROBLEMS_KEY: [[str(inventory_file), None, "", f"{host!r} is not a valid host name"]]
+        }
+    path = host_data_file(inventory_file, host)
+    if not path.exists():
+        return {}
+    text, problems = read_text(path)
+    if text is None:
+        return {PROBLEMS_KEY: _carried(problems)}
+    doc, problems = load(str(path), text)
+    if doc is None or problems:
+        return {PROBLEMS_KEY: _carried(problems)}
+    if doc.data is None:
+        return {}
+    if not isinstance(doc.data, dict) or not all(isinstance(k, str) for k in doc.data):
+        message = "must be a mapping of names to values (e.g. model_version_overrides: {...})"
+        return {PROBLEMS_KEY: _carried([Problem(str(path), "", message, line=1)])}
+    return dict(doc.data)
+
+
+def _carried(problems: list[Problem]) -> list[list]:
+    """Problems as plain data (host data travels through pyinfra's inventory)."""
+    return [[p.file, p.line, p.key, p.message] for p in problems]
