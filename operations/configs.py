@@ -1,0 +1,46 @@
+"""
+Config files written with exactly the given bytes, atomically, by whoever the caller runs as.
+
+pyinfra's ``files.template``/``files.put`` hand an upload to another user with ``setfacl`` (not on
+every Pi) or write as root; the service user writes its own files here, with the content in the
+command (configs are a few KB), checked by digest before the rename.
+"""
+
+from __future__ import annotations
+
+from hashlib import sha256
+
+from pyinfra import host
+from pyinfra.api import operation
+
+from facts.keys import FileText
+from facts.shell import script
+
+
+UNKNOWN = object()
+
+
+@operation()
+def file(dest: str, content: str, current: str | None | object = UNKNOWN):
+    """
+    Write ``content`` to ``dest`` atomically (temp file, digest check, rename); the mode is kept.
+
+    + dest: absolute path of the config file
+    + content: the complete text
+    + current: the file's text as the caller already read it (None: absent); read here when not given
+
+    **Example:**
+
+    .. code:: python
+
+        configs.file(dest="/home/ops/sentinel/tasks/GetFaces.yaml", content=text, _sudo=True, _sudo_user="ops")
+    """
+    if current is UNKNOWN:
+        current = host.get_fact(FileText, path=dest)
+    if current == content:
+        host.noop(f"{dest} is up to date")
+        return
+    digest = sha256(content.encode()).hexdigest()
+    yield script(
+        "config_write.sh", {"what": dest, "dest": dest, "content": content, "digest": digest}
+    )

@@ -1,0 +1,78 @@
+"""
+The health gate after a node switched configs: restarted services must settle, probes and the
+host's check must pass; otherwise the previous configs are put back and the node reports why.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shlex
+
+from pyinfra.api import QuoteString, StringCommand, operation
+
+from facts.shell import body
+from sentinelcam_models.core.rollout import Gate
+
+SERVICE_RESTART = ("sudo", "-n", "systemctl", "restart")
+
+
+@operation(is_idempotent=False)
+def gate(
+    spec: Gate,
+    record: str,
+    service_user: str | None,
+    restart_prefix: tuple[str, ...] = SERVICE_RESTART,
+):
+    """
+    Prove the new versions work on this node, or revert its configs and fail with the reason.
+
+    + spec: ``sentinelcam_models.core.rollout.Gate`` (services, probes, host check, settle, revert)
+    + record: the node's health record file (``drift`` reads it)
+    + service_user: run probes, checks and file writes as this user (``sudo -n -u``); None: as the login
+    + restart_prefix: the command that restarts a unit (a sudoers rule names it exactly)
+
+    **Example:**
+
+    .. code:: python
+
+        health.gate(spec=actions.gate, record="/home/ops/.sentinelcam/health.json", service_user="ops")
+    """
+    as_service = ["sudo", "-n", "-u", service_user] if service_user else []
+    document = {
+        "services": list(spec.services),
+        "settle": spec.settle,
+        "timeout": spec.timeout,
+        "probes": [
+            {"model": p.model, "version": p.version, "argv": list(p.argv), "timeout": p.timeout}
+            for p in spec.probes
+        ],
+        "check": list(spec.check),
+        "as_service": as_service,
+        "restart": list(restart_prefix),
+        "revert": [
+            {
+                "dest": r.dest,
+                "restarts": r.restarts,
+                "text": None if r.text is None else base64.b64encode(r.text.encode()).decode(),
+            }
+            for r in spec.revert
+        ],
+        "record": record,
+        "versions": dict(spec.versions),
+    }
+    yield StringCommand(
+        "python3",
+        "-c",
+        QuoteString(body("health_gate.py")),
+        QuoteString(json.dumps(document, sort_keys=True)),
+    )
+
+
+def describe(spec: Gate) -> str:
+    """One line naming what the gate checks, for operation names."""
+    parts = [f"{s} settles {spec.settle} s" for s in spec.services]
+    parts += [f"probe {p.model}" for p in spec.probes]
+    if spec.check:
+        parts.append("host check " + shlex.join(spec.check[:1]))
+    return ", ".join(parts) or "no check"

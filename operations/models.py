@@ -1,0 +1,196 @@
+"""
+Model versions on nodes: pulled from a datasink in one session, verified, renamed into place; the
+face files a node owns; a datasink's face list; leftover staging; old versions.
+
+A version directory only ever appears complete and verified: the node pulls into a staging tree
+beside its models (hard-linking files unchanged from a version it already holds), checks the
+store's manifest with ``sha256sum -c`` and renames each version into place.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import gevent.lock
+from pyinfra import host
+from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation
+from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
+from pyinfra.api.util import print_host_combined_output
+
+from facts.shell import script, words
+from sentinelcam_models.core.rollout import STAGING_ROOT, Carry, Prune, Pull
+
+SSH_OPTIONS = "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=15"
+
+# Per run (State) and datasink: how many nodes pull at once (a sliding window, not batches).
+_windows: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _slot(state, datasink: str, limit: int) -> gevent.lock.BoundedSemaphore:
+    per_run = _windows.setdefault(state, {})
+    if datasink not in per_run:
+        per_run[datasink] = gevent.lock.BoundedSemaphore(limit)
+    return per_run[datasink]
+
+
+def _in_window(
+    state, host, command: StringCommand, datasink: str, limit: int, connector_args: dict
+) -> bool:
+    """Run ``command`` once a slot towards ``datasink`` is free (at most ``limit`` at a time)."""
+    with _slot(state, datasink, limit):
+        status, output = host.run_shell_command(command, **connector_args)
+    if status:
+        for line in output:
+            if line.line.startswith("sentinelcam:"):
+                host.log(line.line)
+    else:
+        print_host_combined_output(host, output)
+    return status
+
+
+def _caller_connector_args() -> dict[str, Any]:
+    """The connector arguments (sudo, sudo user, ...) the caller gave this operation."""
+    arguments: dict[str, Any] = dict(host.current_op_global_arguments or {})
+    return {key: arguments[key] for key in CONNECTOR_ARGUMENT_KEYS if key in arguments}
+
+
+@operation(is_idempotent=False)
+def pull(
+    items: Sequence[Pull],
+    models_path: str,
+    source: str,
+    port: int = 22,
+    node_owned: Sequence[str] = (),
+    tries: int = 6,
+    window: tuple[str, int] | None = None,
+):
+    """
+    Pull model versions from a datasink in one rsync/SSH session, verify each, rename each into place.
+
+    + items: the versions to install (``sentinelcam_models.core.rollout.Pull``), all under ``models_path``
+    + models_path: the node's models root; a version lands at ``{models_path}/{model}/{version}``
+    + source: ``user@address`` of the datasink; its authorized key runs ``rrsync -ro`` on its store
+    + port: the datasink's SSH port
+    + node_owned: file names the node's services write (kept when a version is reinstalled in place)
+    + tries: attempts when the datasink drops the connection (jittered backoff)
+    + window: ``(datasink, limit)``: at most ``limit`` hosts of this run pull from it at once
+
+    **Example:**
+
+    .. code:: python
+
+        models.pull(
+            name="Install models",
+            items=[Pull("face_recognition", "2026-02-02", "/home/ops/sentinel/models", "9f86d0…")],
+            models_path="/home/ops/sentinel/models",
+            source="ops@data1",
+            _sudo=True, _sudo_user="ops",
+        )
+    """
+    if not items:
+        host.noop("every version is installed and matches the store")
+        return
+    lines = "\n".join(
+        f"{i.model} {i.version} {i.digest} {i.link or '-'} {1 if i.keep_node_owned else 0}"
+        for i in items
+    )
+    command = script(
+        "pull.sh",
+        {
+            "what": ", ".join(f"{i.model} {i.version}" for i in items),
+            "root": models_path,
+            "stage": f"{models_path}/{STAGING_ROOT}",
+            "src": source,
+            "port": str(port),
+            "ssh": SSH_OPTIONS,
+            "tries": str(tries),
+            "owned": words(node_owned),
+            "items": lines,
+        },
+    )
+    if window is None:
+        yield command
+    else:
+        yield FunctionCommand(
+            _in_window, (command, window[0], window[1], _caller_connector_args()), {}
+        )
+
+
+@operation()
+def carry_faces(carry: Carry):
+    """
+    Copy the node's working face files into the face_recognition version it switches to
+    (``face_state: carry``); the target's own node-modified copies are archived beside it first.
+
+    + carry: ``sentinelcam_models.core.rollout.Carry`` (model directory, from and to versions, files)
+    """
+    yield script(
+        "faces_carry.sh",
+        {
+            "what": f"face files {carry.from_version} -> {carry.to_version}",
+            "dir": carry.model_dir,
+            "from": carry.from_version,
+            "to": carry.to_version,
+            "files": words(carry.files),
+        },
+    )
+
+
+@operation()
+def facelist(version: str, directory: str, source: str, port: int = 22, tries: int = 6):
+    """
+    Give a datasink the face list of a face_recognition version and point ``facelist_current.csv`` at it.
+
+    + version: face_recognition version
+    + directory: where ``facelist_{version}.csv`` and ``facedata_{version}.hdf5`` live
+    + source: ``user@address`` of the datasink holding the store
+    + port: its SSH port
+    + tries: attempts when the datasink drops the connection
+    """
+    yield script(
+        "facelist.sh",
+        {
+            "what": f"face list {version}",
+            "dir": directory,
+            "v": version,
+            "src": source,
+            "port": str(port),
+            "ssh": SSH_OPTIONS,
+            "tries": str(tries),
+        },
+    )
+
+
+@operation()
+def clear_staging(paths: Sequence[str]):
+    """
+    Remove leftovers of interrupted pulls and swaps: only the names the deploy itself creates.
+
+    + paths: ``{models_path}/{model}/.{version}.partial|.old|.deleting`` paths reported by the node
+    """
+    if not paths:
+        host.noop("no leftover staging")
+        return
+    yield StringCommand("rm", "-rf", "--", *[QuoteString(p) for p in paths])
+
+
+@operation()
+def prune(item: Prune, node_owned: Sequence[str] = ()):
+    """
+    Remove old versions of one model; node-modified face files are archived beside them first.
+
+    + item: ``sentinelcam_models.core.rollout.Prune`` (models path, model, versions)
+    + node_owned: the model's node-owned file names (archived when they differ from the store)
+    """
+    yield script(
+        "prune.sh",
+        {
+            "what": f"prune {item.model}",
+            "root": item.models_path,
+            "model": item.model,
+            "versions": words(item.versions),
+            "owned": words(node_owned),
+        },
+    )

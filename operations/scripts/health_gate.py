@@ -1,0 +1,194 @@
+"""The health gate, run on a node right after its configs switched (operations/health.py: gate).
+
+    python3 -c "$(cat health_gate.py)" '<json spec>'
+
+It passes when every restarted service reaches ``active`` and stays there for the settle period
+without restarting (systemd's NRestarts and ActiveEnterTimestamp unchanged), and every probe and
+the host's own check succeed. Otherwise it writes the previous configs back, restarts the affected
+services once, checks them again, records the outcome in the node's health record (``drift`` shows
+it) and exits 1 with one line per failed check. Standard library only.
+"""
+
+import base64
+import datetime
+import json
+import subprocess
+import sys
+import threading
+import time
+
+POLL = 0.5
+
+
+def run(argv, timeout=None, stdin=None):
+    try:
+        proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return 124, f"timed out after {timeout} s"
+    except OSError as exc:
+        return 127, str(exc)
+    out = (proc.stdout + proc.stderr).decode("utf-8", "replace").strip().splitlines()
+    return proc.returncode, " | ".join(out[-3:])
+
+
+def show(service):
+    code, out = run(
+        [
+            "systemctl",
+            "show",
+            "-p",
+            "ActiveState",
+            "-p",
+            "NRestarts",
+            "-p",
+            "ActiveEnterTimestamp",
+            f"{service}.service",
+        ],
+        timeout=15,
+    )
+    values = dict(
+        line.split("=", 1) for line in out.replace(" | ", "\n").splitlines() if "=" in line
+    )
+    return (
+        values.get("ActiveState", "unknown"),
+        values.get("NRestarts", "?"),
+        values.get("ActiveEnterTimestamp", ""),
+    )
+
+
+def settle(service, seconds, timeout, failures):
+    """Active within ``timeout``, then unchanged for ``seconds``."""
+    deadline = time.monotonic() + timeout
+    state, restarts, since = show(service)
+    while state != "active":
+        if state == "failed" or time.monotonic() > deadline:
+            code, journal = run(
+                ["journalctl", "-u", f"{service}.service", "-n", "3", "--no-pager", "-o", "cat"],
+                timeout=10,
+            )
+            failures.append(
+                f"{service} is {state}, not active"
+                + (f": {journal}" if code == 0 and journal else "")
+            )
+            return
+        time.sleep(POLL)
+        state, restarts, since = show(service)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(POLL)
+        now = show(service)
+        if now != (state, restarts, since):
+            failures.append(
+                f"{service} did not stay active for {seconds} s "
+                f"(now {now[0]}, restarts {restarts} -> {now[1]})"
+            )
+            return
+
+
+def probe(spec, as_service, failures):
+    code, out = run(as_service + spec["argv"], timeout=spec["timeout"])
+    if code != 0:
+        failures.append(f"probe {spec['model']} {spec['version']} failed (exit {code}): {out}")
+
+
+def check_all(spec, services):
+    failures: list[str] = []
+    threads = [
+        threading.Thread(target=settle, args=(s, spec["settle"], spec["timeout"], failures))
+        for s in services
+    ]
+    threads += [
+        threading.Thread(target=probe, args=(p, spec["as_service"], failures))
+        for p in spec["probes"]
+    ]
+    if spec["check"]:
+        threads.append(
+            threading.Thread(
+                target=probe,
+                args=(
+                    {
+                        "model": "host check",
+                        "version": "",
+                        "argv": spec["check"],
+                        "timeout": spec["timeout"],
+                    },
+                    spec["as_service"],
+                    failures,
+                ),
+            )
+        )
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return failures
+
+
+def write_as_service(spec, dest, data):
+    """Write ``data`` (bytes, or None to remove) at ``dest`` as the service user, atomically."""
+    if data is None:
+        code, out = run(spec["as_service"] + ["rm", "-f", "--", dest], timeout=30)
+    else:
+        tmp = f"{dest.rsplit('/', 1)[0]}/.{dest.rsplit('/', 1)[1]}.sentinelcam-tmp"
+        script = (
+            'cat > "$1" && { [ ! -f "$2" ] || chmod --reference="$2" "$1"; } && mv -f "$1" "$2"'
+        )
+        code, out = run(
+            spec["as_service"] + ["sh", "-c", script, "sh", tmp, dest], timeout=30, stdin=data
+        )
+    if code != 0:
+        raise RuntimeError(f"cannot restore {dest}: {out}")
+
+
+def record(spec, status, detail):
+    entry = {
+        "status": status,
+        "detail": detail,
+        "versions": spec["versions"],
+        "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    write_as_service(spec, spec["record"], (json.dumps(entry, sort_keys=True) + "\n").encode())
+
+
+def main(argv):
+    spec = json.loads(argv[0])
+    run(spec["as_service"] + ["mkdir", "-p", spec["record"].rsplit("/", 1)[0]], timeout=30)
+    failures = check_all(spec, spec["services"])
+    if not failures:
+        checked = ", ".join(spec["services"]) or "no restarted service"
+        record(
+            spec,
+            "passed",
+            f"{checked}; {len(spec['probes'])} probe(s); host check: {'yes' if spec['check'] else 'no'}",
+        )
+        print(
+            f"sentinelcam: health gate passed ({len(spec['probes'])} probe(s), services: {checked})"
+        )
+        return 0
+    for line in failures:
+        print(f"sentinelcam: health gate: {line}", file=sys.stderr)
+    # Revert: every config this run wrote goes back to its previous bytes; the new version's files
+    # stay installed (a later deploy needs no pull).
+    restart = []
+    for item in spec["revert"]:
+        text = None if item["text"] is None else base64.b64decode(item["text"])
+        write_as_service(spec, item["dest"], text)
+        if item["restarts"] and item["restarts"] not in restart:
+            restart.append(item["restarts"])
+    for service in restart:
+        code, out = run(spec["restart"] + [f"{service}.service"], timeout=spec["timeout"])
+        if code != 0:
+            failures.append(f"restart of {service} after the revert failed: {out}")
+    again = check_all({**spec, "probes": [], "check": []}, restart)
+    status = "reverted" if not again else "failed"
+    detail = "; ".join(failures) + ("" if not again else "; after the revert: " + "; ".join(again))
+    record(spec, status, detail)
+    print(
+        f"sentinelcam: health gate failed, previous configs restored ({status}): {detail}",
+        file=sys.stderr,
+    )
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

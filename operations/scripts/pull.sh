@@ -1,0 +1,79 @@
+# Pull model versions from a datasink in ONE rsync/SSH session, verify each against the store's
+# manifest, and rename each into place (operations/models.py: pull).
+# Set before this body: what root stage src port ssh tries owned items
+#   items: one "model version digest basis keep" per line; basis: an installed version whose files
+#   seed the staging copy (hard links; "-" for none); keep=1: the node's own files in an existing
+#   copy of this version stay (they are left out of the transfer and of the check).
+: "${root?}" "${stage?}" "${src?}" "${port?}" "${ssh?}" "${owned?}" "${items?}"
+
+mkdir -p "$stage" || fail "cannot create $stage"
+sources=""
+excludes=""
+first=1
+while read -r m v digest basis keep; do
+    [ -n "$m" ] || continue
+    d="$stage/$m/$v"
+    mkdir -p "$stage/$m" || fail "cannot create $stage/$m"
+    if [ ! -d "$d" ] && [ "$basis" != "-" ] && [ -d "$root/$m/$basis" ]; then
+        # Unchanged files become hard links: rsync writes changed ones to a new file and renames it,
+        # so the basis version is never modified.
+        # (Hard links need one file system: otherwise the version is pulled whole.)
+        cp -al "$root/$m/$basis" "$d" 2>/dev/null || rm -rf "$d"
+    fi
+    mkdir -p "$d" || fail "cannot create $d"
+    if [ "$first" = 1 ]; then sources="$src:/$m/$v/"; first=0; else sources="$sources :/$m/$v/"; fi
+    if [ "$keep" = 1 ]; then
+        for o in $owned; do excludes="$excludes --exclude=/$m/$v/$o"; done
+    fi
+done <<ITEMS
+$items
+ITEMS
+
+# No links, devices or special files (no -l, -D), no owners (no -o, -g); modes: what the store has,
+# never setuid or executable, never writable by others. Node-owned copies being kept are excluded.
+flags="-rtR --stats --chmod=D0755,Fu+rw,Fa-x,Fgo-w,Fa-s"
+cd "$stage" || fail "cannot enter $stage"
+# shellcheck disable=SC2086  # flags/sources/excludes: lists of validated names (no spaces)
+try rsync $flags --delete -e "$ssh -p $port" $excludes $sources ./ \
+    || fail "pull from the datasink failed (rsync exit $?)"
+
+# good DIR DIGEST SKIP...: DIR holds the store's manifest (by digest) and matches it.
+good() {
+    _g_dir=$1
+    _g_digest=$2
+    shift 2
+    manifest_ok "$_g_dir" && [ "$(manifest_digest "$_g_dir")" = "$_g_digest" ] && verify "$_g_dir" "$@"
+}
+
+while read -r m v digest basis keep; do
+    [ -n "$m" ] || continue
+    what="$m $v"
+    d="$stage/$m/$v"
+    skip=""
+    [ "$keep" = 1 ] && skip=$owned
+    if [ "$keep" = 1 ] && [ -d "$root/$m/$v" ]; then
+        for o in $owned; do
+            [ -f "$root/$m/$v/$o" ] && [ ! -e "$d/$o" ] && { cp -p "$root/$m/$v/$o" "$d/$o" || fail "cannot keep $o"; }
+        done
+    fi
+    # shellcheck disable=SC2086  # $skip: node-owned file names
+    if ! good "$d" "$digest" $skip; then
+        # A seeded file with the store's size and mtime but other bytes (damaged on this node)
+        # passes rsync's quick check: fetch this version again comparing checksums, once.
+        # shellcheck disable=SC2086
+        try rsync $flags --checksum -e "$ssh -p $port" $excludes "$src:/$m/$v/" ./ \
+            || fail "pull from the datasink failed (rsync exit $?)"
+        manifest_ok "$d" || fail "the store's MANIFEST.sha256 is missing or malformed"
+        got=$(manifest_digest "$d")
+        [ "$got" = "$digest" ] || fail "store manifest changed during the deploy (expected $digest, got $got)"
+        # shellcheck disable=SC2086
+        verify "$d" $skip || fail "verification against MANIFEST.sha256 failed"
+    fi
+    mkdir -p "$root/$m" || fail "cannot create $root/$m"
+    swap_in "$d" "$root/$m/$v" || fail "cannot rename $d into place"
+    echo "sentinelcam: installed $m $v"
+done <<ITEMS
+$items
+ITEMS
+cd "$root" && rmdir "$stage"/* "$stage" 2>/dev/null
+exit 0
