@@ -3,69 +3,89 @@ Install the weekly model store cleanup on the primary datasink.
 
     pyinfra -y inventories/production.py deploys/retention.py
 
-The datasink does not hold the inventory: the pins (and current/previous versions) the inventory
-holds now are written to a policy file beside the store, which the timer's cleanup reads. Every
-run of deploys/models.py that includes the primary datasink rewrites that file (rollback, promote,
-pin and unpin include it), so the cleanup never removes a version the registry or a pin has since
-come to need.
+The cleanup is the store's own code (the same program every store command runs there), installed
+in the service user's data directory; the datasink does not hold the inventory, so what must be
+kept (current, previous and pinned versions) is written to a policy file the timer reads. Every
+registry change and every model deploy rewrites that file, whatever the --limit. Root is needed
+only for the two unit files (``tee`` of those paths), a systemd reload and enabling the timer.
 """
 
 import json
-from io import StringIO
 
-from pyinfra import host, inventory
-from pyinfra.api.exceptions import PyinfraError
-from pyinfra.operations import files, systemd
+from pyinfra import host, inventory, state
+from pyinfra.facts.systemd import SystemdEnabled
 
-from sentinelcam_models.deploying import host_info
-from sentinelcam_models.registry import REPO_ROOT
-from sentinelcam_models.retention import POLICY_FILE, policy_for
-from sentinelcam_models.validation import check_inventory
+from operations import configs, services, system
+from sentinelcam_models.core.policy import policy_for, policy_path, policy_text
+from sentinelcam_models.core.problems import Refused
+from sentinelcam_models.core.sudoers import CLEANUP_UNIT
+from sentinelcam_models.fleet.inventory import check_pyinfra
+from sentinelcam_models.fleet.preflight import refusal
+from sentinelcam_models.fleet.runcache import once_per_run
+from sentinelcam_models.fleet.steps import service_args
+from sentinelcam_models.paths import template_text
+from sentinelcam_models.store.bundle import bundle_source
+from sentinelcam_models.core.configs import render
 
-SCRIPT = "/usr/local/lib/sentinelcam/model_cleanup.py"
-UNIT = "sentinelcam-model-cleanup"
+checked = once_per_run(state, "retention", lambda _: check_pyinfra(inventory))
+if isinstance(checked, Refused):
+    raise refusal([str(p) for p in checked.problems])
 
-if host.name == host.data.get("primary_datasink"):
-    checked = check_inventory(host.data.get("model_registry_file"), [host_info(h) for h in inventory], "inventory")
-    if checked.problems:
-        raise PyinfraError("\n".join(["sentinelcam-models: retention deploy refused:"] + [f"  {p}" for p in checked.problems]))
-    user = host.data.get("sentinelcam_user")
-    group = host.data.get("sentinelcam_group", user)
-    data_path = host.data.get("sentinelcam_data_path")
-    policy_path = f"{data_path}/{POLICY_FILE}"
-    keep = int(host.data.get("sentinelcam_model_retention", 5))
-    policy = policy_for(checked.registry, checked.hosts, keep)
-
-    script = files.put(
-        name="Cleanup program",
-        src=str(REPO_ROOT / "sentinelcam_models" / "retention.py"),
-        dest=SCRIPT,
-        mode="755",
-        _sudo=True,
+if host.name == checked.primary:
+    settings = checked.settings[host.name]
+    as_service = service_args(host, settings)
+    data = settings.path("sentinelcam_data_path")
+    program = f"{data}/bin/sentinelcam-store-agent"
+    configs.file(
+        name="Cleanup program (the store agent)",
+        dest=program,
+        content=bundle_source(),
+        **as_service,
     )
-    policy_file = files.put(
-        name="Retention policy (pins from the inventory)",
-        src=StringIO(json.dumps(policy, indent=2, sort_keys=True) + "\n"),
-        dest=policy_path,
-        user=user,
-        group=group,
-        mode="644",
+    configs.file(
+        name="Retention policy (current, previous and pinned versions)",
+        dest=policy_path(checked),
+        content=policy_text(policy_for(checked)),
+        **as_service,
     )
-    files.directory(name="Cleanup log directory", path=f"{data_path}/logs", user=user, group=group)
-    values = dict(service_user=user, service_group=group, script=SCRIPT, store=host.data.get("sentinelcam_model_registry"),
-                  policy=policy_path, log=f"{data_path}/logs/model_cleanup.log")
-    unit = files.template(
+    arguments = json.dumps(
+        {
+            "store": settings.path("sentinelcam_model_registry"),
+            "policy_file": policy_path(checked),
+            "log_file": f"{data}/logs/model_cleanup.log",
+        },
+        sort_keys=True,
+    )
+    configs.file(name="Cleanup log directory", dest=f"{data}/logs/.keep", content="", **as_service)
+    unit = system.file(
         name="Cleanup service unit",
-        src=str(REPO_ROOT / "templates" / "retention" / f"{UNIT}.service.j2"),
-        dest=f"/etc/systemd/system/{UNIT}.service",
+        path=f"/etc/systemd/system/{CLEANUP_UNIT}.service",
+        content=render(
+            template_text(f"retention/{CLEANUP_UNIT}.service.j2"),
+            {
+                "service_user": settings.user,
+                "service_group": settings.group,
+                "program": program,
+                "arguments": arguments,
+            },
+        ),
         _sudo=True,
-        **values,
     )
-    timer = files.template(
+    timer = system.file(
         name="Cleanup timer unit",
-        src=str(REPO_ROOT / "templates" / "retention" / f"{UNIT}.timer.j2"),
-        dest=f"/etc/systemd/system/{UNIT}.timer",
+        path=f"/etc/systemd/system/{CLEANUP_UNIT}.timer",
+        content=template_text(f"retention/{CLEANUP_UNIT}.timer.j2"),
         _sudo=True,
     )
-    systemd.daemon_reload(name="Reload systemd (units changed)", _sudo=True, _if=lambda: unit.did_change() or timer.did_change())
-    systemd.service(name="Cleanup timer enabled and running", service=f"{UNIT}.timer", running=True, enabled=True, _sudo=True)
+    services.daemon_reload(
+        name="Reload systemd (units changed)",
+        _sudo=True,
+        _if=lambda: unit.did_change() or timer.did_change(),
+    )
+    enabled = host.get_fact(SystemdEnabled, services=[f"{CLEANUP_UNIT}.timer"]).get(
+        f"{CLEANUP_UNIT}.timer"
+    )
+    if not enabled:
+        services.enable_now(
+            name="Cleanup timer enabled and started", unit=f"{CLEANUP_UNIT}.timer", _sudo=True
+        )

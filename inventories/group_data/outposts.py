@@ -1,6 +1,7 @@
 """Outposts (camera nodes running imagenode) receive only the models listed here.
 
-Override per host to add models, e.g. ("alpha5", {"outpost_models": ["mobilenet_ssd", "face_detection"]}).
+Override per host for cameras that need others, e.g. an OAK camera: ["mobilenet_ssd_depthai"];
+a Coral camera: ["mobilenet_ssd", "mobilenet_ssd_edgetpu"].
 """
 
 outpost_models = ["mobilenet_ssd"]

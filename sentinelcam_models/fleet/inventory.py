@@ -1,0 +1,71 @@
+"""Load a pyinfra inventory file the way the pyinfra CLI does (group_data included), and validate it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..core.problems import BadInput, Problem, Refused
+from ..core.validation import CheckedInventory, RawHost, check_inventory
+from ..paths import registry_file_for
+from ..store.files import read_registry
+
+
+def load_pyinfra_inventory(path: str | Path, override_data: dict | None = None) -> Any:
+    """A ``pyinfra.api.Inventory`` built by pyinfra's own file loader."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"{path}: inventory file not found")
+    from pyinfra.api import State  # noqa: PLC0415 - pyinfra_cli patches gevent on import: load late
+    from pyinfra.context import ctx_state  # noqa: PLC0415
+    from pyinfra_cli.inventory import make_inventory_from_files  # noqa: PLC0415
+
+    try:
+        with ctx_state.use(State()):
+            return make_inventory_from_files(
+                str(path), override_data, cwd=str(path.resolve().parent)
+            )
+    except Exception as exc:  # user code in inventory files raises anything
+        cause = getattr(exc, "e", exc)
+        raise BadInput(f"{path}: cannot load inventory: {type(cause).__name__}: {cause}") from None
+
+
+def raw_hosts(inventory: Any) -> list[RawHost]:
+    return [RawHost(host.name, tuple(host.groups), host.data.dict()) for host in inventory]
+
+
+def check(
+    inventory_path: str | Path,
+    hosts: list[RawHost],
+    registry_path: Path | None = None,
+) -> CheckedInventory | Refused:
+    registry_path = registry_path or registry_file_for(inventory_path)
+    registry, problems, _ = read_registry(registry_path)
+    return check_inventory(registry, problems, hosts, str(inventory_path))
+
+
+def check_pyinfra(inventory: Any, label: str = "inventory") -> CheckedInventory | Refused:
+    """Validate the hosts of a pyinfra inventory against the registry its group data names."""
+    hosts = raw_hosts(inventory)
+    registry_file = next(
+        (h.data.get("model_registry_file") for h in hosts if h.data.get("model_registry_file")),
+        None,
+    )
+    if not registry_file:
+        return Refused(
+            [
+                Problem(
+                    label, "model_registry_file", "not set (inventories/group_data/all.py sets it)"
+                )
+            ]
+        )
+    return check(label, hosts, Path(registry_file))
+
+
+def load_checked(inventory_path: str | Path) -> tuple[CheckedInventory, Any]:
+    """The validated inventory and pyinfra's inventory; raises Refused listing every problem."""
+    inventory = load_pyinfra_inventory(inventory_path)
+    checked = check(inventory_path, raw_hosts(inventory))
+    if isinstance(checked, Refused):
+        raise checked
+    return checked, inventory

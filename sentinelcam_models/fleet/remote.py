@@ -1,0 +1,94 @@
+"""The store on the primary datasink, from any machine: the same store code (store/local.py) runs
+there, sent with each call as one self-contained program (store/bundle.py), as the service user.
+
+A publish from elsewhere uploads into a hidden directory inside the store (rsync over SSH, as the
+service user) and the datasink checks and renames it under the store lock, so a half upload is
+never a version.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from ..core.problems import BadInput, CheckFailed, OperatorError
+from ..core.settings import HostSettings
+from ..store.bundle import bundle_source
+
+
+def service_args(settings: HostSettings, login: str | None) -> dict[str, Any]:
+    """pyinfra connector arguments that run a command as the service user."""
+    if (login or settings.login_user) == settings.user:
+        return {}
+    return {"_sudo": True, "_sudo_user": settings.user}
+
+
+def login_of(host: Any) -> str | None:
+    """The account SSH logs in as (``ssh_user``, else asked once: pyinfra then uses its default)."""
+    user = host.data.get("ssh_user")
+    if user:
+        return str(user)
+    from pyinfra.facts.server import User  # noqa: PLC0415 - only with a live connection
+
+    return host.get_fact(User)
+
+
+def ensure_connected(host: Any) -> None:
+    """Connect a host outside --limit (facts connect on demand; plain commands do not)."""
+    if not host.connected:
+        host.connect(reason="to reach the model store", raise_exceptions=True)
+
+
+class RemoteStore:
+    """The primary datasink's store over pyinfra's connection to it."""
+
+    def __init__(self, host: Any, settings: HostSettings):
+        self.host = host
+        self.settings = settings
+        self.root = settings.path("sentinelcam_model_registry")
+        self.where = f"{settings.name}:{self.root}"
+        self._args: dict[str, Any] | None = None
+
+    def connector_args(self) -> dict[str, Any]:
+        ensure_connected(self.host)
+        if self._args is None:
+            self._args = service_args(self.settings, login_of(self.host))
+        return self._args
+
+    def call(self, command: str, **arguments: Any) -> Any:
+        from pyinfra.api import QuoteString, StringCommand  # noqa: PLC0415
+
+        document = json.dumps({"store": self.root, **arguments})
+        ok, output = self.host.run_shell_command(
+            StringCommand(
+                "python3", "-c", QuoteString(bundle_source()), command, QuoteString(document)
+            ),
+            **self.connector_args(),
+        )
+        text = "\n".join(line.line for line in output if line.buffer_name == "stdout")
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            errors = " ".join(line.line for line in output if line.buffer_name == "stderr")[:300]
+            raise CheckFailed(
+                f"host {self.settings.name}: the store agent did not answer ({errors or 'no output'})"
+            ) from None
+        if not answer.get("ok"):
+            code = int(answer.get("exit_code", 1))
+            message = f"{self.where}: {answer.get('error')}"
+            raise BadInput(message) if code == 2 else OperatorError(message, code)
+        return answer.get("result")
+
+    def upload(self, src: Path) -> str:
+        """rsync ``src`` into a new hidden upload directory in the store; its name."""
+        name = f".upload-{secrets.token_hex(8)}"
+        args = self.connector_args()
+        flags = ["-rt", "--no-links", "--chmod=D0755,Fu+rw,Fa-x,Fgo-w,Fa-s"]
+        ok = self.host.connector.rsync(
+            f"{src}/", f"{self.root}/{name}/", flags, print_output=False, print_input=False, **args
+        )
+        if not ok:
+            raise CheckFailed(f"{self.where}: uploading {src} failed")
+        return name

@@ -1,0 +1,158 @@
+"""Which store a store command acts on, and one interface to it wherever it is.
+
+``--store DIR`` names a store on this machine. Otherwise the store is the primary datasink's: acted
+on locally when this machine is the primary datasink, over SSH (the same store code, store/agent.py)
+when it is not. Nothing creates a store on the wrong machine: a store that is not there is an error.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..core.problems import BadInput
+from ..core.validation import CheckedInventory
+from ..store import agent
+from ..store.local import LocalStore
+from .remote import RemoteStore
+
+
+class Store(Protocol):
+    where: str
+    root: str
+
+    def call(self, command: str, **arguments: Any) -> Any: ...
+
+    def publish(self, model: str, version: str, src: Path, required: list[str]) -> dict: ...
+
+    def install_coral(self, staged: Path | None, files: dict[str, str]) -> list[str]: ...
+
+    def init(self) -> bool: ...
+
+
+class LocalClient:
+    """A store on this machine, through the same commands the remote agent runs."""
+
+    def __init__(self, root: Path):
+        self.root = str(root)
+        self.where = str(root)
+        self.local = LocalStore(root)
+
+    def call(self, command: str, **arguments: Any) -> Any:
+        return agent.run([command, json.dumps({"store": self.root, **arguments})])
+
+    def publish(self, model: str, version: str, src: Path, required: list[str]) -> dict:
+        self.local.require()
+        result = self.local.publish(model, version, src, required)
+        return {"path": str(result.path), "manifest_digest": result.manifest_digest}
+
+    def install_coral(self, staged: Path | None, files: dict[str, str]) -> list[str]:
+        self.local.require()
+        return self.local.install_coral(staged, files)
+
+    def init(self) -> bool:
+        """Create the store directory; False if it was there already."""
+        if self.local.exists():
+            return False
+        Path(self.root).mkdir(parents=True, mode=0o755)
+        return True
+
+
+class RemoteClient:
+    """The primary datasink's store over SSH."""
+
+    def __init__(self, remote: RemoteStore):
+        self.remote = remote
+        self.root = remote.root
+        self.where = remote.where
+
+    def call(self, command: str, **arguments: Any) -> Any:
+        return self.remote.call(command, **arguments)
+
+    def publish(self, model: str, version: str, src: Path, required: list[str]) -> dict:
+        self._require()
+        name = self.remote.upload(src)
+        return self.remote.call(
+            "finish_publish",
+            model=model,
+            version=version,
+            staged=f"{self.root}/{name}",
+            required=required,
+        )
+
+    def install_coral(self, staged: Path | None, files: dict[str, str]) -> list[str]:
+        self._require()
+        name = self.remote.upload(staged) if staged is not None else None
+        return self.remote.call(
+            "install_coral", staged=f"{self.root}/{name}" if name else None, files=files
+        )
+
+    def init(self) -> bool:
+        """Create the store directory on the datasink, as its service user; False if it was there."""
+        if self.remote.call("exists"):
+            return False
+        from pyinfra.api import QuoteString, StringCommand  # noqa: PLC0415
+
+        ok, output = self.remote.host.run_shell_command(
+            StringCommand("mkdir", "-p", QuoteString(self.root)), **self.remote.connector_args()
+        )
+        if not ok:
+            raise BadInput(
+                f"{self.where}: cannot create the store: "
+                + " ".join(line.line for line in output)[:200]
+            )
+        return True
+
+    def _require(self) -> None:
+        if self.remote.call("exists"):
+            return
+        raise BadInput(
+            f"{self.where}: no model store there (create it on the primary datasink, as the service "
+            "user, or adopt an existing one)"
+        )
+
+
+def is_this_host(name: str, address: str) -> bool:
+    """Is this machine the inventory host ``name`` (reached at ``address``)? By host name only: an
+    address that happens to be local (a loopback test fleet) does not make a machine the datasink."""
+    mine = {socket.gethostname().split(".")[0], socket.getfqdn()}
+    return name in mine or address in mine or address.split(".")[0] in mine
+
+
+def open_store(
+    checked: CheckedInventory | None, store: str | None, pyinfra_inventory: Any = None
+) -> Store:
+    if store:
+        return LocalClient(Path(store))
+    if checked is None:
+        raise BadInput("no store: pass --store DIR or an inventory (-i)")
+    settings = checked.settings[checked.primary]
+    if is_this_host(settings.name, settings.pull_address):
+        return LocalClient(Path(settings.path("sentinelcam_model_registry")))
+    if pyinfra_inventory is None:
+        raise BadInput(
+            f"the store is on {settings.name}: this command needs the pyinfra inventory to reach it"
+        )
+    host = connect(pyinfra_inventory, [settings.name])[settings.name]
+    return RemoteClient(RemoteStore(host, settings))
+
+
+def connect(inventory: Any, names: list[str], timeout: int = 10) -> dict[str, Any]:
+    """Connect to the named hosts through pyinfra's API; {name: host} (BadInput for any that fails)."""
+    from pyinfra.api import Config, State  # noqa: PLC0415 - pyinfra only where a host is reached
+    from pyinfra.api.connect import connect_all  # noqa: PLC0415
+    from pyinfra.api.exceptions import PyinfraError  # noqa: PLC0415
+
+    hosts = [inventory.get_host(name) for name in names]
+    state = State()
+    state.init(inventory, Config(CONNECT_TIMEOUT=timeout, FAIL_PERCENT=None), initial_limit=hosts)
+    try:
+        connect_all(state)
+    except PyinfraError:
+        pass
+    missing = [h.name for h in hosts if h not in state.active_hosts]
+    if missing:
+        raise BadInput(f"host {', '.join(missing)}: cannot connect over SSH")
+    return {h.name: h for h in hosts}
