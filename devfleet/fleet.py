@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A local fleet of real Debian bookworm nodes, booted with systemd-nspawn, for the tests and the demo.
+"""A local fleet of real Debian bookworm nodes, booted with systemd-nspawn, for the tests and the
+demo.
 
     python -m devfleet up --nodes N   build (or reuse) the cached root, boot N nodes, wait for SSH
     python -m devfleet down           stop every node, unmount, remove cgroups and runtime state
@@ -8,14 +9,20 @@
 
 Each node is an overlayfs (lower: one shared, cached root; upper/work: per node) booted with
 `systemd-nspawn -b --register=no --keep-unit` on the host network, in its own cgroup, with sshd
-listening only on 127.0.0.(100+i). Standard library only; also importable (``import devfleet.fleet``).
+listening only on 127.0.0.(100+i). Standard library only; also importable
+(``import devfleet.fleet``).
+
+The nodes look like nodes other Ansible roles configured before the product's first deploy: the
+accounts ops (service user) and admin (login), neither with sudo; the operator key authorized for
+root, ops and admin; no node-to-node trust; the service configs of the sentinel, imagenode and
+datapump roles in place (provision.py). fleet.json records each node's login account.
 """
+
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
 import contextlib
-import errno
 import fcntl
 import glob
 import hashlib
@@ -29,6 +36,11 @@ import sys
 import tempfile
 import time
 
+try:
+    from devfleet import provision
+except ImportError:  # run as a script (python3 devfleet/fleet.py): devfleet/ is sys.path[0]
+    import provision  # type: ignore[import-not-found,no-redef]
+
 HERE = os.path.dirname(os.path.abspath(__file__))  # devfleet/: stand-ins and units beside this file
 CACHE_DIR = "/var/cache/sentinelcam-fleet"
 DEFAULT_STATE_DIR = "/var/lib/sentinelcam-fleet"
@@ -40,24 +52,41 @@ REQUIRED_CGROUP_HIERARCHIES = ("systemd", "unified")
 
 SUITE = "bookworm"
 VARIANT = "minbase"
-PACKAGES = (
-    "systemd systemd-sysv dbus openssh-server rsync sudo python3 python3-venv python3-yaml "
-    "python3-pip iproute2 procps ca-certificates"
-).split()
-OPS_USER, OPS_UID = "ops", 1000
+PACKAGES = [
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "openssh-server",
+    "rsync",
+    "sudo",
+    "python3",
+    "python3-venv",
+    "python3-yaml",
+    "python3-pip",
+    "iproute2",
+    "procps",
+    "ca-certificates",
+]
+OPS_USER, OPS_UID = "ops", 1000  # the service user: runs the services, owns their files
+ADMIN_USER, ADMIN_UID = "admin", 1001  # a login account that is not the service user
+ROOT_USER = "root"  # the operator's existing admin access (test-only actions)
 MIN_NODES = 3
 BOOT_DEADLINE = float(os.environ.get("SENTINELCAM_FLEET_BOOT_TIMEOUT") or 120)
 STOP_DEADLINE = 20.0
 SERVICES = ("sentinel", "imagenode", "datapump")
 
 # Run inside the freshly debootstrapped tree (chroot). Part of the recipe hash.
+# The accounts of a node other Ansible roles configured: ops (the service user) and admin (a login
+# account), neither with any sudo right: the product installs its own least-privilege sudoers file
+# with a deploy, so the fleet must not pre-grant anything that would hide a missing rule.
 ROOT_SETUP = r"""
 set -e
 export DEBIAN_FRONTEND=noninteractive
 useradd --create-home --home-dir /home/ops --uid 1000 --user-group --shell /bin/bash ops
-printf 'ops ALL=(ALL) NOPASSWD:ALL\n' > /etc/sudoers.d/ops
-chmod 0440 /etc/sudoers.d/ops
+useradd --create-home --home-dir /home/admin --uid 1001 --user-group --shell /bin/bash admin
 install -d -m 0700 -o ops -g ops /home/ops/.ssh
+install -d -m 0700 -o admin -g admin /home/admin/.ssh
+install -d -m 0700 -o root -g root /root/.ssh
 rm -f /etc/ssh/ssh_host_*
 : > /etc/machine-id
 rm -f /var/lib/dbus/machine-id
@@ -76,6 +105,7 @@ class FleetError(Exception):
 # ----------------------------------------------------------------------------------------------
 # Paths and state
 
+
 def state_dir() -> str:
     return os.environ.get("SENTINELCAM_FLEET_DIR") or DEFAULT_STATE_DIR
 
@@ -85,11 +115,12 @@ def fleet_json_path() -> str:
 
 
 def fleet_key() -> str:
+    """The operator's key: authorized for root, ops and admin on every node (and nothing else)."""
     return os.path.join(state_dir(), "id_ed25519")
 
 
-def node_key() -> str:
-    """The node-side key pair, the same on every node (/home/ops/.ssh/id_ed25519)."""
+def stale_node_key() -> str:
+    """The shared node key older fleets pre-seeded; removed on `up` (nodes get no trust now)."""
     return os.path.join(state_dir(), "node_id_ed25519")
 
 
@@ -113,8 +144,19 @@ def load_fleet() -> dict | None:
         return None
 
 
+def login_for(i: int) -> str:
+    """The login account of the i-th node (1-based): data1 ops, sentinel1 ops, east admin, data2
+    admin, alpha5 ops, sentinel2 admin, then alternating (even: admin). Every fleet of 3 or more
+    nodes, and every group of a 6-node fleet, has both: deploys are tested with a login account that
+    is not the service user."""
+    first = (OPS_USER, OPS_USER, ADMIN_USER, ADMIN_USER, OPS_USER, ADMIN_USER)
+    if i <= len(first):
+        return first[i - 1]
+    return ADMIN_USER if i % 2 == 0 else OPS_USER
+
+
 def node_specs(n: int) -> list[dict]:
-    """Names, addresses and groups of an n-node fleet, in boot order."""
+    """Names, addresses, groups and login accounts of an n-node fleet, in boot order."""
     first = [
         ("data1", "datasinks"),
         ("sentinel1", "sentinels"),
@@ -131,7 +173,14 @@ def node_specs(n: int) -> list[dict]:
             name, group = f"outpost{i}", "outposts"
         else:  # 8, 10, 12, ... -> sentinel3, sentinel4, ...
             name, group = f"sentinel{i // 2 - 1}", "sentinels"
-        nodes.append({"name": name, "address": f"127.0.0.{100 + i}", "groups": [group]})
+        nodes.append(
+            {
+                "name": name,
+                "address": f"127.0.0.{100 + i}",
+                "groups": [group],
+                "login": login_for(i),
+            }
+        )
     return nodes
 
 
@@ -149,28 +198,39 @@ HOST_TOOLS = {
 
 def check_root() -> None:
     if os.geteuid() != 0:
-        raise FleetError("the local fleet needs root (systemd-nspawn, overlay mounts, cgroups): run it as root, e.g. `sudo make fleet-up`")
+        raise FleetError(
+            "the local fleet needs root (systemd-nspawn, overlay mounts, cgroups): "
+            "run it as root, e.g. `sudo make fleet-up`"
+        )
 
 
 def check_tools(extra: dict | None = None) -> None:
     tools = dict(HOST_TOOLS, **(extra or {}))
     missing = sorted({pkg for binary, pkg in tools.items() if shutil.which(binary) is None})
     if missing:
-        raise FleetError(f"missing host package(s) {', '.join(missing)}: install with `apt-get install -y {' '.join(missing)}`")
+        raise FleetError(
+            f"missing host package(s) {', '.join(missing)}: "
+            f"install with `apt-get install -y {' '.join(missing)}`"
+        )
 
 
 def check_cgroups() -> None:
     for h in REQUIRED_CGROUP_HIERARCHIES:
         if not os.path.isfile(f"/sys/fs/cgroup/{h}/cgroup.procs"):
             # A pure cgroup v2 host (systemd as PID 1) would need a different layout.
-            raise FleetError(f"cgroup hierarchy /sys/fs/cgroup/{h} is not mounted; this fleet expects a cgroup v1 hybrid host")
+            raise FleetError(
+                f"cgroup hierarchy /sys/fs/cgroup/{h} is not mounted; "
+                "this fleet expects a cgroup v1 hybrid host"
+            )
 
 
 def raise_host_limits(n: int) -> None:
     """Every node's systemd runs as host root and takes inotify instances from root's shared budget
     (default 128, enough for about 20 nodes): raise it, and the watch limit, if they are too low."""
-    wanted = {"/proc/sys/fs/inotify/max_user_instances": 256 + 32 * n,
-              "/proc/sys/fs/inotify/max_user_watches": 65536 + 8192 * n}
+    wanted = {
+        "/proc/sys/fs/inotify/max_user_instances": 256 + 32 * n,
+        "/proc/sys/fs/inotify/max_user_watches": 65536 + 8192 * n,
+    }
     for path, value in wanted.items():
         try:
             with open(path) as f:
@@ -178,7 +238,8 @@ def raise_host_limits(n: int) -> None:
             if current < value:
                 with open(path, "w") as f:
                     f.write(f"{value}\n")
-                log(f"raised {path.removeprefix('/proc/sys/').replace('/', '.')} from {current} to {value}")
+                name = path.removeprefix("/proc/sys/").replace("/", ".")
+                log(f"raised {name} from {current} to {value}")
         except (OSError, ValueError) as e:
             log(f"warning: could not raise {path}: {e}")
 
@@ -209,11 +270,15 @@ def log(msg: str) -> None:
 # ----------------------------------------------------------------------------------------------
 # Root image
 
+
 def debian_mirror() -> str:
     """The Debian mirror from the host's apt sources (only the package registries are reachable)."""
     candidates = []
-    paths = ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")) + sorted(
-        glob.glob("/etc/apt/sources.list.d/*.sources"))
+    paths = [
+        "/etc/apt/sources.list",
+        *sorted(glob.glob("/etc/apt/sources.list.d/*.list")),
+        *sorted(glob.glob("/etc/apt/sources.list.d/*.sources")),
+    ]
     for path in paths:
         try:
             with open(path, encoding="utf-8") as f:
@@ -253,8 +318,10 @@ def debian_mirror() -> str:
 
 
 def recipe_hash() -> str:
-    recipe = json.dumps({"suite": SUITE, "variant": VARIANT, "packages": sorted(PACKAGES), "setup": ROOT_SETUP},
-                        sort_keys=True)
+    recipe = json.dumps(
+        {"suite": SUITE, "variant": VARIANT, "packages": sorted(PACKAGES), "setup": ROOT_SETUP},
+        sort_keys=True,
+    )
     return hashlib.sha256(recipe.encode()).hexdigest()[:16]
 
 
@@ -277,16 +344,32 @@ def ensure_root() -> str:
         tmp = tempfile.mkdtemp(prefix=os.path.basename(root) + ".tmp", dir=CACHE_DIR)
         os.chmod(tmp, 0o755)
         mirror = debian_mirror()
-        log(f"building the node root with debootstrap from {mirror} (about a minute, once per recipe)")
+        log(
+            f"building the node root with debootstrap from {mirror} "
+            "(about a minute, once per recipe)"
+        )
         t0 = time.monotonic()
         buildlog = os.path.join(CACHE_DIR, "build.log")
         with open(buildlog, "w") as out:
             rc = subprocess.call(
-                ["debootstrap", f"--variant={VARIANT}", "--include=" + ",".join(PACKAGES), SUITE, tmp, mirror],
-                stdout=out, stderr=subprocess.STDOUT)
+                [
+                    "debootstrap",
+                    f"--variant={VARIANT}",
+                    "--include=" + ",".join(PACKAGES),
+                    SUITE,
+                    tmp,
+                    mirror,
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
             if rc == 0:
-                rc = subprocess.call(["chroot", tmp, "/bin/sh", "-c", ROOT_SETUP], stdout=out,
-                                     stderr=subprocess.STDOUT, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+                rc = subprocess.call(
+                    ["chroot", tmp, "/bin/sh", "-c", ROOT_SETUP],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                )
         if rc != 0:
             shutil.rmtree(tmp, ignore_errors=True)
             raise FleetError(f"building the node root failed (exit {rc}); see {buildlog}")
@@ -301,6 +384,7 @@ def ensure_root() -> str:
 
 # ----------------------------------------------------------------------------------------------
 # Keys and per-node files
+
 
 def keygen(path: str, comment: str) -> None:
     if not (os.path.exists(path) and os.path.exists(path + ".pub")):
@@ -319,7 +403,9 @@ def host_key(name: str) -> str:
     return os.path.join(node_dir(name), "ssh_host_ed25519_key")
 
 
-def write_file(path: str, content: str | bytes, mode: int = 0o644, uid: int = 0, gid: int = 0) -> None:
+def write_file(
+    path: str, content: str | bytes, mode: int = 0o644, uid: int = 0, gid: int = 0
+) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         os.remove(path)  # never write through a symlink or a lower-layer file
@@ -336,42 +422,84 @@ def copy_in(src: str, dst: str, mode: int, uid: int = 0, gid: int = 0) -> None:
         write_file(dst, f.read(), mode, uid, gid)
 
 
+def make_dirs(root: str, path: str, uid: int, gid: int, mode: int = 0o755) -> None:
+    """Create the directory ``path`` (absolute on the node) under ``root``; the components it
+    creates get uid:gid and mode, existing ones are left as they are (as `install -d` would)."""
+    current = root
+    for part in path.strip("/").split("/"):
+        current = os.path.join(current, part)
+        if not os.path.isdir(current):
+            os.mkdir(current, mode)
+            os.chmod(current, mode)
+            os.chown(current, uid, gid)
+
+
+# Login accounts and their homes: the fleet key is authorized for each of them.
+ACCOUNTS = (
+    (ROOT_USER, "/root", 0),
+    (OPS_USER, "/home/ops", OPS_UID),
+    (ADMIN_USER, "/home/admin", ADMIN_UID),
+)
+
+
 def prepare_node(node: dict, nodes: list[dict]) -> None:
-    """Write everything node-specific into the mounted overlay, before boot."""
+    """Write everything node-specific into the mounted overlay, before boot.
+
+    A node looks like one that other Ansible roles configured before the product's first deploy:
+    the operator's key lets root, ops and admin in (and nothing else does), there is no
+    node-to-node trust (no node key, no ssh_known_hosts: the product's trust deploy creates
+    them), and the service configs the sentinel, imagenode and datapump roles write are in place
+    (devfleet/provision.py), owned by ops."""
     name, addr = node["name"], node["address"]
     m = os.path.join(node_dir(name), "merged")
+    # What the udev package provides on every real Pi (the minbase image has no udev): the Coral
+    # deploy writes its rule there.
+    os.makedirs(f"{m}/etc/udev/rules.d", exist_ok=True)
     write_file(f"{m}/etc/hostname", f"{name}\n")
     hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
     hosts += [f"{n['address']}\t{n['name']}" for n in nodes]
     write_file(f"{m}/etc/hosts", "\n".join(hosts) + "\n")
-    # sshd: only this node's address, only its own host key, keys only.
+    # sshd: only this node's address, only its own host key, keys only (root too).
     copy_in(host_key(name), f"{m}/etc/ssh/ssh_host_ed25519_key", 0o600)
     copy_in(host_key(name) + ".pub", f"{m}/etc/ssh/ssh_host_ed25519_key.pub", 0o644)
-    write_file(f"{m}/etc/ssh/sshd_config.d/10-sentinelcam-fleet.conf", "\n".join([
-        "# Written by devfleet (sentinelcam-models)",
-        f"ListenAddress {addr}",
-        "HostKey /etc/ssh/ssh_host_ed25519_key",
-        "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no",
-        "UseDNS no",
-        "",
-    ]))
-    known = [f"{n['address']},{n['name']} {read_pub(host_key(n['name']))}" for n in nodes]
-    write_file(f"{m}/etc/ssh/ssh_known_hosts", "\n".join(known) + "\n")
-    # ops: the fleet key and the shared node-side key are authorised; the node-side key is ops' own.
-    ssh = f"{m}/home/ops/.ssh"
-    os.makedirs(ssh, exist_ok=True)
-    os.chmod(ssh, 0o700)
-    os.chown(ssh, OPS_UID, OPS_UID)
-    write_file(f"{ssh}/authorized_keys", f"{read_pub(fleet_key())}\n{read_pub(node_key())}\n", 0o600, OPS_UID, OPS_UID)
-    copy_in(node_key(), f"{ssh}/id_ed25519", 0o600, OPS_UID, OPS_UID)
-    copy_in(node_key() + ".pub", f"{ssh}/id_ed25519.pub", 0o644, OPS_UID, OPS_UID)
+    write_file(
+        f"{m}/etc/ssh/sshd_config.d/10-sentinelcam-fleet.conf",
+        "\n".join(
+            [
+                "# Written by devfleet (sentinelcam-models)",
+                f"ListenAddress {addr}",
+                "HostKey /etc/ssh/ssh_host_ed25519_key",
+                "PermitRootLogin prohibit-password",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "UseDNS no",
+                "",
+            ]
+        ),
+    )
+    operator = read_pub(fleet_key())
+    for _user, home, uid in ACCOUNTS:
+        ssh = f"{m}{home}/.ssh"
+        os.makedirs(ssh, exist_ok=True)
+        os.chmod(ssh, 0o700)
+        os.chown(ssh, uid, uid)
+        write_file(f"{ssh}/authorized_keys", f"{operator}\n", 0o600, uid, uid)
+    # The files the service roles left, owned by ops.
+    for path, text in provision.node_files(node).items():
+        make_dirs(m, os.path.dirname(path), OPS_UID, OPS_UID)
+        write_file(f"{m}{path}", text, 0o644, OPS_UID, OPS_UID)
     # Stand-in services, enabled.
-    copy_in(os.path.join(HERE, "sentinelcam-standin"), f"{m}/usr/local/bin/sentinelcam-standin", 0o755)
+    copy_in(
+        os.path.join(HERE, "sentinelcam-standin"), f"{m}/usr/local/bin/sentinelcam-standin", 0o755
+    )
     wants = f"{m}/etc/systemd/system/multi-user.target.wants"
     os.makedirs(wants, exist_ok=True)
     for svc in SERVICES:
-        copy_in(os.path.join(HERE, "units", f"{svc}.service"), f"{m}/etc/systemd/system/{svc}.service", 0o644)
+        copy_in(
+            os.path.join(HERE, "units", f"{svc}.service"),
+            f"{m}/etc/systemd/system/{svc}.service",
+            0o644,
+        )
         link = f"{wants}/{svc}.service"
         with contextlib.suppress(FileNotFoundError):
             os.remove(link)
@@ -380,6 +508,7 @@ def prepare_node(node: dict, nodes: list[dict]) -> None:
 
 # ----------------------------------------------------------------------------------------------
 # Mounts, cgroups, processes
+
 
 def mounts_under(path: str) -> list[str]:
     path = os.path.realpath(path).rstrip("/") + "/"
@@ -399,8 +528,17 @@ def mount_overlay(name: str, root: str) -> None:
         return
     for sub in ("upper", "work", "merged"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
-    run(["mount", "-t", "overlay", "overlay", "-o",
-         f"lowerdir={root},upperdir={d}/upper,workdir={d}/work", merged])
+    run(
+        [
+            "mount",
+            "-t",
+            "overlay",
+            "overlay",
+            "-o",
+            f"lowerdir={root},upperdir={d}/upper,workdir={d}/work",
+            merged,
+        ]
+    )
 
 
 def unmount_all(path: str) -> None:
@@ -414,12 +552,12 @@ def cgroup_dirs(name: str | None = None) -> list[str]:
     for h in CGROUP_HIERARCHIES:
         base = f"/sys/fs/cgroup/{h}"
         if os.path.isfile(f"{base}/cgroup.procs"):
-            out.append(os.path.join(base, CGROUP_NAME, name) if name else os.path.join(base, CGROUP_NAME))
+            out.append(os.path.join(base, CGROUP_NAME, *([name] if name else [])))
     return out
 
 
 def cgroup_pids(path: str) -> set[int]:
-    pids = set()
+    pids: set[int] = set()
     for dirpath, _dirs, files in os.walk(path):
         if "cgroup.procs" in files:
             with contextlib.suppress(OSError), open(os.path.join(dirpath, "cgroup.procs")) as f:
@@ -429,16 +567,20 @@ def cgroup_pids(path: str) -> set[int]:
 
 def remove_cgroup(path: str, deadline_s: float = 10.0) -> None:
     """Remove a cgroup and its children (created by nspawn and the node's systemd), deepest first.
-    A cgroup whose last tasks are still exiting refuses rmdir (EBUSY) for a moment: retry until gone."""
+    A cgroup whose last tasks are still exiting refuses rmdir (EBUSY) for a moment: retry until
+    gone."""
     deadline = time.monotonic() + deadline_s
     while os.path.isdir(path):
-        for dirpath, _dirs, _files in sorted(os.walk(path), key=lambda t: t[0].count("/"), reverse=True):
+        walk = sorted(os.walk(path), key=lambda t: t[0].count("/"), reverse=True)
+        for dirpath, _dirs, _files in walk:
             with contextlib.suppress(OSError):
                 os.rmdir(dirpath)
         if not os.path.isdir(path):
             return
         if time.monotonic() > deadline:
-            raise FleetError(f"cannot remove cgroup {path} (tasks left: {sorted(cgroup_pids(path))})")
+            raise FleetError(
+                f"cannot remove cgroup {path} (tasks left: {sorted(cgroup_pids(path))})"
+            )
         time.sleep(0.05)
 
 
@@ -450,9 +592,9 @@ def node_pids(name: str) -> set[int]:
 
 
 def proc_start_time(pid: int) -> int | None:
-    """The start time of a process (clock ticks since boot, /proc/<pid>/stat field 22), or None if there
-    is no such process or it is a zombie. Unlike /proc/<pid>/cmdline it stays the same across execve, and
-    together with the pid it names one process even if the pid is reused later."""
+    """The start time of a process (clock ticks since boot, /proc/<pid>/stat field 22), or None if
+    there is no such process or it is a zombie. Unlike /proc/<pid>/cmdline it stays the same across
+    execve, and together with the pid it names one process even if the pid is reused later."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -475,9 +617,9 @@ def recorded_pid(name: str) -> int | None:
 
     The process is identified by pid and start time, never by /proc/<pid>/cmdline: right after the
     spawn the wrapper shell exec()s systemd-nspawn, and during an execve the kernel reports an empty
-    cmdline. Checking the cmdline made a freshly booted node look dead for a moment, and the SSH wait
-    gave up on it at once (a flaky "did not accept SSH within 120 s" whose console log shows a normal
-    boot)."""
+    cmdline. Checking the cmdline made a freshly booted node look dead for a moment, and the SSH
+    wait gave up on it at once (a flaky "did not accept SSH within 120 s" whose console log shows a
+    normal boot)."""
     try:
         with open(os.path.join(node_dir(name), "pid")) as f:
             fields = f.read().split()
@@ -496,7 +638,11 @@ def recorded_pid(name: str) -> int | None:
             cmd = f.read().split(b"\0")
     except OSError:
         return None
-    if not cmd or not cmd[0].endswith((b"systemd-nspawn", b"/bin/sh")) or f"--machine={name}".encode() not in cmd:
+    if (
+        not cmd
+        or not cmd[0].endswith((b"systemd-nspawn", b"/bin/sh"))
+        or f"--machine={name}".encode() not in cmd
+    ):
         return None
     return pid
 
@@ -511,43 +657,96 @@ def boot_node(node: dict) -> int:
     # The wrapper moves itself into the node's cgroups, then becomes systemd-nspawn, so that
     # nspawn (and the container's systemd) never share a cgroup with another node.
     wrapper = "".join(f'echo $$ > "{cg}/cgroup.procs" && ' for cg in cgs) + 'exec "$@"'
-    cmd = ["/bin/sh", "-c", wrapper, "fleet-node-" + name,
-           "systemd-nspawn", "--boot", "--register=no", "--keep-unit",
-           "--directory", os.path.join(d, "merged"), f"--machine={name}", f"--hostname={name}",
-           "--console=read-only", "--link-journal=no", "--resolv-conf=copy-host", "--timezone=off",
-           "--quiet"]
+    cmd = [
+        "/bin/sh",
+        "-c",
+        wrapper,
+        "fleet-node-" + name,
+        "systemd-nspawn",
+        "--boot",
+        "--register=no",
+        "--keep-unit",
+        "--directory",
+        os.path.join(d, "merged"),
+        f"--machine={name}",
+        f"--hostname={name}",
+        "--console=read-only",
+        "--link-journal=no",
+        "--resolv-conf=copy-host",
+        "--timezone=off",
+        "--quiet",
+    ]
     env = dict(os.environ, SYSTEMD_NSPAWN_LOCK="0")
     env.pop("NOTIFY_SOCKET", None)
     with open(console_log(name), "wb") as out, open(os.devnull, "rb") as devnull:
-        p = subprocess.Popen(cmd, stdin=devnull, stdout=out, stderr=subprocess.STDOUT, env=env,
-                             start_new_session=True, close_fds=True)
-    # Popen returns once the wrapper has been exec()ed, so the pid and start time are the node's from
-    # here on (the exec into systemd-nspawn keeps both).
+        p = subprocess.Popen(
+            cmd,
+            stdin=devnull,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+    # Popen returns once the wrapper has been exec()ed, so the pid and start time are the node's
+    # from here on (the exec into systemd-nspawn keeps both).
     record_pid(name, p.pid)
     # Popen object dropped on purpose: the node outlives this process. Avoid a zombie warning.
     p.returncode = 0
     return p.pid
 
 
-def ssh_cmd(node: dict, command: str = "true", timeout: int = 5) -> list[str]:
-    return ["ssh", "-F", "/dev/null", "-i", fleet_key(), "-o", "IdentitiesOnly=yes",
-            "-o", f"UserKnownHostsFile={known_hosts_path()}", "-o", "GlobalKnownHostsFile=/dev/null",
-            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={timeout}",
-            "-o", "LogLevel=ERROR", f"{OPS_USER}@{node['address']}", command]
+def ssh_cmd(
+    node: dict, command: str = "true", timeout: int = 5, user: str | None = None
+) -> list[str]:
+    """The ssh command line that runs ``command`` on ``node`` as ``user`` (default ops; tests pass
+    user="root" for test-only manipulations, or the node's ``login``) with the operator key and
+    strict host key checking."""
+    return [
+        "ssh",
+        "-F",
+        "/dev/null",
+        "-i",
+        fleet_key(),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        f"UserKnownHostsFile={known_hosts_path()}",
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        f"ConnectTimeout={timeout}",
+        "-o",
+        "LogLevel=ERROR",
+        f"{user or OPS_USER}@{node['address']}",
+        command,
+    ]
 
 
 def ssh_probe(node: dict, timeout: int = 5) -> tuple[bool, str]:
     """One real login as ops; (True, "") or (False, why it failed, from the ssh client)."""
     try:
-        p = subprocess.run(ssh_cmd(node, "true", timeout), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, text=True, timeout=timeout + 5)
+        p = subprocess.run(
+            ssh_cmd(node, "true", timeout),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=timeout + 5,
+        )
     except subprocess.TimeoutExpired:
         return False, f"ssh did not finish within {timeout + 5} s"
     if p.returncode == 0:
         return True, ""
     err = " ".join(p.stderr.split()) or f"ssh exited {p.returncode}"
     if "Connection refused" in err:
-        return False, f"nothing listens on {node['address']}:22 (sshd not started, or its bind failed): {err}"
+        return False, (
+            f"nothing listens on {node['address']}:22 (sshd not started, or its bind failed): {err}"
+        )
     return False, f"login refused or failed: {err}"
 
 
@@ -556,7 +755,8 @@ def ssh_ok(node: dict, timeout: int = 5) -> bool:
 
 
 def wait_for_ssh(nodes: list[dict], deadline_s: float) -> dict[str, str]:
-    """Poll each node with a real SSH login until it succeeds; return {name: why} for the nodes that failed."""
+    """Poll each node with a real SSH login until it succeeds; return {name: why} for the nodes
+    that failed."""
     deadline = time.monotonic() + deadline_s
 
     def wait(node):
@@ -572,11 +772,12 @@ def wait_for_ssh(nodes: list[dict], deadline_s: float) -> dict[str, str]:
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(64, len(nodes))) as ex:
         results = list(ex.map(wait, nodes))
-    return {n["name"]: why for n, why in zip(nodes, results) if why}
+    return {n["name"]: why for n, why in zip(nodes, results, strict=True) if why}
 
 
 def tcp_listeners(port: int = 22) -> set[str]:
-    """IPv4 addresses with a listening TCP socket on port, from /proc/net/tcp (host network namespace)."""
+    """IPv4 addresses with a listening TCP socket on port, from /proc/net/tcp (host network
+    namespace)."""
     found = set()
     with contextlib.suppress(OSError), open("/proc/net/tcp") as f:
         for line in f.readlines()[1:]:
@@ -589,22 +790,29 @@ def tcp_listeners(port: int = 22) -> set[str]:
 
 
 def wait_addresses_free(nodes: list[dict], deadline_s: float = 10.0) -> None:
-    """Wait until nothing listens on the nodes' SSH addresses any more (the nodes share the host network:
-    a left-over sshd would keep a new node's sshd from binding)."""
+    """Wait until nothing listens on the nodes' SSH addresses any more (the nodes share the host
+    network: a left-over sshd would keep a new node's sshd from binding)."""
     deadline = time.monotonic() + deadline_s
     while True:
         busy = sorted({n["address"] for n in nodes} & tcp_listeners(22))
         if not busy:
             return
         if time.monotonic() > deadline:
-            raise FleetError(f"port 22 of {', '.join(busy)} is still in use by a process outside the fleet's "
-                             "nodes (see `ss -ltnp`); stop it and retry")
+            raise FleetError(
+                f"port 22 of {', '.join(busy)} is still in use by a process outside "
+                "the fleet's nodes (see `ss -ltnp`); stop it and retry"
+            )
         time.sleep(0.05)
 
 
-def stop_node_processes(names: list[str], graceful: bool = True, deadline_s: float = STOP_DEADLINE,
-                        wait_reaped: bool = True) -> None:
-    """Stop the nodes: SIGTERM to systemd-nspawn (the container powers off), then SIGKILL stragglers."""
+def stop_node_processes(
+    names: list[str],
+    graceful: bool = True,
+    deadline_s: float = STOP_DEADLINE,
+    wait_reaped: bool = True,
+) -> None:
+    """Stop the nodes: SIGTERM to systemd-nspawn (the container powers off), then SIGKILL
+    stragglers."""
     if graceful:
         for name in names:
             pid = recorded_pid(name)
@@ -621,7 +829,8 @@ def stop_node_processes(names: list[str], graceful: bool = True, deadline_s: flo
         if not left:
             break
         if time.monotonic() > deadline:
-            raise FleetError(f"processes of node(s) {', '.join(left)} survive SIGKILL: {sorted(set().union(*left.values()))}")
+            stuck = sorted(set().union(*left.values()))
+            raise FleetError(f"processes of node(s) {', '.join(left)} survive SIGKILL: {stuck}")
         for pids in left.values():
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):
@@ -629,7 +838,8 @@ def stop_node_processes(names: list[str], graceful: bool = True, deadline_s: flo
         time.sleep(0.05)
     zombies = []
     for name in names:
-        # The recorded nspawn pid could in theory be outside the cgroup (if the wrapper failed early).
+        # The recorded nspawn pid could in theory be outside the cgroup (if the wrapper failed
+        # early).
         pid = recorded_pid(name)
         if pid:
             with contextlib.suppress(ProcessLookupError):
@@ -670,8 +880,18 @@ def existing_node_names() -> list[str]:
 # ----------------------------------------------------------------------------------------------
 # Commands
 
+
 def write_fleet_json(nodes: list[dict]) -> None:
-    data = {"nodes": nodes, "ssh_user": OPS_USER, "ssh_key": fleet_key(), "known_hosts": known_hosts_path()}
+    """fleet.json: the nodes (name, address, groups, login), the operator key and known_hosts.
+    ``ssh_user`` (ops) stays for older readers; each node's ``login`` is the account to log in
+    with, ``root_login`` the account for test-only privileged actions."""
+    data = {
+        "nodes": nodes,
+        "ssh_user": OPS_USER,
+        "root_login": ROOT_USER,
+        "ssh_key": fleet_key(),
+        "known_hosts": known_hosts_path(),
+    }
     tmp = fleet_json_path() + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2)
@@ -693,12 +913,17 @@ def is_up(n: int | None = None, check_ssh: bool = True) -> bool:
 
 
 def _boot(nodes: list[dict], root: str) -> None:
-    """Mount, prepare and boot the given nodes (already stopped, state files present), then wait for SSH."""
+    """Mount, prepare and boot the given nodes (already stopped, state files present), then wait
+    for SSH."""
+
     def prep(node):
         mount_overlay(node["name"], root)
         prepare_node(node, all_nodes)
 
-    all_nodes = load_fleet()["nodes"]
+    fleet = load_fleet()
+    if not fleet:
+        raise FleetError(f"no fleet.json in {state_dir()}")
+    all_nodes = fleet["nodes"]
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
         list(ex.map(prep, nodes))
     wait_addresses_free(nodes)
@@ -729,7 +954,9 @@ def cmd_up(n: int) -> None:
         os.makedirs(state_dir(), mode=0o700, exist_ok=True)
         nodes = node_specs(n)
         keygen(fleet_key(), "sentinelcam-fleet operator")
-        keygen(node_key(), "ops@sentinelcam-fleet-node")
+        for p in (stale_node_key(), stale_node_key() + ".pub"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(p)
 
         def keys(node):
             os.makedirs(node_dir(node["name"]), exist_ok=True)
@@ -791,8 +1018,8 @@ def cmd_reset() -> None:
         nodes = fleet["nodes"]
         names = [n["name"] for n in nodes]
         raise_host_limits(len(nodes))
-        # The overlay is thrown away, but an orderly poweroff is cheap (well under a second) and lets
-        # systemd-nspawn clean up after itself; stragglers are killed after a short deadline.
+        # The overlay is thrown away, but an orderly poweroff is cheap (well under a second) and
+        # lets systemd-nspawn clean up after itself; stragglers are killed after a short deadline.
         stop_node_processes(names, graceful=True, deadline_s=5, wait_reaped=False)
         unmount_all(os.path.join(state_dir(), "nodes"))
 
@@ -820,7 +1047,7 @@ def memory_mb(name: str) -> float | None:
 def cmd_status() -> int:
     fleet = load_fleet()
     if not fleet:
-        print("fleet: down (no fleet.json in %s)" % state_dir())
+        print(f"fleet: down (no fleet.json in {state_dir()})")
         return 0  # a clear answer, not an error; a partly-up fleet exits 1 below
     up = 0
     for node in fleet["nodes"]:
@@ -830,7 +1057,8 @@ def cmd_status() -> int:
         state = "up" if ok else ("booting/no-ssh" if running else "down")
         mem = memory_mb(node["name"]) if running else None
         extra = f"  mem={mem:.0f}MB" if mem is not None else ""
-        print(f"{node['name']:<12} {node['address']:<14} {','.join(node['groups']):<12} {state}{extra}")
+        groups = ",".join(node["groups"])
+        print(f"{node['name']:<12} {node['address']:<14} {groups:<12} {state}{extra}")
     print(f"fleet: {up}/{len(fleet['nodes'])} nodes up; state in {state_dir()}")
     return 0 if up == len(fleet["nodes"]) else 1
 
