@@ -8,6 +8,7 @@ Importing this file needs neither root nor a running fleet, so `pytest -m 'not f
     def test_other(fresh_fleet):               # the same fleet, reset to pristine once for this module
         ...
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,11 @@ def fleet():
     """
     if os.geteuid() != 0:
         # A failure, not a skip: a run that skips every fleet test must not look green.
-        pytest.fail("the fleet tests need root (systemd-nspawn): run `make test` as root, "
-                    "or `make test-unit` for the tests that need no root", pytrace=False)
+        pytest.fail(
+            "the fleet tests need root (systemd-nspawn): run `make test` as root, "
+            "or `make test-unit` for the tests that need no root",
+            pytrace=False,
+        )
     n = int(os.environ.get("SENTINELCAM_TEST_NODES", "6"))
     reused = fleet_mod.is_up(n)
     if not reused:

@@ -18,14 +18,14 @@ SENTINEL_MODELS = "/home/ops/sentinel/models"
 @pytest.fixture(scope="module")
 def site(fresh_fleet, tmp_path_factory):
     s = Site(fresh_fleet, tmp_path_factory.mktemp("drift"))
-    s.publish_registry_versions()
+    s.setup()
     first = s.deploy()
     assert first.returncode == 0, first.output
     return s
 
 
 def drift(site, *args):
-    run = site.cli("drift", "-i", str(site.inventory), "--json", *args)
+    run = site.cli("drift", "--json", *args)
     return run.returncode, json.loads(run.stdout)
 
 
@@ -38,10 +38,17 @@ def test_after_deploy_everything_is_ok(site, tmp_path):
     assert code == 0
     assert doc["summary"]["ok"] > 0 and sum(doc["summary"].values()) == doc["summary"]["ok"]
     assert {h["host"] for h in doc["hosts"]} == set(site.fleet.names()) - {"data1"}
-    families = {f.name: f for f in text_string_to_metric_families((tmp_path / "drift.prom").read_text())}
+    assert all(
+        h["gate"]["status"] == "passed"
+        for h in doc["hosts"]
+        if "sentinels" in site.fleet.node(h["host"])["groups"]
+    )
+    families = {
+        f.name: f for f in text_string_to_metric_families((tmp_path / "drift.prom").read_text())
+    }
     ok = [s for s in families["sentinelcam_model_status"].samples if s.labels["status"] == "ok"]
     assert ok and all(s.value == 1 for s in ok)
-    table = site.cli("drift", "-i", str(site.inventory))
+    table = site.cli("drift")
     assert table.returncode == 0 and "ok: " in table.output and "drift: 0" in table.output
 
 
@@ -54,18 +61,23 @@ def test_pin_changed_but_not_deployed_shows_drift_on_that_host_only(site):
         site.unpin(host)
     assert code == 1
     row = rows(doc, host)["face_recognition"]
-    assert (row["status"], row["desired"], row["pinned"], row["active"]) == ("drift", "2025-02-25", True, ["2026-02-02"])
+    assert (row["status"], row["desired"], row["pinned"], row["active"]) == (
+        "drift",
+        "2025-02-25",
+        True,
+        ["2026-02-02"],
+    )
     other = site.fleet.names("sentinels")[1]
     assert rows(doc, other)["face_recognition"]["status"] == "ok"
 
 
 def test_deleted_version_directory_is_missing(site):
     host = site.fleet.names("sentinels")[1]
-    site.fleet.ssh(host, f"mv {SENTINEL_MODELS}/haarcascades/2020-12-06 /home/ops/haar.bak")
+    site.fleet.ssh(host, f"mv {SENTINEL_MODELS}/haarcascades/2020-03-25 /home/ops/haar.bak")
     try:
         code, doc = drift(site, "--limit", host)
     finally:
-        site.fleet.ssh(host, f"mv /home/ops/haar.bak {SENTINEL_MODELS}/haarcascades/2020-12-06")
+        site.fleet.ssh(host, f"mv /home/ops/haar.bak {SENTINEL_MODELS}/haarcascades/2020-03-25")
     assert code == 1
     assert [h["host"] for h in doc["hosts"]] == [host]
     assert rows(doc, host)["haarcascades"]["status"] == "missing"
@@ -73,9 +85,11 @@ def test_deleted_version_directory_is_missing(site):
 
 def test_flipped_byte_is_corrupt_only_with_deep(site):
     host = site.fleet.names("sentinels")[0]
-    path = f"{SENTINEL_MODELS}/openface_torch/2020-12-06/openface_nn4.small2.v1.t7"
-    flip = (f"python3 -c \"f = open('{path}', 'r+b'); f.seek(10); b = f.read(1)[0]; "
-            f"f.seek(10); f.write(bytes([b ^ 1]))\"")
+    path = f"{SENTINEL_MODELS}/openface_torch/2020-03-25/openface_nn4.small2.v1.t7"
+    flip = (
+        f"python3 -c \"f = open('{path}', 'r+b'); f.seek(10); b = f.read(1)[0]; "
+        f'f.seek(10); f.write(bytes([b ^ 1]))"'
+    )
     site.fleet.ssh(host, flip)
     try:
         code, plain = drift(site, "--model", "openface_torch")
@@ -88,6 +102,19 @@ def test_flipped_byte_is_corrupt_only_with_deep(site):
         site.fleet.ssh(host, flip)  # flip it back
     code, deep = drift(site, "--deep")
     assert code == 0
+
+
+def test_curated_face_files_show_as_node_modified(site):
+    host = site.fleet.names("sentinels")[0]
+    site.fleet.ssh(
+        host, f"echo curated >> {SENTINEL_MODELS}/face_recognition/2026-02-02/facelist.csv"
+    )
+    code, doc = drift(site, "--limit", host)
+    row = rows(doc, host)["face_recognition"]
+    assert row["node_modified"] == ["facelist.csv (2026-02-02)"] and row["status"] == "ok"
+    assert code == 0  # curating is what the sentinel does: reported, not a failure
+    table = site.cli("drift", "--limit", host)
+    assert "facelist.csv (2026-02-02)" in table.output
 
 
 def test_stopped_node_is_unreachable_and_others_still_reported(site):

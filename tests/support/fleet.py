@@ -23,17 +23,27 @@ class SSHCommandError(subprocess.CalledProcessError):
         self.node = node
 
     def __str__(self):
-        return (f"on {self.node}: {self.cmd[-1]!r} exited {self.returncode}\n"
-                f"--- stdout\n{self.stdout}--- stderr\n{self.stderr}")
+        return (
+            f"on {self.node}: {self.cmd[-1]!r} exited {self.returncode}\n"
+            f"--- stdout\n{self.stdout}--- stderr\n{self.stderr}"
+        )
 
 
 def run_fleet(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run ``python -m devfleet`` with the current interpreter; fail the test with its output on error."""
-    proc = subprocess.run([sys.executable, "-m", "devfleet", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, "-m", "devfleet", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
     if proc.returncode != 0:
-        pytest.fail(f"devfleet {' '.join(args)} failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}"
-                    + _console_tails(proc.stderr), pytrace=False)
+        pytest.fail(
+            f"devfleet {' '.join(args)} failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}"
+            + _console_tails(proc.stderr),
+            pytrace=False,
+        )
     return proc
 
 
@@ -69,15 +79,22 @@ class Fleet:
         for node in self.nodes:
             if node["name"] == name:
                 return node
-        raise KeyError(f"no node {name!r} in the fleet ({', '.join(n['name'] for n in self.nodes)})")
+        raise KeyError(
+            f"no node {name!r} in the fleet ({', '.join(n['name'] for n in self.nodes)})"
+        )
 
     def names(self, group: str | None = None) -> list[str]:
         return [n["name"] for n in self.nodes if group is None or group in n["groups"]]
 
-    def ssh(self, name: str, command: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-        """Run `command` on node `name` as ops over real SSH (strict host key checking); text output."""
-        cmd = fleet_mod.ssh_cmd(self.node(name), command, timeout=10)
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    def ssh(
+        self, name: str, command: str, check: bool = True, timeout: float = 120, user: str = "ops"
+    ) -> subprocess.CompletedProcess:
+        """Run `command` on node `name` over real SSH (strict host key checking), as ops unless
+        ``user`` says otherwise ("root" for test-only manipulations); text output."""
+        cmd = fleet_mod.ssh_cmd(self.node(name), command, timeout=10, user=user)
+        proc = subprocess.run(
+            cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
+        )
         if check and proc.returncode != 0:
             raise SSHCommandError(name, proc.returncode, cmd, proc.stdout, proc.stderr)
         return proc

@@ -1,0 +1,230 @@
+"""The health gate program and the Coral root helper, run for real with stand-ins for systemd and
+dpkg on PATH (their behaviour is scripted per test; nothing here needs a fleet)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from facts.shell import body
+
+GATE = body("health_gate.py")
+HELPER = Path(__file__).resolve().parents[2] / "operations" / "scripts" / "sentinelcam-coral-deb"
+
+
+def stand_in(bin_dir: Path, name: str, text: str) -> None:
+    path = bin_dir / name
+    path.write_text("#!/bin/sh\n" + text)
+    path.chmod(0o755)
+
+
+@pytest.fixture
+def systemd(tmp_path):
+    """``systemctl show`` answers from a state file the test writes; ``restart`` is recorded."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    state = tmp_path / "state"
+    state.mkdir()
+    stand_in(
+        bin_dir,
+        "systemctl",
+        f"""
+case $1 in
+  show) for unit; do :; done; unit=${{unit%.service}}
+        n=$(cat {state}/$unit.count 2>/dev/null || echo 0); echo $((n + 1)) > {state}/$unit.count
+        if [ -f {state}/$unit.crash-after ] && [ $n -ge $(cat {state}/$unit.crash-after) ]; then
+          printf 'ActiveState=active\\nNRestarts=1\\nActiveEnterTimestamp=later\\n'
+        else
+          printf 'ActiveState=%s\\nNRestarts=0\\nActiveEnterTimestamp=first\\n' "$(cat {state}/$unit.state 2>/dev/null || echo active)"
+        fi ;;
+  restart) echo "$2" >> {state}/restarts; rm -f {state}/${{2%.service}}.crash-after ;;
+esac
+""",
+    )
+    stand_in(bin_dir, "journalctl", "echo 'model file broken'\n")
+    return bin_dir, state
+
+
+def gate(bin_dir: Path, tmp_path: Path, **spec) -> subprocess.CompletedProcess:
+    document = {
+        "services": [],
+        "settle": 1,
+        "timeout": 5,
+        "probes": [],
+        "check": [],
+        "as_service": [],
+        "restart": ["systemctl", "restart"],
+        "revert": [],
+        "record": str(tmp_path / "state/health.json"),
+        "versions": {"m": "2026-01-01"},
+        **spec,
+    }
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    return subprocess.run(
+        [sys.executable, "-c", GATE, json.dumps(document)], capture_output=True, text=True, env=env
+    )
+
+
+def test_gate_passes_when_the_service_stays_up_and_the_probe_loads(tmp_path, systemd):
+    bin_dir, state = systemd
+    ok = gate(
+        bin_dir,
+        tmp_path,
+        services=["imagenode"],
+        probes=[{"model": "m", "version": "2026-01-01", "argv": ["true"], "timeout": 5}],
+    )
+    assert ok.returncode == 0, ok.stderr
+    record = json.loads((state / "health.json").read_text())
+    assert record["status"] == "passed" and record["versions"] == {"m": "2026-01-01"}
+    assert not (state / "restarts").exists()
+
+
+def test_gate_reverts_a_service_that_restarts_within_the_settle_period(tmp_path, systemd):
+    bin_dir, state = systemd
+    (state / "imagenode.crash-after").write_text("2")
+    config = tmp_path / "imagenode.yaml"
+    config.write_text("new paths\n")
+    done = gate(
+        bin_dir,
+        tmp_path,
+        services=["imagenode"],
+        settle=3,
+        revert=[
+            {
+                "dest": str(config),
+                "restarts": "imagenode",
+                "text": base64.b64encode(b"old paths\n").decode(),
+            }
+        ],
+    )
+    assert done.returncode == 1
+    assert "imagenode did not stay active" in done.stderr
+    assert config.read_text() == "old paths\n"  # previous config back
+    assert (state / "restarts").read_text() == "imagenode.service\n"  # restarted once
+    record = json.loads((state / "health.json").read_text())
+    assert record["status"] == "reverted" and "did not stay active" in record["detail"]
+
+
+def test_gate_reverts_on_a_failing_probe_and_removes_files_that_did_not_exist(tmp_path, systemd):
+    bin_dir, state = systemd
+    new_file = tmp_path / "GetFaces.yaml"
+    new_file.write_text("first version\n")
+    done = gate(
+        bin_dir,
+        tmp_path,
+        probes=[
+            {
+                "model": "face_detection",
+                "version": "2026-02-02",
+                "argv": ["sh", "-c", "echo BROKEN model >&2; exit 3"],
+                "timeout": 5,
+            }
+        ],
+        revert=[{"dest": str(new_file), "restarts": None, "text": None}],
+    )
+    assert done.returncode == 1
+    assert "probe face_detection 2026-02-02 failed (exit 3): BROKEN model" in done.stderr
+    assert not new_file.exists() and not (state / "restarts").exists()
+
+
+def test_gate_reports_a_probe_that_hangs(tmp_path, systemd):
+    bin_dir, _ = systemd
+    done = gate(
+        bin_dir,
+        tmp_path,
+        probes=[{"model": "m", "version": "v", "argv": ["sleep", "30"], "timeout": 1}],
+    )
+    assert done.returncode == 1 and "timed out after 1 s" in done.stderr
+
+
+@pytest.fixture
+def dpkg(tmp_path):
+    """dpkg records the bytes it was asked to install; dpkg-query reports the version installed."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stand_in(
+        bin_dir,
+        "dpkg",
+        f'[ "$1" = -i ] && sha256sum < "$2" | cut -c1-64 > {tmp_path}/installed && echo 1.0 > {tmp_path}/version\n',
+    )
+    stand_in(bin_dir, "dpkg-query", f"cat {tmp_path}/version 2>/dev/null\n")
+    return bin_dir
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="the helper runs as root (sudo) and keeps a root-owned copy"
+)
+def test_coral_helper_installs_the_copy_it_verified_even_if_the_staged_file_is_swapped(
+    tmp_path, dpkg
+):
+    good, evil = b"the registry's deb", b"an attacker's deb"
+    staged = tmp_path / "libedgetpu1-std_1.0_arm64.deb"
+    staged.write_bytes(good)
+    # The service user swaps the staged file right after the helper copied it, before the check:
+    # a cp stand-in copies, then replaces the source.
+    stand_in(dpkg, "cp", f'/bin/cp "$@" && printf %s "{evil.decode()}" > {staged}\n')
+    env = {"PATH": f"{dpkg}:/usr/sbin:/usr/bin:/sbin:/bin"}
+    script = HELPER.read_text().replace(
+        "PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"PATH={dpkg}:/usr/sbin:/usr/bin:/sbin:/bin"
+    )
+    done = subprocess.run(
+        [
+            "sh",
+            "-c",
+            script,
+            "helper",
+            str(staged),
+            hashlib.sha256(good).hexdigest(),
+            "1.0",
+            "libedgetpu1-std",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "installed").read_text().strip() == hashlib.sha256(good).hexdigest()
+    assert staged.read_bytes() == evil  # the swap happened; it changed nothing
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="the helper runs as root (sudo) and keeps a root-owned copy"
+)
+def test_coral_helper_refuses_a_staged_file_with_another_digest(tmp_path, dpkg):
+    staged = tmp_path / "libedgetpu1-std_1.0_arm64.deb"
+    staged.write_bytes(b"tampered")
+    script = HELPER.read_text().replace(
+        "PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"PATH={dpkg}:/usr/sbin:/usr/bin:/sbin:/bin"
+    )
+    done = subprocess.run(
+        ["sh", "-c", script, "helper", str(staged), "0" * 64, "1.0", "libedgetpu1-std"],
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        done.returncode == 1 and "differs from the registry's sha256; not installed" in done.stderr
+    )
+    assert not (tmp_path / "installed").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["relative.deb", "0" * 64, "1.0", "p"],
+        ["/x/../y.deb", "0" * 64, "1.0", "p"],
+        ["/x/a b.deb", "0" * 64, "1.0", "p"],
+        ["/x/y.deb", "nothex", "1.0", "p"],
+        ["/x/y.deb", "0" * 64, "1.0;id", "p"],
+        ["/x/y.deb", "0" * 64, "1.0", "P$"],
+    ],
+)
+def test_coral_helper_refuses_malformed_arguments(args):
+    done = subprocess.run(["sh", str(HELPER), *args], capture_output=True, text=True)
+    assert done.returncode == 1 and done.stderr.startswith("sentinelcam-coral-deb: ")

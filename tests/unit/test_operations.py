@@ -1,0 +1,150 @@
+"""The commands each custom operation yields (pyinfra's own test harness: a fake host with facts)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from pyinfra.api import FunctionCommand, StringCommand
+from pyinfra.context import ctx_host, ctx_state
+from pyinfra_testing.util import FakeState, create_host
+
+from operations import configs, coral, health, models, notice, services, system, trust
+from sentinelcam_models.core.rollout import Gate, Probe, Pull, Restore
+
+
+def run(op, facts=None, **kwargs):
+    """(commands as strings or objects, noop description) of one operation's generator."""
+    state = FakeState()
+    host = create_host(state, facts=facts or {})
+    with ctx_state.use(state), ctx_host.use(host):
+        commands = list(op._inner(**kwargs))
+    return commands, getattr(host, "noop_description", None)
+
+
+def text(command) -> str:
+    return command.get_raw_value() if isinstance(command, StringCommand) else str(command)
+
+
+def test_restart_is_one_exact_command_without_a_shell():
+    [command], _ = run(services.restart, service="imagenode")
+    assert text(command) == "systemctl restart imagenode.service"
+    assert command.connector_arguments["_shell_executable"] is None  # sudoers can name it exactly
+    with pytest.raises(ValueError):
+        run(services.restart, service="sshd")
+
+
+def test_system_file_is_a_tee_of_that_path_and_a_noop_when_equal():
+    facts = {"keys.FileText": {"path=/etc/udev/rules.d/x.rules": "old"}}
+    [command], _ = run(system.file, facts, path="/etc/udev/rules.d/x.rules", content="new")
+    assert text(command) == "tee /etc/udev/rules.d/x.rules > /dev/null"
+    assert command.connector_arguments["_stdin"] == "new"
+    same, noop = run(
+        system.file,
+        {"keys.FileText": {"path=/etc/udev/rules.d/x.rules": "new"}},
+        path="/etc/udev/rules.d/x.rules",
+        content="new",
+    )
+    assert same == [] and "up to date" in noop
+
+
+def test_config_file_writes_quoted_content_checked_by_digest():
+    content = "a: '$(reboot)'\n"
+    [command], _ = run(configs.file, dest="/home/ops/x.yaml", content=content, current="old")
+    raw = text(command)
+    assignments = raw.split("\nLC_ALL=C")[0]  # the quoted inputs, before the shared library
+    shown = subprocess.run(
+        ["sh", "-c", assignments + '\nprintf %s "$content"'], capture_output=True, text=True
+    )
+    assert shown.stdout == content  # quoted: nothing in it ran
+    assert "digest=" in raw and "printf '%s' \"$content\"" in raw
+    none, noop = run(configs.file, dest="/home/ops/x.yaml", content=content, current=content)
+    assert none == [] and "up to date" in noop
+
+
+def test_pull_is_one_script_and_takes_a_slot_in_the_datasinks_window():
+    item = Pull(
+        "face_recognition",
+        "2026-02-02",
+        "/home/ops/sentinel/models",
+        "d" * 64,
+        "2025-02-25",
+        False,
+        ("facelist.csv", "facedata.hdf5"),
+    )
+    [command], _ = run(
+        models.pull, items=[item], models_path="/home/ops/sentinel/models", source="ops@data1"
+    )
+    raw = text(command)
+    assert "items='face_recognition 2026-02-02 " + "d" * 64 + " 2025-02-25 0'" in raw
+    assert "src=ops@data1\n" in raw and "try rsync $flags --delete" in raw
+    [windowed], _ = run(
+        models.pull,
+        items=[item],
+        models_path="/home/ops/sentinel/models",
+        source="ops@data1",
+        window=("data1", 8),
+    )
+    assert isinstance(windowed, FunctionCommand) and windowed.args[1:3] == ("data1", 8)
+    nothing, noop = run(models.pull, items=[], models_path="/x/models", source="ops@data1")
+    assert nothing == [] and "every version is installed" in noop
+
+
+def test_coral_deb_runs_only_the_root_helper_with_exact_arguments():
+    [command], _ = run(
+        coral.deb,
+        staged="/home/ops/sentinelcam/coral_packages/l.deb",
+        sha256="a" * 64,
+        version="16.0tf2.17.1-1",
+        package="libedgetpu1-std",
+    )
+    assert text(command) == (
+        "/usr/local/sbin/sentinelcam-coral-deb /home/ops/sentinelcam/coral_packages/l.deb "
+        + "a" * 64
+        + " 16.0tf2.17.1-1 libedgetpu1-std"
+    )
+    assert command.connector_arguments["_shell_executable"] is None
+
+
+def test_health_gate_carries_the_revert_and_the_record():
+    spec = Gate(
+        ("imagenode",),
+        (Probe("m", "v", ("/usr/bin/check", "/x/f"), 9),),
+        (),
+        20,
+        120,
+        (Restore("/home/ops/imagenode.yaml", "old\n", "imagenode"),),
+        {"m": "v"},
+    )
+    [command], _ = run(
+        health.gate, spec=spec, record="/home/ops/.sentinelcam/health.json", service_user="ops"
+    )
+    document = json.loads(command.bits[-1].obj)
+    assert document["as_service"] == ["sudo", "-n", "-u", "ops"]
+    assert document["restart"] == ["sudo", "-n", "systemctl", "restart"]
+    assert document["revert"] == [
+        {"dest": "/home/ops/imagenode.yaml", "restarts": "imagenode", "text": "b2xkCg=="}
+    ]
+    assert document["probes"] == [
+        {"model": "m", "version": "v", "argv": ["/usr/bin/check", "/x/f"], "timeout": 9}
+    ]
+
+
+def test_refuse_fails_the_host_with_each_reason():
+    [command], _ = run(notice.refuse, reasons=["no imagenode.yaml", "it's odd"])
+    raw = text(command)
+    assert raw.endswith("exit 1") and raw.count("sentinelcam: refused:") == 2 and "'\"'\"'" in raw
+
+
+def test_key_is_created_only_when_missing():
+    facts = {"keys.PublicKey": {"path=/home/ops/.ssh/id_ed25519.pub": None}}
+    [command], _ = run(
+        trust.key, facts, path="/home/ops/.ssh/id_ed25519", comment="sentinelcam-pull@east"
+    )
+    assert (
+        "ssh-keygen -q -t ed25519 -N '' -C sentinelcam-pull@east -f /home/ops/.ssh/id_ed25519"
+        in text(command)
+    )
+    present = {"keys.PublicKey": {"path=/home/ops/.ssh/id_ed25519.pub": ("ssh-ed25519", "AAAA")}}
+    assert run(trust.key, present, path="/home/ops/.ssh/id_ed25519", comment="c")[0] == []

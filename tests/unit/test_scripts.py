@@ -1,0 +1,325 @@
+"""The node-side shell bodies (operations/scripts/*.sh), run for real on this machine.
+
+Pulls go through the datasink's real forced command: an ``ssh`` stand-in on PATH runs
+``rrsync -ro STORE`` with the requested command, exactly as ``authorized_keys``'
+``command="rrsync -ro STORE"`` does on a datasink (the rsync package ships rrsync).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from facts.node import NodeState
+from facts.shell import script
+from sentinelcam_models.core.manifest import format_manifest
+from sentinelcam_models.core.nodestate import parse
+from sentinelcam_models.store.local import LocalStore
+
+RRSYNC = shutil.which("rrsync") or "/usr/bin/rrsync"
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("rsync") and os.path.exists(RRSYNC)),
+    reason="needs rsync with rrsync (Debian's rsync package)",
+)
+OWNED = "facelist.csv facedata.hdf5"
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def run_script(
+    name: str, env_path: Path | None = None, **assignments: str
+) -> subprocess.CompletedProcess:
+    command = script(name, {"what": name, "tries": "1", **assignments}).get_raw_value()
+    env = dict(os.environ)
+    if env_path is not None:
+        env["PATH"] = f"{env_path}:{env['PATH']}"
+    return subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=env)
+
+
+@pytest.fixture
+def store(tmp_path) -> Path:
+    root = tmp_path / "store"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def shim(tmp_path, store) -> Path:
+    """A PATH directory whose ``ssh`` behaves like a node key restricted to ``rrsync -ro STORE``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    ssh = bin_dir / "ssh"
+    ssh.write_text(f"""#!/bin/sh
+# skip ssh options and the destination, keep the remote command (what sshd hands the forced command)
+while [ $# -gt 0 ]; do
+  case $1 in -o|-p|-i|-l) shift 2 ;; -*) shift ;; *) shift; break ;; esac
+done
+SSH_ORIGINAL_COMMAND="$*" exec python3 {RRSYNC} -ro {store}
+""")
+    ssh.chmod(0o755)
+    return bin_dir
+
+
+def publish(store: Path, model: str, version: str, files: dict[str, bytes]) -> str:
+    src = store.parent / f"src-{model}-{version}"
+    src.mkdir()
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+    return LocalStore(store).publish(model, version, src, list(files)).manifest_digest
+
+
+def pull(
+    shim: Path, root: Path, items: list[tuple[str, str, str, str, int]]
+) -> subprocess.CompletedProcess:
+    lines = "\n".join(" ".join(str(part) for part in item) for item in items)
+    return run_script(
+        "pull.sh",
+        shim,
+        root=str(root),
+        stage=f"{root}/.sentinelcam-pull",
+        src="ops@data1",
+        port="22",
+        ssh="ssh -o BatchMode=yes",
+        owned=OWNED,
+        items=lines,
+    )
+
+
+def test_pull_installs_verified_versions_in_one_session(tmp_path, store, shim):
+    a = publish(store, "haarcascades", "2025-01-01", {"haarcascade_eye.xml": b"eye" * 1000})
+    b = publish(store, "openface_torch", "2025-01-01", {"openface_nn4.small2.v1.t7": b"net" * 1000})
+    root = tmp_path / "models"
+    done = pull(
+        shim,
+        root,
+        [("haarcascades", "2025-01-01", a, "-", 0), ("openface_torch", "2025-01-01", b, "-", 0)],
+    )
+    assert done.returncode == 0, done.stderr
+    assert (root / "haarcascades/2025-01-01/haarcascade_eye.xml").read_bytes() == b"eye" * 1000
+    assert (
+        root / "openface_torch/2025-01-01/openface_nn4.small2.v1.t7"
+    ).read_bytes() == b"net" * 1000
+    assert done.stdout.count("Number of files:") == 1  # one rsync session for both versions
+    assert not (root / ".sentinelcam-pull").exists()
+
+
+def test_pull_hard_links_unchanged_files_from_the_installed_version(tmp_path, store, shim):
+    same = os.urandom(200_000)
+    a = publish(store, "openface_torch", "2025-01-01", {"big.t7": same, "small": b"1"})
+    b = publish(store, "openface_torch", "2025-02-01", {"big.t7": same, "small": b"2"})
+    root = tmp_path / "models"
+    assert pull(shim, root, [("openface_torch", "2025-01-01", a, "-", 0)]).returncode == 0
+    done = pull(shim, root, [("openface_torch", "2025-02-01", b, "2025-01-01", 0)])
+    assert done.returncode == 0, done.stderr
+    old, new = root / "openface_torch/2025-01-01/big.t7", root / "openface_torch/2025-02-01/big.t7"
+    assert old.stat().st_ino == new.stat().st_ino
+    assert (
+        root / "openface_torch/2025-01-01/small"
+    ).read_bytes() == b"1"  # the basis is never modified
+    assert (
+        "Total transferred file size: " in done.stdout
+        and int(done.stdout.split("Total transferred file size: ")[1].split()[0].replace(",", ""))
+        < 1000
+    )
+
+
+def test_pull_refuses_a_store_manifest_that_changed(tmp_path, store, shim):
+    a = publish(store, "haarcascades", "2025-01-01", {"haarcascade_eye.xml": b"eye"})
+    done = pull(shim, tmp_path / "models", [("haarcascades", "2025-01-01", "0" * 64, "-", 0)])
+    assert done.returncode == 1 and "store manifest changed during the deploy" in done.stderr
+    assert a != "0" * 64 and not (tmp_path / "models/haarcascades/2025-01-01").exists()
+
+
+def test_pull_repairs_a_damaged_basis_file_with_its_store_size_and_mtime(tmp_path, store, shim):
+    data = os.urandom(5000)
+    a = publish(store, "m", "2025-01-01", {"f": data, "g": b"1"})
+    b = publish(store, "m", "2025-02-01", {"f": data, "g": b"2"})
+    root = tmp_path / "models"
+    assert pull(shim, root, [("m", "2025-01-01", a, "-", 0)]).returncode == 0
+    damaged = root / "m/2025-01-01/f"
+    st = damaged.stat()
+    damaged.write_bytes(bytes([data[0] ^ 1]) + data[1:])  # same size, mtime put back below
+    os.utime(damaged, ns=(st.st_atime_ns, st.st_mtime_ns))
+    done = pull(shim, root, [("m", "2025-02-01", b, "2025-01-01", 0)])
+    assert done.returncode == 0, done.stderr
+    assert (root / "m/2025-02-01/f").read_bytes() == data
+
+
+@pytest.mark.parametrize("hostile", ["symlink", "setuid", "dotdot"])
+def test_pull_never_installs_links_setuid_bits_or_paths_outside_the_version(
+    tmp_path, store, shim, hostile
+):
+    digest = publish(store, "m", "2025-01-01", {"f": b"model", "g": b"labels"})
+    version = store / "m/2025-01-01"
+    if hostile == "symlink":  # the store was tampered with after publish
+        (version / "g").unlink()
+        (version / "g").symlink_to("/etc/hostname")
+    elif hostile == "setuid":
+        (version / "f").chmod(0o4755)
+    else:
+        manifest = version / "MANIFEST.sha256"
+        manifest.write_text(manifest.read_text() + f"{sha(b'x')}  ../../etc/hostname\n")
+        digest = sha(manifest.read_bytes())
+    root = tmp_path / "models"
+    done = pull(shim, root, [("m", "2025-01-01", digest, "-", 0)])
+    target = root / "m/2025-01-01"
+    if hostile == "setuid":
+        assert done.returncode == 0, done.stderr
+        assert not target.joinpath("f").stat().st_mode & (
+            stat.S_ISUID | stat.S_ISGID | stat.S_IXUSR
+        )
+    else:
+        assert done.returncode == 1, done.stdout
+        assert not target.exists()
+
+
+def test_pull_reinstall_keeps_the_nodes_own_face_files(tmp_path, store, shim):
+    files = {
+        "facemodel.pickle": b"svm",
+        "baselines.hdf5": b"base",
+        "facelist.csv": b"store list",
+        "facedata.hdf5": b"store data",
+    }
+    digest = publish(store, "face_recognition", "2025-01-01", files)
+    root = tmp_path / "models"
+    assert pull(shim, root, [("face_recognition", "2025-01-01", digest, "-", 0)]).returncode == 0
+    version = root / "face_recognition/2025-01-01"
+    (version / "facelist.csv").write_bytes(b"curated on the node")
+    (version / "baselines.hdf5").unlink()  # damaged: the version is reinstalled in place
+    done = pull(shim, root, [("face_recognition", "2025-01-01", digest, "-", 1)])
+    assert done.returncode == 0, done.stderr
+    assert (version / "facelist.csv").read_bytes() == b"curated on the node"
+    assert (version / "baselines.hdf5").read_bytes() == b"base"
+
+
+def node_state(root: Path, *configs: Path, deep: bool = False):
+    fact = NodeState()
+    command = fact.command(
+        roots=[str(root)],
+        configs=[str(c) for c in configs],
+        services=[],
+        deep=deep,
+        owned=OWNED.split(),
+    )
+    done = subprocess.run(["sh", "-c", command.get_raw_value()], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return fact.process(done.stdout.splitlines())
+
+
+def install(root: Path, model: str, version: str, files: dict[str, bytes]) -> str:
+    target = root / model / version
+    target.mkdir(parents=True)
+    for name, data in files.items():
+        (target / name).write_bytes(data)
+    manifest = format_manifest({name: sha(data) for name, data in files.items()}).encode()
+    (target / "MANIFEST.sha256").write_bytes(manifest)
+    return sha(manifest)
+
+
+def test_node_state_reports_versions_face_files_configs_and_deep_checks(tmp_path):
+    root = tmp_path / "models"
+    digest = install(
+        root,
+        "face_recognition",
+        "2025-01-01",
+        {"facelist.csv": b"a", "facedata.hdf5": b"b", "facemodel.pickle": b"c"},
+    )
+    install(root, "haarcascades", "2025-01-01", {"haarcascade_eye.xml": b"x"})
+    (root / "haarcascades/2025-02-02").mkdir()  # no manifest: not a version anyone can trust
+    (root / "face_recognition/.2025-03-03.partial").mkdir()
+    (root / "face_recognition/2025-01-01/facelist.csv").write_bytes(b"curated")
+    (root / "haarcascades/2025-01-01/haarcascade_eye.xml").write_bytes(b"y")  # corrupt
+    config = tmp_path / "FaceRecon.yaml"
+    config.write_text("facemodel: x\r\n")
+    state = node_state(root, config, tmp_path / "absent.yaml", deep=True)
+    face = state.installed[str(root)]["face_recognition"]["2025-01-01"]
+    assert (face.digest, face.complete, face.intact, face.node_modified) == (
+        digest,
+        True,
+        True,
+        ("facelist.csv",),
+    )
+    assert state.installed[str(root)]["haarcascades"]["2025-01-01"].intact is False
+    assert state.installed[str(root)]["haarcascades"]["2025-02-02"].digest is None
+    assert state.staging[str(root)] == (("face_recognition", ".2025-03-03.partial"),)
+    assert state.configs == {str(config): "facemodel: x\r\n", str(tmp_path / "absent.yaml"): None}
+    assert state.problems == ()
+
+
+def test_node_state_cannot_be_forged_by_a_directory_name(tmp_path):
+    root = tmp_path / "models"
+    install(root, "face_recognition", "2025-01-01", {"facemodel.pickle": b"c"})
+    forged = f"x\nV 0 face_recognition 2026-06-06 {'a' * 64} 1"
+    (root / "face_recognition" / forged).mkdir()
+    (root / forged.replace("\n", "")).mkdir()
+    (root / "face_recognition" / ".git").mkdir()
+    state = node_state(root)
+    assert sorted(state.installed[str(root)]["face_recognition"]) == ["2025-01-01"]
+    assert state.staging[str(root)] == ()
+
+
+def test_prune_archives_node_modified_face_files_then_removes_the_version(tmp_path):
+    root = tmp_path / "models"
+    install(
+        root,
+        "face_recognition",
+        "2025-01-01",
+        {"facelist.csv": b"store", "facedata.hdf5": b"d", "facemodel.pickle": b"c"},
+    )
+    (root / "face_recognition/2025-01-01/facelist.csv").write_bytes(b"40 curated faces")
+    (root / "face_recognition/2024-01-01").mkdir()  # no manifest: not ours to remove
+    done = run_script(
+        "prune.sh",
+        root=str(root),
+        model="face_recognition",
+        versions="2025-01-01 2024-01-01",
+        owned=OWNED,
+    )
+    assert done.returncode == 0, done.stderr
+    assert not (root / "face_recognition/2025-01-01").exists()
+    assert (root / "face_recognition/2024-01-01").exists()
+    [archive] = sorted((root / "face_recognition").glob("2025-01-01.faces-*"))
+    assert (archive / "facelist.csv").read_bytes() == b"40 curated faces"
+    assert not (archive / "facedata.hdf5").exists()  # equal to the store's copy: nothing to keep
+
+
+def test_carry_copies_working_files_and_archives_the_targets_own_curated_copies(tmp_path):
+    root = tmp_path / "models"
+    files = {"facelist.csv": b"store", "facedata.hdf5": b"data", "facemodel.pickle": b"c"}
+    install(root, "face_recognition", "2025-01-01", files)
+    install(root, "face_recognition", "2025-06-01", files)
+    (root / "face_recognition/2025-01-01/facelist.csv").write_bytes(b"working list")
+    (root / "face_recognition/2025-06-01/facelist.csv").write_bytes(b"older curation of the target")
+    done = run_script(
+        "faces_carry.sh",
+        dir=str(root / "face_recognition"),
+        **{"from": "2025-01-01"},
+        to="2025-06-01",
+        files=OWNED,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (root / "face_recognition/2025-06-01/facelist.csv").read_bytes() == b"working list"
+    [archive] = sorted((root / "face_recognition").glob("2025-06-01.faces-*"))
+    assert (archive / "facelist.csv").read_bytes() == b"older curation of the target"
+
+
+def test_config_write_is_exact_and_keeps_the_mode(tmp_path):
+    dest = tmp_path / "imagenode.yaml"
+    dest.write_text("old\n")
+    dest.chmod(0o640)
+    content = "a: 1\r\nb: '%s' $HOME `x`\n\n"
+    done = run_script(
+        "config_write.sh", dest=str(dest), content=content, digest=sha(content.encode())
+    )
+    assert done.returncode == 0, done.stderr
+    assert dest.read_bytes() == content.encode() and stat.S_IMODE(dest.stat().st_mode) == 0o640
+    bad = run_script("config_write.sh", dest=str(dest), content="other", digest="0" * 64)
+    assert bad.returncode == 1 and dest.read_bytes() == content.encode()

@@ -1,0 +1,370 @@
+"""The store agent: one command, JSON in, exactly one JSON document out; and its bundle, run the
+way the datasink runs it (``python3 -c PROGRAM COMMAND JSON``) in a real subprocess."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sentinelcam_models.core.manifest import MANIFEST
+from sentinelcam_models.store import agent
+from sentinelcam_models.store.bundle import bundle_source
+from sentinelcam_models.store.local import LocalStore
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def root(tmp_path):
+    path = tmp_path / "model_registry"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def src(tmp_path):
+    d = tmp_path / "src"
+    d.mkdir()
+    (d / "haarcascade_eye.xml").write_bytes(b"<opencv_storage/>\n")
+    return d
+
+
+def call(capsys, command: str, args: object) -> tuple[int, dict]:
+    code = agent.main([command, args if isinstance(args, str) else json.dumps(args)])
+    out, err = capsys.readouterr()
+    assert err == ""  # never a traceback
+    assert out.count("\n") == 1  # exactly one document, one line
+    return code, json.loads(out)
+
+
+def test_exists_and_versions(capsys, root, src):
+    LocalStore(root).publish("haarcascades", "2020-12-06", src, [])
+    assert call(capsys, "exists", {"store": str(root)}) == (0, {"ok": True, "result": True})
+    assert call(capsys, "exists", {"store": str(root / "x")}) == (0, {"ok": True, "result": False})
+    code, doc = call(capsys, "versions", {"store": str(root), "model": "haarcascades"})
+    size = len(b"<opencv_storage/>\n") + len(
+        (root / "haarcascades" / "2020-12-06" / MANIFEST).read_bytes()
+    )
+    assert (code, doc) == (
+        0,
+        {
+            "ok": True,
+            "result": [
+                {
+                    "model": "haarcascades",
+                    "version": "2020-12-06",
+                    "size": size,
+                    "has_manifest": True,
+                }
+            ],
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["versions"], "usage: COMMAND JSON_ARGUMENTS"),
+        (["rm_rf", "{}"], "unknown command 'rm_rf'"),
+        (["versions", "{not json"], "versions: arguments are not JSON"),
+        (["versions", "[]"], "versions: arguments must be a JSON object"),
+        (["versions", '{"model": "m"}'], "versions: argument 'store' is missing"),
+        (["versions", '{"store": "relative", "model": "m"}'], "'store' must be an absolute path"),
+        (["versions", '{"store": "/x", "model": "m", "force": true}'], "unknown argument 'force'"),
+        (["versions", '{"store": "/x", "model": 3}'], "argument 'model' must be a string"),
+        (
+            ["cleanup", '{"store": "/x", "dry_run": true}'],
+            "exactly one of 'policy' and 'policy_file'",
+        ),
+    ],
+)
+def test_bad_arguments_are_one_line_errors_with_exit_2(capsys, argv, expected):
+    code = agent.main(argv)
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert code == 2 and err == ""
+    assert doc["ok"] is False and doc["exit_code"] == 2
+    assert expected in doc["error"] and "\n" not in doc["error"]
+
+
+def test_operator_errors_carry_their_exit_code(capsys, tmp_path):
+    code, doc = call(capsys, "versions", {"store": str(tmp_path / "nope"), "model": "m"})
+    assert (code, doc) == (
+        2,
+        {"ok": False, "error": f"{tmp_path / 'nope'}: no model store here", "exit_code": 2},
+    )
+    assert not (tmp_path / "nope").exists()
+
+
+def test_an_unexpected_exception_is_one_line_with_its_type(capsys, root, monkeypatch):
+    def boom(self, model):
+        raise RuntimeError("disk on fire\nsecond line")
+
+    monkeypatch.setattr(LocalStore, "versions", boom)
+    code, doc = call(capsys, "versions", {"store": str(root), "model": "m"})
+    assert (code, doc) == (
+        1,
+        {"ok": False, "error": "RuntimeError: disk on fire\\nsecond line", "exit_code": 1},
+    )
+
+
+def test_verify_and_check_report_problems_as_results(capsys, root, src):
+    LocalStore(root).publish("haarcascades", "2020-12-06", src, [])
+    version = root / "haarcascades" / "2020-12-06"
+    digest = sha((version / MANIFEST).read_bytes())
+    code, doc = call(
+        capsys,
+        "check",
+        {
+            "store": str(root),
+            "wanted": ["haarcascades/2020-12-06"],
+            "required": {"haarcascades": ["haarcascade_eye.xml"]},
+        },
+    )
+    assert (code, doc["result"]) == (
+        0,
+        {"haarcascades/2020-12-06": {"digest": digest, "problems": []}},
+    )
+    (version / "haarcascade_eye.xml").write_bytes(b"altered")
+    code, doc = call(
+        capsys, "verify", {"store": str(root), "model": "haarcascades", "version": "2020-12-06"}
+    )
+    assert code == 0 and doc["ok"] is True
+    assert doc["result"]["ok"] is False
+    assert doc["result"]["altered"] == ["haarcascade_eye.xml"]
+    assert doc["result"]["lines"] == [
+        "haarcascades/2020-12-06: altered haarcascade_eye.xml (sha256 differs from MANIFEST.sha256)"
+    ]
+
+
+def _two_versions(root: Path, src: Path) -> None:
+    store = LocalStore(root)
+    store.publish("haarcascades", "2020-12-06", src, [])
+    store.publish("haarcascades", "2021-01-01", src, [])
+
+
+POLICY = {
+    "keep": 0,
+    "models": {
+        "haarcascades": {"current_version": "2021-01-01", "previous_version": None, "pins": {}}
+    },
+}
+
+
+def test_cleanup_returns_its_log_and_appends_the_log_file(capsys, root, src, tmp_path):
+    _two_versions(root, src)
+    (tmp_path / "policy.json").write_text(json.dumps(POLICY))
+    log_file = tmp_path / "model_cleanup.log"
+    code, doc = call(
+        capsys,
+        "cleanup",
+        {"store": str(root), "dry_run": True, "policy_file": str(tmp_path / "policy.json")},
+    )
+    assert code == 0 and (root / "haarcascades" / "2020-12-06").is_dir()
+    assert doc["result"]["log"][0] == "keep   haarcascades/2021-01-01 (current)"
+    code, doc = call(
+        capsys, "cleanup", {"store": str(root), "policy": POLICY, "log_file": str(log_file)}
+    )
+    assert code == 0 and not (root / "haarcascades" / "2020-12-06").exists()
+    assert doc["result"]["freed"] > 0
+    assert doc["result"]["log"][-1] == f"freed {doc['result']['freed']} bytes"
+    assert "remove haarcascades/2020-12-06" in log_file.read_text()
+
+
+def test_cleanup_refuses_a_bad_policy_or_keep_and_removes_nothing(capsys, root, src):
+    _two_versions(root, src)
+    code, doc = call(capsys, "cleanup", {"store": str(root), "policy": {**POLICY, "keep": -3}})
+    assert code == 2 and "keep must be a whole number >= 0" in doc["error"]
+    code, doc = call(capsys, "cleanup", {"store": str(root), "policy": POLICY, "keep": -3})
+    assert code == 2 and "'keep' must be a whole number >= 0" in doc["error"]
+    assert (root / "haarcascades" / "2020-12-06").is_dir()
+
+
+def test_adopt_install_coral_coral_files_and_write_policy(capsys, root, tmp_path):
+    legacy = root / "haarcascades" / "2019-01-01"
+    legacy.mkdir(parents=True)
+    (legacy / "haarcascade_eye.xml").write_bytes(b"eye")
+    code, doc = call(
+        capsys,
+        "adopt",
+        {
+            "store": str(root),
+            "models": ["haarcascades"],
+            "required": {"haarcascades": ["haarcascade_eye.xml"]},
+        },
+    )
+    assert code == 0 and [r["status"] for r in doc["result"]] == ["adopted"]
+    assert (legacy / MANIFEST).read_text() == f"{sha(b'eye')}  haarcascade_eye.xml\n"
+
+    staged = tmp_path / "download"
+    staged.mkdir()
+    (staged / "pycoral.whl").write_bytes(b"wheel")
+    code, doc = call(
+        capsys,
+        "install_coral",
+        {"store": str(root), "staged": str(staged), "files": {"pycoral.whl": sha(b"wheel")}},
+    )
+    assert (code, doc["result"]) == (0, ["pycoral.whl"])
+    code, doc = call(capsys, "coral_files", {"store": str(root)})
+    assert doc["result"] == {"pycoral.whl": sha(b"wheel")}
+
+    data_path = tmp_path
+    path = tmp_path / "model_retention_policy.json"
+    code, doc = call(
+        capsys,
+        "write_policy",
+        {"store": str(root), "path": str(path), "policy": POLICY, "data_path": str(data_path)},
+    )
+    assert (code, doc["result"]) == (0, str(path))
+    assert json.loads(path.read_text()) == POLICY
+
+
+# --- the bundle, as the datasink runs it ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def program() -> str:
+    return bundle_source()
+
+
+def run_bundle(program: str, cwd: Path, command: str, args: dict) -> tuple[int, dict]:
+    # -S: no site-packages, so nothing of this project (nor any third-party library) is
+    # importable except what the program carries. The working directory holds a decoy package.
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", program, command, json.dumps(args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.stderr == ""
+    assert proc.stdout.count("\n") == 1
+    return proc.returncode, json.loads(proc.stdout)
+
+
+@pytest.fixture
+def elsewhere(tmp_path):
+    """A working directory whose own ``sentinelcam_models`` would fail if it were imported."""
+    cwd = tmp_path / "cwd"
+    (cwd / "sentinelcam_models").mkdir(parents=True)
+    (cwd / "sentinelcam_models" / "__init__.py").write_text("raise ImportError('decoy')\n")
+    return cwd
+
+
+def test_the_bundle_is_one_self_contained_program_under_100_kb(program):
+    assert len(program.encode("utf-8")) < 100_000
+    assert program == bundle_source()  # deterministic: same sources, same program
+    compile(program, "<bundle>", "exec")
+
+
+def test_bundle_end_to_end_versions_verify_finish_publish(program, root, elsewhere):
+    upload = root / ".upload-e2e"
+    (upload / "sub").mkdir(parents=True)
+    (upload / "model.tflite").write_bytes(b"tflite")
+    (upload / "sub" / "labels.txt").write_bytes(b"person\n")
+
+    code, doc = run_bundle(
+        program,
+        elsewhere,
+        "finish_publish",
+        {
+            "store": str(root),
+            "model": "mobilenet_ssd_edgetpu",
+            "version": "2025-06-01",
+            "staged": str(upload),
+            "required": ["model.tflite"],
+        },
+    )
+    manifest = (
+        f"{sha(b'tflite')}  model.tflite\n{sha(b'person' + bytes([10]))}  sub/labels.txt\n"
+    ).encode()
+    target = root / "mobilenet_ssd_edgetpu" / "2025-06-01"
+    assert (code, doc) == (
+        0,
+        {"ok": True, "result": {"path": str(target), "manifest_digest": sha(manifest)}},
+    )
+    assert (target / MANIFEST).read_bytes() == manifest
+    assert not upload.exists()
+
+    code, doc = run_bundle(
+        program, elsewhere, "versions", {"store": str(root), "model": "mobilenet_ssd_edgetpu"}
+    )
+    assert (code, doc) == (
+        0,
+        {
+            "ok": True,
+            "result": [
+                {
+                    "model": "mobilenet_ssd_edgetpu",
+                    "version": "2025-06-01",
+                    "size": len(b"tflite") + len(b"person\n") + len(manifest),
+                    "has_manifest": True,
+                }
+            ],
+        },
+    )
+
+    code, doc = run_bundle(
+        program,
+        elsewhere,
+        "verify",
+        {"store": str(root), "model": "mobilenet_ssd_edgetpu", "version": "2025-06-01"},
+    )
+    assert (code, doc) == (
+        0,
+        {
+            "ok": True,
+            "result": {
+                "model": "mobilenet_ssd_edgetpu",
+                "version": "2025-06-01",
+                "ok": True,
+                "missing": [],
+                "extra": [],
+                "altered": [],
+                "problems": [],
+                "lines": ["mobilenet_ssd_edgetpu/2025-06-01: ok"],
+            },
+        },
+    )
+
+
+def test_bundle_end_to_end_refusals(program, root, elsewhere):
+    upload = root / ".upload-e2e"
+    upload.mkdir()
+    (upload / "model.tflite").write_bytes(b"tflite")
+    code, doc = run_bundle(
+        program,
+        elsewhere,
+        "finish_publish",
+        {
+            "store": str(root),
+            "model": "face_recognition",
+            "version": "2026-03-01",
+            "staged": str(upload),
+            "required": ["facelist.csv", "facedata.hdf5"],
+        },
+    )
+    assert (code, doc) == (
+        2,
+        {
+            "ok": False,
+            "exit_code": 2,
+            "error": (
+                "face_recognition/2026-03-01 lacks facelist.csv, facedata.hdf5 (the configs name them)"
+            ),
+        },
+    )
+    assert sorted(p.name for p in root.iterdir()) == [".lock"]
+
+    code, doc = run_bundle(
+        program, elsewhere, "versions", {"store": str(root / "absent"), "model": "m"}
+    )
+    assert (code, doc["exit_code"]) == (2, 2) and "no model store here" in doc["error"]
