@@ -16,6 +16,8 @@ HOST_PACKAGES := sh devfleet/host-packages.sh
 
 .PHONY: venv test test-unit check demo fleet-up fleet-down fleet-reset fleet-status bench clean \
 	host-venv host-fleet host-test
+SCRIPTS := operations/scripts
+PRODUCT := sentinelcam_models facts operations deploys devfleet inventories
 
 $(BIN)/sentinelcam-models: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,8 +39,22 @@ host-test:
 venv: host-venv
 	@$(MAKE) --no-print-directory $(BIN)/sentinelcam-models
 
-test: host-test
+# Lint, format, types, the import contracts (pyproject.toml) and every shell body as it runs.
+check: host-venv
+	@$(HOST_PACKAGES) $(VENV_PACKAGES) shellcheck:shellcheck
 	@$(MAKE) --no-print-directory $(BIN)/sentinelcam-models
+	$(BIN)/ruff check $(PRODUCT) tests benchmarks
+	$(BIN)/ruff format --check $(PRODUCT) tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	@for body in $(SCRIPTS)/*.sh; do \
+		[ "$$body" = $(SCRIPTS)/lib.sh ] && continue; \
+		cat $(SCRIPTS)/lib.sh "$$body" | shellcheck -s sh -e SC2317 - || { echo "shellcheck: $$body"; exit 1; }; \
+	done
+	shellcheck $(SCRIPTS)/sentinelcam-coral-deb devfleet/host-packages.sh .ci/run
+
+test: host-test
+	@$(MAKE) --no-print-directory check
 	$(BIN)/pytest -q
 
 test-unit: host-venv
@@ -47,7 +63,7 @@ test-unit: host-venv
 
 demo: host-fleet
 	@$(MAKE) --no-print-directory $(BIN)/sentinelcam-models
-	$(BIN)/python -m sentinelcam_models.demo
+	$(BIN)/python -m devfleet.demo
 
 fleet-up: host-fleet venv
 	$(BIN)/python -m devfleet up --nodes $(NODES)
