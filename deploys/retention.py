@@ -16,6 +16,7 @@ from pyinfra import host, inventory, state
 from pyinfra.facts.systemd import SystemdEnabled
 
 from operations import configs, services, system
+from sentinelcam_models.core.configs import render
 from sentinelcam_models.core.policy import policy_for, policy_path, policy_text
 from sentinelcam_models.core.problems import Refused
 from sentinelcam_models.core.sudoers import CLEANUP_UNIT
@@ -25,7 +26,6 @@ from sentinelcam_models.fleet.runcache import once_per_run
 from sentinelcam_models.fleet.steps import service_args
 from sentinelcam_models.paths import template_text
 from sentinelcam_models.store.bundle import bundle_source
-from sentinelcam_models.core.configs import render
 
 checked = once_per_run(state, "retention", lambda _: check_pyinfra(inventory))
 if isinstance(checked, Refused):

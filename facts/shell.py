@@ -7,8 +7,8 @@ pyinfra's ``QuoteString``, so nothing from the inventory or a node reaches the s
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from pyinfra.api import QuoteString, StringCommand
 

@@ -16,12 +16,11 @@ from pyinfra.api import operation
 from facts.keys import FileText
 from facts.shell import script
 
-
 UNKNOWN = object()
 
 
 @operation()
-def file(dest: str, content: str, current: str | None | object = UNKNOWN):
+def file(dest: str, content: str, current: str | object | None = UNKNOWN):
     """
     Write ``content`` to ``dest`` atomically (temp file, digest check, rename); the mode is kept.
 

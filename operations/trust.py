@@ -7,7 +7,6 @@ in each node's known_hosts.
 from __future__ import annotations
 
 from collections.abc import Mapping
-
 from hashlib import sha256
 
 from pyinfra import host, state

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -153,8 +154,6 @@ def test_concurrent_rollbacks_are_serialised(site, log):
         "GIT_COMMITTER_NAME": "op",
         "GIT_COMMITTER_EMAIL": "o@x.invalid",
     }
-    import os
-
     procs = [
         subprocess.Popen(
             [

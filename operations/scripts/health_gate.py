@@ -32,7 +32,7 @@ def run(argv, timeout=None, stdin=None):
 
 
 def show(service):
-    code, out = run(
+    _code, out = run(
         [
             "systemctl",
             "show",

@@ -28,7 +28,9 @@ def _lines(text: str) -> list[str]:
 class Cli(click.Group):
     """A click group that turns the core's typed errors into lines and exit codes."""
 
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any) -> Any:  # type: ignore[override]
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
+    ) -> Any:
         """Usage errors are one line too (click prints usage, a hint and the error otherwise)."""
         try:
             return super().main(args, prog_name, standalone_mode=False, **extra)

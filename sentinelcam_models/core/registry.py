@@ -288,11 +288,8 @@ def parse_registry(file: str, text: str) -> tuple[Registry | None, list[Problem]
     if doc is None:
         return None, problems
     if not isinstance(doc.data, dict):
-        return None, problems + [
-            Problem(
-                file, "", "must be a mapping with sentinelcam_models and coral_packages", line=1
-            )
-        ]
+        shape = "must be a mapping with sentinelcam_models and coral_packages"
+        return None, [*problems, Problem(file, "", shape, line=1)]
     c = _Checker(doc, file)
     models: dict[str, ModelEntry] = {}
     section = doc.data.get("sentinelcam_models")

@@ -10,6 +10,7 @@ own config files carry.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -168,7 +169,7 @@ def set_values(text: str, edits: Mapping[KeyPath, Any]) -> str:
     changes = sorted(
         (_apply(text, root, path, value) for path, value in edits.items()), reverse=True
     )
-    for (start, end, _), (next_start, _, _) in zip(changes[1:], changes):
+    for (_, end, _), (next_start, _, _) in itertools.pairwise(reversed(changes)):
         if end > next_start:
             raise PatchError("two edits overlap")
     new = text

@@ -88,7 +88,7 @@ def _max_startups(host: Any) -> int:
     ok, output = host.run_shell_command(
         StringCommand(
             "cat /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf 2>/dev/null | "
-            "sed -n 's/^[[:space:]]*[Mm][Aa][Xx][Ss][Tt][Aa][Rr][Tt][Uu][Pp][Ss][[:space:]]\\{1,\\}\\([0-9]*\\).*/\\1/p' "
+            "sed -n 's/^[[:space:]]*[Mm][Aa][Xx][Ss][Tt][Aa][Rr][Tt][Uu][Pp][Ss][[:space:]]\\{1,\\}\\([0-9]*\\).*/\\1/p' "  # noqa: E501 (one sed expression)
             "| head -n 1"
         )
     )

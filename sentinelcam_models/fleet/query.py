@@ -3,6 +3,7 @@ command per host; unreachable hosts are reported, never fatal."""
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 from typing import Any
 
@@ -69,10 +70,8 @@ def query_fleet(
         Config(CONNECT_TIMEOUT=connect_timeout, FAIL_PERCENT=None, PARALLEL=len(hosts) or 1),
         initial_limit=hosts,
     )
-    try:
+    with contextlib.suppress(PyinfraError):  # every host failed: reported below as unreachable
         connect_all(state)
-    except PyinfraError:
-        pass  # every host failed to connect: reported below as unreachable
 
     results: dict[str, tuple[NodeState | None, str | None]] = {}
 
@@ -98,8 +97,6 @@ def query_fleet(
     gevent.joinall([gevent.spawn(ask, host) for host in hosts])
     for host in hosts:
         if host in state.active_hosts:
-            try:
+            with contextlib.suppress(Exception):
                 host.disconnect()
-            except Exception:
-                pass
     return results

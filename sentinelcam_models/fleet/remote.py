@@ -61,7 +61,7 @@ class RemoteStore:
         from pyinfra.api import QuoteString, StringCommand  # noqa: PLC0415
 
         document = json.dumps({"store": self.root, **arguments})
-        ok, output = self.host.run_shell_command(
+        _ok, output = self.host.run_shell_command(
             StringCommand(
                 "python3", "-c", QuoteString(bundle_source()), command, QuoteString(document)
             ),

@@ -7,6 +7,7 @@ when it is not. Nothing creates a store on the wrong machine: a store that is no
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 from pathlib import Path
@@ -148,10 +149,8 @@ def connect(inventory: Any, names: list[str], timeout: int = 10) -> dict[str, An
     hosts = [inventory.get_host(name) for name in names]
     state = State()
     state.init(inventory, Config(CONNECT_TIMEOUT=timeout, FAIL_PERCENT=None), initial_limit=hosts)
-    try:
+    with contextlib.suppress(PyinfraError):
         connect_all(state)
-    except PyinfraError:
-        pass
     missing = [h.name for h in hosts if h not in state.active_hosts]
     if missing:
         raise BadInput(f"host {', '.join(missing)}: cannot connect over SSH")

@@ -60,7 +60,7 @@ def build_wheel(out_dir: Path, name: str, version: str) -> Built:
     files = {
         f"{name}/__init__.py": f'__version__ = "{version}"\n'.encode(),
         f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: sentinelcam-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: sentinelcam-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",  # noqa: E501
     }
     record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files.items())
     record += f"{dist_info}/RECORD,,\n"

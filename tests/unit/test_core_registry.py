@@ -223,7 +223,7 @@ def test_tags_safe_yaml_refuses_are_refused(text):
     """A strict reader refuses what yaml.safe_load refuses, on scalars and collections alike."""
     with pytest.raises(yaml.YAMLError):
         yaml.safe_load(text)
-    doc, problems = yamlstrict.load(FILE, text)
+    _doc, problems = yamlstrict.load(FILE, text)
     [problem] = problems
     assert problem.line == 1 and "is not allowed" in problem.message
 

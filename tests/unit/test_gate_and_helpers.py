@@ -42,7 +42,8 @@ case $1 in
         if [ -f {state}/$unit.crash-after ] && [ $n -ge $(cat {state}/$unit.crash-after) ]; then
           printf 'ActiveState=active\\nNRestarts=1\\nActiveEnterTimestamp=later\\n'
         else
-          printf 'ActiveState=%s\\nNRestarts=0\\nActiveEnterTimestamp=first\\n' "$(cat {state}/$unit.state 2>/dev/null || echo active)"
+          active=$(cat {state}/$unit.state 2>/dev/null || echo active)
+          printf 'ActiveState=%s\\nNRestarts=0\\nActiveEnterTimestamp=first\\n' "$active"
         fi ;;
   restart) echo "$2" >> {state}/restarts; rm -f {state}/${{2%.service}}.crash-after ;;
 esac

@@ -19,7 +19,6 @@ import pytest
 from facts.node import NodeState
 from facts.shell import script
 from sentinelcam_models.core.manifest import format_manifest
-from sentinelcam_models.core.nodestate import parse
 from sentinelcam_models.store.local import LocalStore
 
 RRSYNC = shutil.which("rrsync") or "/usr/bin/rrsync"

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich.text import Text
 
 from ...core import drift as drift_core
 from ...core.problems import BadInput
@@ -14,8 +15,6 @@ from ...fleet.query import query_fleet, select_hosts
 from ...fleet.rollouts import pending_hosts
 from ...store.atomic import write_atomically
 from ..options import inventory_option
-from rich.text import Text
-
 from ..render import out, row, table, text
 from ..session import load
 

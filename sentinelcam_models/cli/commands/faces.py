@@ -48,7 +48,7 @@ def archives(hosts: tuple[str, ...], inventory: str) -> None:
         placement = checked.plans[name].placement(catalog.FACE_MODEL, SENTINEL)
         if placement is None:
             continue
-        ok, lines = _run(
+        _ok, lines = _run(
             host,
             checked.settings[name],
             "for",
