@@ -19,7 +19,6 @@ from operations import configs, health, models, services
 from operations.notice import refuse
 from sentinelcam_models.core import catalog
 from sentinelcam_models.core.coral import coral_roles
-from sentinelcam_models.core.plan import MIRROR
 from sentinelcam_models.core.policy import policy_path
 from sentinelcam_models.core.rollout import CONFIG_SLOTS, SERVICE_ORDER, config_paths, decide
 from sentinelcam_models.fleet.preflight import context
@@ -139,6 +138,8 @@ if host.name in ctx.selected:
                         service=service,
                         _sudo=True,
                         _if=any_changed(*changed[service]),
+                        # A service that will not start is the health gate's to judge (and revert).
+                        _ignore_errors=actions.gate is not None,
                     )
             if actions.gate is not None:
                 user = settings.user if as_service else None
