@@ -1036,6 +1036,47 @@ def cmd_reset() -> None:
     log(f"{len(nodes)} nodes reset in {time.monotonic() - t0:.1f} s")
 
 
+def _named(fleet: dict, names: list[str]) -> list[dict]:
+    known = {n["name"]: n for n in fleet["nodes"]}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise FleetError(f"no node {', '.join(unknown)} in the fleet ({', '.join(known)})")
+    return [known[n] for n in names]
+
+
+def cmd_stop(names: list[str]) -> None:
+    """Power nodes off as a crash or an unplugged Pi would leave them: their disks (overlays) kept."""
+    check_root()
+    with flock(os.path.join(state_dir(), ".lock")):
+        fleet = load_fleet()
+        if not fleet:
+            raise FleetError("local fleet is not up: run `make fleet-up`")
+        _named(fleet, names)
+        stop_node_processes(names, graceful=True, deadline_s=5)
+    log(f"stopped {', '.join(names)} (disks kept; `python -m devfleet start` boots them again)")
+
+
+def cmd_start(names: list[str]) -> None:
+    """Boot stopped nodes again with the disks they had (nothing re-provisioned)."""
+    check_root()
+    check_tools()
+    with flock(os.path.join(state_dir(), ".lock")):
+        fleet = load_fleet()
+        if not fleet:
+            raise FleetError("local fleet is not up: run `make fleet-up`")
+        nodes = [n for n in _named(fleet, names) if recorded_pid(n["name"]) is None]
+        root = root_path()
+        for node in nodes:
+            mount_overlay(node["name"], root)
+        wait_addresses_free(nodes)
+        for node in nodes:
+            boot_node(node)
+        failed = wait_for_ssh(nodes, BOOT_DEADLINE)
+        if failed:
+            raise FleetError("; ".join(f"{name}: {reason}" for name, reason in failed.items()))
+    log(f"started {', '.join(names)}")
+
+
 def memory_mb(name: str) -> float | None:
     try:
         with open(f"/sys/fs/cgroup/memory/{CGROUP_NAME}/{name}/memory.usage_in_bytes") as f:
@@ -1071,6 +1112,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="stop every node and clean up")
     sub.add_parser("status", help="list nodes and whether they are up")
     sub.add_parser("reset", help="restore every node to a pristine state")
+    for verb, text in (
+        ("stop", "power nodes off, disks kept"),
+        ("start", "boot stopped nodes again"),
+    ):
+        sub.add_parser(verb, help=text).add_argument("node", nargs="+")
     args = ap.parse_args(argv)
     try:
         if args.cmd == "up":
@@ -1081,6 +1127,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_status()
         elif args.cmd == "reset":
             cmd_reset()
+        elif args.cmd == "stop":
+            cmd_stop(args.node)
+        elif args.cmd == "start":
+            cmd_start(args.node)
     except FleetError as e:
         print(f"fleet: error: {e}", file=sys.stderr, flush=True)
         return 1

@@ -108,5 +108,13 @@ class Fleet:
         run_fleet("up", "--nodes", str(len(self.nodes)))
         self.reload()
 
+    def stop(self, *names: str) -> None:
+        """Power nodes off, disks kept (a crashed or unplugged Pi)."""
+        run_fleet("stop", *names)
+
+    def start(self, *names: str) -> None:
+        """Boot stopped nodes again with the disks they had."""
+        run_fleet("start", *names)
+
     def down(self) -> None:
         run_fleet("down")

@@ -16,7 +16,9 @@ from pathlib import Path
 import yaml
 
 from devfleet import demo
+from sentinelcam_models.core import catalog
 from sentinelcam_models.core.yamlpatch import set_values
+from sentinelcam_models.store.local import LocalStore
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -94,6 +96,37 @@ class Site:
             self.store, demo.load_registry(self.registry), model, version, scale=SCALE, files=files
         )
         self.push()
+
+    def publish_broken(self, model: str, version: str) -> None:
+        """A version whose files the services and the probe refuse (they start with BROKEN), as a
+        model exported for the wrong runtime would be: consistent in the store, fatal on a node."""
+        registry = demo.load_registry(self.registry)
+        names = demo.demo_files(registry, model)
+        source = self.root / f"broken-{model}-{version}"
+        source.mkdir()
+        for index, name in enumerate(names):
+            (source / name).write_bytes(b"BROKEN " + f"{model} {version} {index}".encode())
+        entry = registry.model(model)
+        LocalStore(self.store).publish(
+            model,
+            version,
+            source,
+            list(catalog.spec(model).required_files(entry.variants if entry else None)),
+        )
+        self.push()
+
+    def set_probe(self, model: str, command: str, timeout: int = 30) -> None:
+        """The registry's probe for ``model`` (the health gate runs it with the installed files)."""
+        text = self.registry.read_text()
+        self.registry.write_text(
+            set_values(
+                text,
+                {
+                    ("sentinelcam_models", model, "probe"): command,
+                    ("sentinelcam_models", model, "probe_timeout"): timeout,
+                },
+            )
+        )
 
     def push(self) -> None:
         demo.push_store(self.store, self.fleet.data)
