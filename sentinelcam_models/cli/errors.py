@@ -60,7 +60,11 @@ class Cli(click.Group):
             click.echo(f"error: {one_line(where + (exc.strerror or str(exc)))}", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except KeyboardInterrupt:
-            click.echo("error: interrupted", err=True)
+            click.echo(
+                "error: interrupted; the steps already committed stay "
+                "(`sentinelcam-models rollout status` shows a staged rollout to resume or undo)",
+                err=True,
+            )
             sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise

@@ -1,14 +1,34 @@
-"""Staged rollouts (canary, then waves): their recorded state, beside the inventory, in git."""
+"""Staged rollouts (canary, then waves): carrying out core/waves.py's stages on the fleet.
+
+Every step edits the registry or host pins, writes the rollout's state beside the inventory
+(``inventories/rollouts/MODEL.json``) and commits them together under the registry's lock, logs the
+step, then deploys the step's hosts (each gated: a failing node reverts itself) and judges them by
+what they report: a host passed when its configs name the new version after its gate.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..core import drift
+from ..core.changes import pin_text
+from ..core.problems import BadInput, CheckFailed
 from ..core.validation import CheckedInventory
+from ..core.waves import Rollout
+from ..core.yamlpatch import set_values
+from ..paths import host_data_file
+from ..store.actionlog import log_action
+from ..store.atomic import file_lock, write_atomically
+from ..store.git import commit_files
+from .changes import redeploy, refresh_policy
+from .inventory import load_checked
+from .query import query_fleet
 
 ROLLOUTS_DIR = "rollouts"
+Say = Callable[[str], None]
 
 
 def rollouts_dir(registry_file: str | Path) -> Path:
@@ -16,31 +36,201 @@ def rollouts_dir(registry_file: str | Path) -> Path:
     return Path(registry_file).resolve().parent.parent / ROLLOUTS_DIR
 
 
-def read_states(checked: CheckedInventory) -> dict[str, dict[str, Any]]:
-    directory = rollouts_dir(checked.registry.path)
+def state_file(registry_file: str | Path, model: str) -> Path:
+    return rollouts_dir(registry_file) / f"{model}.json"
+
+
+def read_states(checked: CheckedInventory) -> dict[str, Rollout]:
     states = {}
+    directory = rollouts_dir(checked.registry.path)
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
         try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            states[path.stem] = Rollout.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, BadInput):
             continue
-        if isinstance(state, dict) and isinstance(state.get("model"), str):
-            states[state["model"]] = state
     return states
 
 
 def pending_hosts(checked: CheckedInventory) -> dict[str, str]:
-    """host -> "pending in wave N of MODEL VERSION" for rollouts in progress."""
+    """host -> "pending: MODEL VERSION, wave N of M" for rollouts in progress (drift shows it)."""
     pending: dict[str, str] = {}
-    for model, state in read_states(checked).items():
-        if state.get("stage") in ("done", "stopped", "undone"):
+    for rollout in read_states(checked).values():
+        if not rollout.active:
             continue
-        reached = set(state.get("passed", [])) | set(state.get("failed", {}))
-        for index, wave in enumerate(state.get("waves", []), 1):
+        for index, wave in enumerate(rollout.waves, 1):
             for host in wave:
-                if host not in reached:
+                if host in rollout.pending():
                     pending.setdefault(
                         host,
-                        f"{model} {state.get('version')}: wave {index} of {len(state['waves'])}",
+                        f"{rollout.model} {rollout.version}: wave {index} of {len(rollout.waves)}",
                     )
     return pending
+
+
+class Runner:
+    """One rollout, step by step, against one inventory."""
+
+    def __init__(self, inventory: str, rollout: Rollout, say: Say, no_commit: bool = False):
+        self.inventory, self.rollout, self.say, self.no_commit = inventory, rollout, say, no_commit
+        checked, _ = load_checked(inventory)
+        self.registry = Path(checked.registry.path)
+        self.state = state_file(self.registry, rollout.model)
+
+    # --- one step: edit files, record, commit --------------------------------------------------
+    def step(
+        self,
+        message: str,
+        registry: tuple[str, str | None] | None = None,
+        pins: Mapping[str, str | None] | None = None,
+    ) -> None:
+        """Set the registry's current/previous and host pins (None: unpin), record the state, commit."""
+        r = self.rollout
+        changed: list[Path] = []
+        with file_lock(self.registry):
+            if registry is not None:
+                text = self.registry.read_bytes().decode("utf-8")
+                new = set_values(
+                    text,
+                    {
+                        ("sentinelcam_models", r.model, "current_version"): registry[0],
+                        ("sentinelcam_models", r.model, "previous_version"): registry[1],
+                    },
+                )
+                if new != text:
+                    write_atomically(self.registry, new)
+                    changed.append(self.registry)
+            for host, version in sorted((pins or {}).items()):
+                path = host_data_file(self.inventory, host)
+                before = path.read_bytes().decode("utf-8") if path.exists() else None
+                pinned = pin_text(str(path), before, r.model, version)
+                if pinned == before:
+                    continue
+                if pinned is None:
+                    path.unlink()
+                else:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    write_atomically(path, pinned)
+                changed.append(path)
+            r.steps.append(message)
+            self.state.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(self.state, json.dumps(r.to_json(), indent=2, sort_keys=True) + "\n")
+            changed.append(self.state)
+            if not self.no_commit:
+                commit_files(changed, f"Rollout {r.model} {r.version}: {message}")
+        log_action("rollout", message, model=r.model, version=r.version, stage=r.stage)
+        self.say(message)
+
+    def deploy(self, hosts: list[str]) -> tuple[list[str], dict[str, str]]:
+        """Deploy the model to ``hosts`` (gated) and judge each: (passed, failed host -> why)."""
+        redeploy(self.inventory, hosts, self.rollout.model)
+        checked, pyinfra_inventory = load_checked(self.inventory)
+        targets = [pyinfra_inventory.get_host(h) for h in hosts]
+        facts = query_fleet(pyinfra_inventory, targets, checked, with_coral=False)
+        passed, failed = [], {}
+        for host in hosts:
+            node, error = facts.get(host, (None, "no answer"))
+            report = drift.assess_host(checked.settings[host], checked.plans[host], node, error)
+            actives = {
+                v for row in report.models if row.model == self.rollout.model for v in row.active
+            }
+            if not report.reachable:
+                failed[host] = f"unreachable ({report.error})"
+            elif actives == {self.rollout.version}:
+                passed.append(host)
+            else:
+                gate = report.gate or {}
+                failed[host] = (
+                    f"{gate.get('status')}: {gate.get('detail')}"
+                    if gate.get("status") in ("reverted", "failed")
+                    else f"its configs name {', '.join(sorted(actives)) or 'nothing'}"
+                )
+        return passed, failed
+
+    # --- the stages -----------------------------------------------------------------------------
+    def run(self) -> int:
+        r = self.rollout
+        if r.stage == "canary":
+            if not self.gate_hosts(r.canary, "canary", pins=dict.fromkeys(r.canary, r.version)):
+                return self.stop("the canaries failed")
+            r.stage = "promote"
+        if r.stage == "promote":
+            holds = dict.fromkeys(r.pending(), r.old_current)
+            unpins = dict.fromkeys(r.canary)
+            r.held = sorted(holds)
+            r.stage = "wave-1" if r.waves else "done"
+            self.step(
+                f"registry moves to {r.version}; {len(holds)} host(s) held at {r.old_current}",
+                registry=(r.version, r.old_current),
+                pins={**unpins, **holds},
+            )
+            refresh_policy(self.inventory, self.say)
+        while r.wave_index is not None:
+            index = r.wave_index
+            wave = [h for h in r.waves[index] if h in r.pending()]
+            r.held = [h for h in r.held if h not in wave]
+            if wave and not self.gate_hosts(
+                wave, f"wave {index + 1} of {len(r.waves)}", pins=dict.fromkeys(wave, None)
+            ):
+                return self.stop(f"wave {index + 1} failed")
+            r.stage = f"wave-{index + 2}" if index + 1 < len(r.waves) else "done"
+        if r.stage == "done":
+            self.step(f"done: {len(r.passed)} host(s) on {r.version}")
+        return 0
+
+    def gate_hosts(self, hosts: list[str], what: str, pins: Mapping[str, str | None]) -> bool:
+        r = self.rollout
+        self.step(f"{what}: {', '.join(hosts)}", pins=pins)
+        passed, failed = self.deploy(hosts)
+        r.passed = sorted(set(r.passed) | set(passed))
+        r.failed.update(failed)
+        for host, why in failed.items():
+            self.say(f"{host}: failed: {why}")
+        return len(failed) <= r.max_failed
+
+    def stop(self, why: str, stage: str = "stopped") -> int:
+        """The stop rule: registry back, temporary pins gone, the hosts reached deployed back."""
+        r = self.rollout
+        back = r.reached()
+        temporary = dict.fromkeys(set(r.canary) | set(r.held))
+        r.stage, r.held = stage, []
+        self.step(
+            f"{stage} ({why}): registry at {r.old_current}, temporary pins removed",
+            registry=(r.old_current, r.old_previous),
+            pins=temporary,
+        )
+        refresh_policy(self.inventory, self.say)
+        if back:
+            self.say(f"--> Deploying {', '.join(back)} back to {r.old_current}")
+            redeploy(self.inventory, back, r.model)
+        return 1
+
+
+def load(inventory: str, model: str) -> Rollout:
+    checked, _ = load_checked(inventory)
+    path = state_file(checked.registry.path, model)
+    if not path.exists():
+        raise BadInput(f"{path}: no rollout of {model}")
+    return Rollout.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def resume(inventory: str, model: str, say: Say, no_commit: bool = False) -> int:
+    rollout = load(inventory, model)
+    if rollout.stage in ("done", "undone"):
+        raise BadInput(
+            f"the rollout of {model} {rollout.version} is {rollout.stage}; nothing to resume"
+        )
+    if rollout.stage == "stopped":  # start again at the canaries, with the same plan
+        rollout.stage, rollout.passed, rollout.failed = "canary", [], {}
+    return Runner(inventory, rollout, say, no_commit).run()
+
+
+def undo(inventory: str, model: str, say: Say, no_commit: bool = False) -> int:
+    rollout = load(inventory, model)
+    if not rollout.active:
+        raise CheckFailed(f"the rollout of {model} {rollout.version} is {rollout.stage} already")
+    Runner(inventory, rollout, say, no_commit).stop("undone by the operator", stage="undone")
+    return 0
+
+
+def describe(rollout: Rollout) -> dict[str, Any]:
+    return {**rollout.to_json(), "pending": rollout.pending()}

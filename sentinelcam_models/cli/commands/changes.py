@@ -9,10 +9,12 @@ from pathlib import Path
 
 import click
 
+from ...core import waves as waves_core
 from ...core.changes import Change, NoChange, pin_change, version_change
-from ...core.problems import BadInput
+from ...core.problems import BadInput, CheckFailed
 from ...core.validation import CheckedInventory
 from ...fleet.changes import ChangeOptions, apply
+from ...fleet.rollouts import Runner, read_states
 from ...fleet.stores import open_store
 from ...paths import host_data_file, registry_file_for
 from ...store.files import read_text
@@ -103,10 +105,76 @@ def rollback(model: str, version: str | None, previous: bool, opts: ChangeOption
 @click.command()
 @click.argument("model", type=MODEL)
 @click.argument("version", type=VERSION)
+@click.option(
+    "--canary", default=None, metavar="HOST,...", help="stage the rollout: these hosts first"
+)
+@click.option(
+    "--waves", default="100%", show_default=True, help="then the others in waves (cumulative %)"
+)
+@click.option(
+    "--max-failed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="stop the rollout when a stage has more failed hosts than this",
+)
 @change_options
-def promote(model: str, version: str, opts: ChangeOptions) -> None:
-    """Make a newly published VERSION current (it must verify in the store), commit, and deploy."""
-    _version_change("promote", model, version, opts)
+def promote(
+    model: str, version: str, canary: str | None, waves: str, max_failed: int, opts: ChangeOptions
+) -> None:
+    """Make a newly published VERSION current (it must verify in the store), commit, and deploy.
+
+    With --canary, the rollout is staged: the canary hosts get VERSION first (pinned), and only if
+    every one passes its health gate does the registry move and the other hosts follow, wave by wave;
+    a stage with more than --max-failed failed hosts stops it and puts everything back.
+    """
+    if canary is None:
+        _version_change("promote", model, version, opts)
+        return
+    checked, pyinfra_inventory = load(opts.inventory)
+    text, problems = read_text(Path(checked.registry.path))
+    if text is None:
+        raise BadInput("; ".join(str(p) for p in problems))
+    change = version_change(checked, text, "promote", model, version, opts.inventory)
+    if isinstance(change, NoChange):
+        say(change.message)
+        return
+    running = read_states(checked).get(model)
+    if running is not None and running.active:
+        raise BadInput(
+            f"a rollout of {model} {running.version} is {running.stage}: resume or undo it first "
+            f"(sentinelcam-models rollout resume|undo {model})"
+        )
+    _check_store(checked, opts, pyinfra_inventory, change)
+    entry = checked.registry.models[model]
+    rollout = waves_core.plan(
+        model,
+        version,
+        entry.current_version,
+        entry.previous_version,
+        checked.users_of(model, unpinned_only=True),
+        [h.strip() for h in canary.split(",") if h.strip()],
+        waves,
+        max_failed,
+    )
+    plan_line = "; ".join(
+        [f"canary {', '.join(rollout.canary)}"]
+        + [f"wave {i}: {', '.join(w)}" for i, w in enumerate(rollout.waves, 1)]
+    )
+    if opts.dry_run:
+        say(f"DRY RUN: staged rollout of {model} {version}: {plan_line}")
+        return
+    confirm(opts.yes, f"Roll {model} out to {version} ({plan_line})?")
+    say(
+        f"To resume after an interruption: sentinelcam-models rollout resume {model} -i {opts.inventory}"
+    )
+    say(f"To undo: sentinelcam-models rollout undo {model} -i {opts.inventory}")
+    code = Runner(opts.inventory, rollout, say, opts.no_commit).run()
+    if code:
+        raise CheckFailed(
+            f"the rollout of {model} {version} stopped: the registry stays at "
+            f"{rollout.old_current}; see the lines above"
+        )
 
 
 def _pin_change(host: str, model: str, version: str | None, opts: ChangeOptions) -> None:
