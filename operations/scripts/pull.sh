@@ -8,12 +8,23 @@
 
 mkdir -p "$stage" || fail "cannot create $stage"
 sources=""
+adopting=""
 excludes=""
 first=1
 while read -r m v digest basis keep; do
     [ -n "$m" ] || continue
     d="$stage/$m/$v"
     mkdir -p "$stage/$m" || fail "cannot create $stage/$m"
+    # A copy without a manifest (the original's deploys made these) is adopted in place: only the
+    # store's manifest travels; the copy's own files (hard links) are checked against it below, one
+    # hashing pass, and fetched only if they differ. (Files it cannot link: pulled as usual.)
+    if [ "$keep" = 1 ] && [ -d "$root/$m/$v" ] && [ ! -e "$root/$m/$v/MANIFEST.sha256" ] \
+        && { rm -rf "$d" && cp -al "$root/$m/$v" "$d" 2>/dev/null || { rm -rf "$d"; false; }; }; then
+        what_src=":/$m/$v/MANIFEST.sha256"
+        adopting="$adopting $m/$v"
+    else
+        what_src=":/$m/$v/"
+    fi
     if [ ! -d "$d" ] && [ "$basis" != "-" ] && [ -d "$root/$m/$basis" ]; then
         # Unchanged files become hard links: rsync writes changed ones to a new file and renames it,
         # so the basis version is never modified.
@@ -21,7 +32,7 @@ while read -r m v digest basis keep; do
         cp -al "$root/$m/$basis" "$d" 2>/dev/null || rm -rf "$d"
     fi
     mkdir -p "$d" || fail "cannot create $d"
-    if [ "$first" = 1 ]; then sources="$src:/$m/$v/"; first=0; else sources="$sources :/$m/$v/"; fi
+    if [ "$first" = 1 ]; then sources="$src$what_src"; first=0; else sources="$sources $what_src"; fi
     if [ "$keep" = 1 ]; then
         for o in $owned; do excludes="$excludes --exclude=/$m/$v/$o"; done
     fi
@@ -32,10 +43,18 @@ ITEMS
 # No links, devices or special files (no -l, -D), no owners (no -o, -g); modes: what the store has,
 # never setuid or executable, never writable by others. Node-owned copies being kept are excluded.
 flags="-rtR --stats --chmod=D0755,Fu+rw,Fa-x,Fgo-w,Fa-s"
+# received: the bytes rsync reports having received (its --stats), summed over this run's transfers.
+received=0
+count_received() {
+    printf '%s\n' "$1"
+    _cr_n=$(printf '%s\n' "$1" | sed -n 's/^Total bytes received: *//p' | tr -d ',.')
+    received=$((received + ${_cr_n:-0}))
+}
 cd "$stage" || fail "cannot enter $stage"
 # shellcheck disable=SC2086  # flags/sources/excludes: lists of validated names (no spaces)
-try rsync $flags --delete -e "$ssh -p $port" $excludes $sources ./ \
+stats=$(try rsync $flags --delete -e "$ssh -p $port" $excludes $sources ./) \
     || fail "pull from the datasink failed (rsync exit $?)"
+count_received "$stats"
 
 # good DIR DIGEST SKIP...: DIR holds the store's manifest (by digest) and matches it.
 good() {
@@ -56,13 +75,17 @@ while read -r m v digest basis keep; do
             [ -f "$root/$m/$v/$o" ] && [ ! -e "$d/$o" ] && { cp -p "$root/$m/$v/$o" "$d/$o" || fail "cannot keep $o"; }
         done
     fi
+    how=installed
+    case "$adopting " in *" $m/$v "*) how=adopted ;; esac
     # shellcheck disable=SC2086  # $skip: node-owned file names
     if ! good "$d" "$digest" $skip; then
+        how=installed
         # A seeded file with the store's size and mtime but other bytes (damaged on this node)
         # passes rsync's quick check: fetch this version again comparing checksums, once.
         # shellcheck disable=SC2086
-        try rsync $flags --checksum -e "$ssh -p $port" $excludes "$src:/$m/$v/" ./ \
+        stats=$(try rsync $flags --checksum -e "$ssh -p $port" $excludes "$src:/$m/$v/" ./) \
             || fail "pull from the datasink failed (rsync exit $?)"
+        count_received "$stats"
         manifest_ok "$d" || fail "the store's MANIFEST.sha256 is missing or malformed"
         got=$(manifest_digest "$d")
         [ "$got" = "$digest" ] || fail "store manifest changed during the deploy (expected $digest, got $got)"
@@ -71,9 +94,10 @@ while read -r m v digest basis keep; do
     fi
     mkdir -p "$root/$m" || fail "cannot create $root/$m"
     swap_in "$d" "$root/$m/$v" || fail "cannot rename $d into place"
-    echo "sentinelcam: installed $m $v"
+    echo "sentinelcam: $how $m $v"
 done <<ITEMS
 $items
 ITEMS
+echo "sentinelcam: received $received bytes from ${src#*@}"
 cd "$root" && rmdir "$stage"/* "$stage" 2>/dev/null
 exit 0

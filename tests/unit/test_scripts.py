@@ -107,6 +107,8 @@ def test_pull_installs_verified_versions_in_one_session(tmp_path, store, shim):
         root / "openface_torch/2025-01-01/openface_nn4.small2.v1.t7"
     ).read_bytes() == b"net" * 1000
     assert done.stdout.count("Number of files:") == 1  # one rsync session for both versions
+    received = int(done.stdout.split("sentinelcam: received ")[1].split()[0])
+    assert 6000 < received < 6000 + 2000  # both files' bytes, and rsync's lists and checksums
     assert not (root / ".sentinelcam-pull").exists()
 
 
@@ -197,6 +199,49 @@ def test_pull_reinstall_keeps_the_nodes_own_face_files(tmp_path, store, shim):
     assert done.returncode == 0, done.stderr
     assert (version / "facelist.csv").read_bytes() == b"curated on the node"
     assert (version / "baselines.hdf5").read_bytes() == b"base"
+
+
+def original_copy(root: Path, files: dict[str, bytes]) -> Path:
+    """A version directory as the original's deploys left it: the files, no manifest."""
+    version = root / "face_recognition/2025-01-01"
+    version.mkdir(parents=True)
+    for name, data in files.items():
+        (version / name).write_bytes(data)
+    return version
+
+
+FACE_FILES = {
+    "facemodel.pickle": os.urandom(50_000),
+    "baselines.hdf5": os.urandom(50_000),
+    "facelist.csv": b"store list",
+    "facedata.hdf5": b"store data",
+}
+
+
+def test_pull_adopts_a_manifest_less_copy_with_the_store_s_bytes_in_place(tmp_path, store, shim):
+    digest = publish(store, "face_recognition", "2025-01-01", FACE_FILES)
+    version = original_copy(tmp_path / "models", {**FACE_FILES, "facelist.csv": b"curated"})
+    inode = (version / "facemodel.pickle").stat().st_ino
+    done = pull(shim, tmp_path / "models", [("face_recognition", "2025-01-01", digest, "-", 1)])
+    assert done.returncode == 0, done.stderr
+    assert "sentinelcam: adopted face_recognition 2025-01-01" in done.stdout
+    assert (version / "facemodel.pickle").stat().st_ino == inode  # the same file: nothing re-pulled
+    assert int(done.stdout.split("sentinelcam: received ")[1].split()[0]) < 5_000  # the manifest
+    assert (version / "MANIFEST.sha256").read_bytes() == (
+        store / "face_recognition/2025-01-01/MANIFEST.sha256"
+    ).read_bytes()
+    assert (version / "facelist.csv").read_bytes() == b"curated"  # node-owned: kept as it is
+    assert not (tmp_path / "models/.sentinelcam-pull").exists()
+
+
+def test_pull_repairs_a_manifest_less_copy_that_differs_from_the_store(tmp_path, store, shim):
+    digest = publish(store, "face_recognition", "2025-01-01", FACE_FILES)
+    damaged = {**FACE_FILES, "baselines.hdf5": b"not the store's"}
+    version = original_copy(tmp_path / "models", damaged)
+    done = pull(shim, tmp_path / "models", [("face_recognition", "2025-01-01", digest, "-", 1)])
+    assert done.returncode == 0, done.stderr
+    assert "sentinelcam: installed face_recognition 2025-01-01" in done.stdout
+    assert (version / "baselines.hdf5").read_bytes() == FACE_FILES["baselines.hdf5"]
 
 
 def node_state(root: Path, *configs: Path, deep: bool = False):
