@@ -140,12 +140,16 @@ def write_as_service(spec, dest, data):
         raise RuntimeError(f"cannot restore {dest}: {out}")
 
 
+STARTED = time.monotonic()
+
+
 def record(spec, status, detail):
     entry = {
         "status": status,
         "detail": detail,
         "versions": spec["versions"],
         "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "seconds": round(time.monotonic() - STARTED, 2),  # how long the gate held this node
     }
     write_as_service(spec, spec["record"], (json.dumps(entry, sort_keys=True) + "\n").encode())
 

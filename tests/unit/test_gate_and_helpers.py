@@ -84,6 +84,7 @@ def test_gate_passes_when_the_service_stays_up_and_the_probe_loads(tmp_path, sys
     assert ok.returncode == 0, ok.stderr
     record = json.loads((state / "health.json").read_text())
     assert record["status"] == "passed" and record["versions"] == {"m": "2026-01-01"}
+    assert record["seconds"] >= 1  # it held the node at least for the settle period
     assert not (state / "restarts").exists()
 
 
