@@ -103,6 +103,9 @@ def _build(state: Any, inventory: Any, dry: bool) -> RunContext:
     if isinstance(checked, Refused):
         raise refusal([str(p) for p in checked.problems])
     selected = [h.name for h in _selected(state, inventory) if h.name in checked.settings]
+    for warning in checked.warnings:  # once per run, one line each (e.g. an NCS2 host)
+        if warning.host is None or warning.host in selected:
+            print(f"sentinelcam-models: warning: {warning}", file=sys.stderr)
     ctx = RunContext(checked, tuple(selected))
     ctx.templates = {
         f"sentinel/tasks/{name}.j2": template_text(f"sentinel/tasks/{name}.j2")

@@ -19,14 +19,21 @@ from ..session import load
 ARCHIVE = re.compile(r"\d{4}-\d{2}-\d{2}\.faces-\d{8}T\d{6}Z")
 
 
-def _run(host, settings, *command: str):
+def _run(host, settings, *parts: object):
+    """Run one command as the service user; its stdout lines. Parts are literal words or
+    ``Quoted`` values (paths, patterns), quoted with pyinfra's QuoteString."""
     from pyinfra.api import QuoteString, StringCommand  # noqa: PLC0415
 
     ok, output = host.run_shell_command(
-        StringCommand(*[QuoteString(c) if c.startswith("/") else c for c in command]),
+        StringCommand(*[QuoteString(p.value) if isinstance(p, Quoted) else p for p in parts]),
         **service_args(settings, None),
     )
     return ok, [line.line for line in output if line.buffer_name == "stdout"]
+
+
+class Quoted:
+    def __init__(self, value: str):
+        self.value = value
 
 
 @click.group()
@@ -48,34 +55,26 @@ def archives(hosts: tuple[str, ...], inventory: str) -> None:
         placement = checked.plans[name].placement(catalog.FACE_MODEL, SENTINEL)
         if placement is None:
             continue
-        _ok, lines = _run(
+        # one line per archived file: "<archive directory> <file>"
+        ok, lines = _run(
             host,
             checked.settings[name],
-            "for",
-            "d",
-            "in",
-            f"{placement.model_dir}/*.faces-*;",
-            "do",
-            "[",
-            "-d",
-            '"$d"',
-            "]",
-            "&&",
-            "echo",
-            '"${d##*/}',
-            "$(ls",
-            '"$d"',
-            "|",
-            "tr",
-            "'\\n'",
-            "' ')\";",
-            "done;",
-            "true",
+            "find",
+            Quoted(placement.model_dir),
+            "-mindepth 2 -maxdepth 2 -type f -path",
+            Quoted("*.faces-*/*"),
+            "-printf",
+            Quoted("%h %f\\n"),
         )
+        if not ok:
+            say(f"{name}: cannot list {placement.model_dir} (no face_recognition installed yet?)")
+        found: dict[str, list[str]] = {}
         for line in lines:
-            archive, _, files = line.partition(" ")
+            directory, _, file = line.partition(" ")
+            found.setdefault(directory.rsplit("/", 1)[-1], []).append(file)
+        for archive, files in sorted(found.items()):
             if ARCHIVE.fullmatch(archive):
-                row(shown, name, archive, files.strip())
+                row(shown, name, archive, " ".join(sorted(files)))
     out.print(shown)
 
 
@@ -97,7 +96,7 @@ def remove_archive(host: str, archive: str, inventory: str) -> None:
         raise BadInput(f"{inventory}: {host} is not a sentinel of this inventory")
     target = connect(pyinfra_inventory, [host])[host]
     ok, _ = _run(
-        target, checked.settings[host], "rm", "-rf", "--", f"{placement.model_dir}/{archive}"
+        target, checked.settings[host], "rm -rf --", Quoted(f"{placement.model_dir}/{archive}")
     )
     if not ok:
         raise CheckFailed(f"host {host}: cannot remove {archive}")
