@@ -20,7 +20,7 @@ import time
 POLL = 0.5
 
 
-def run(argv, timeout=None, stdin=None):
+def run(argv, timeout=None, stdin=None, keep=3):
     try:
         proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -28,7 +28,7 @@ def run(argv, timeout=None, stdin=None):
     except OSError as exc:
         return 127, str(exc)
     out = (proc.stdout + proc.stderr).decode("utf-8", "replace").strip().splitlines()
-    return proc.returncode, " | ".join(out[-3:])
+    return proc.returncode, " | ".join(out[-keep:])
 
 
 def show(service):
@@ -42,9 +42,12 @@ def show(service):
             "NRestarts",
             "-p",
             "ActiveEnterTimestamp",
+            "-p",
+            "SubState",
             f"{service}.service",
         ],
         timeout=15,
+        keep=4,
     )
     values = dict(
         line.split("=", 1) for line in out.replace(" | ", "\n").splitlines() if "=" in line
@@ -53,30 +56,33 @@ def show(service):
         values.get("ActiveState", "unknown"),
         values.get("NRestarts", "?"),
         values.get("ActiveEnterTimestamp", ""),
+        values.get("SubState", ""),
     )
 
 
 def settle(service, seconds, timeout, failures):
-    """Active within ``timeout``, then unchanged for ``seconds``."""
+    """Active within ``timeout``, then unchanged for ``seconds``. A service whose process already
+    exited and waits to be restarted (SubState auto-restart) fails at once: a crash loop never
+    reaches "failed" when systemd keeps restarting it."""
     deadline = time.monotonic() + timeout
-    state, restarts, since = show(service)
+    state, restarts, since, sub = show(service)
     while state != "active":
-        if state == "failed" or time.monotonic() > deadline:
+        if state == "failed" or sub == "auto-restart" or time.monotonic() > deadline:
             code, journal = run(
                 ["journalctl", "-u", f"{service}.service", "-n", "3", "--no-pager", "-o", "cat"],
                 timeout=10,
             )
             failures.append(
-                f"{service} is {state}, not active"
+                f"{service} is {state}{' (crashed, restarting)' if sub == 'auto-restart' else ''}, not active"
                 + (f": {journal}" if code == 0 and journal else "")
             )
             return
         time.sleep(POLL)
-        state, restarts, since = show(service)
+        state, restarts, since, sub = show(service)
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         time.sleep(POLL)
-        now = show(service)
+        now = show(service)[:3]
         if now != (state, restarts, since):
             failures.append(
                 f"{service} did not stay active for {seconds} s "

@@ -44,8 +44,10 @@ case $1 in
         else
           active=$(cat {state}/$unit.state 2>/dev/null || echo active)
           printf 'ActiveState=%s\\nNRestarts=0\\nActiveEnterTimestamp=first\\n' "$active"
+          printf 'SubState=%s\\n' "$(cat {state}/$unit.sub 2>/dev/null || echo running)"
         fi ;;
-  restart) echo "$2" >> {state}/restarts; rm -f {state}/${{2%.service}}.crash-after ;;
+  restart) echo "$2" >> {state}/restarts; u=${{2%.service}}
+           rm -f {state}/$u.crash-after {state}/$u.state {state}/$u.sub ;;
 esac
 """,
     )
@@ -112,6 +114,33 @@ def test_gate_reverts_a_service_that_restarts_within_the_settle_period(tmp_path,
     assert (state / "restarts").read_text() == "imagenode.service\n"  # restarted once
     record = json.loads((state / "health.json").read_text())
     assert record["status"] == "reverted" and "did not stay active" in record["detail"]
+
+
+def test_gate_fails_a_crash_loop_at_once_instead_of_waiting_for_its_timeout(tmp_path, systemd):
+    """A unit with Restart= never reaches "failed" while it crash-loops: systemd shows it
+    activating (auto-restart) until the timeout; the gate must not wait for that."""
+    bin_dir, state = systemd
+    (state / "imagenode.state").write_text("activating")
+    (state / "imagenode.sub").write_text("auto-restart")
+    config = tmp_path / "imagenode.yaml"
+    config.write_text("new paths\n")
+    done = gate(
+        bin_dir,
+        tmp_path,
+        services=["imagenode"],
+        timeout=600,
+        revert=[
+            {
+                "dest": str(config),
+                "restarts": "imagenode",
+                "text": base64.b64encode(b"old paths\n").decode(),
+            }
+        ],
+    )
+    assert done.returncode == 1
+    assert "imagenode is activating (crashed, restarting), not active" in done.stderr
+    record = json.loads((state / "health.json").read_text())
+    assert record["status"] == "reverted" and config.read_text() == "old paths\n"
 
 
 def test_gate_reverts_on_a_failing_probe_and_removes_files_that_did_not_exist(tmp_path, systemd):
