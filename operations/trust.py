@@ -62,19 +62,21 @@ def authorize_nodes(path: str, store: str, clients: Mapping[str, tuple[str, dict
     + store: the store directory the nodes may read
     + clients: ``{node: (its public key path, connector arguments to read it as its service user)}``
     """
-    keys = {}
+    keys, unreachable = {}, []
     for name, (pub, args) in sorted(clients.items()):
         try:
             found = state.inventory.get_host(name).get_fact(PublicKey, path=pub, **args)
         except Exception as exc:  # a node that cannot be reached is skipped, and said so
             host.log(
-                f"sentinelcam: cannot read the key of {name} ({type(exc).__name__}); not authorized now"
+                f"sentinelcam: cannot read the key of {name} ({type(exc).__name__}); "
+                "its current authorization (if any) stays"
             )
+            unreachable.append(name)
             continue
         if found:
             keys[name] = found
     current = host.get_fact(FileText, path=path)
-    new = authorized_keys(current, keys, store)
+    new = authorized_keys(current, keys, store, unreachable)
     if new == current:
         host.noop(f"{len(keys)} node key(s) authorized for a read-only rsync of {store}")
         return

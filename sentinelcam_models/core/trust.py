@@ -51,12 +51,28 @@ def _replace_managed(text: str | None, marker: str, lines: Sequence[str]) -> str
     return "".join(kept) + "".join(line + newline for line in lines)
 
 
-def authorized_keys(text: str | None, keys: Mapping[str, tuple[str, str]], store: str) -> str:
-    """``authorized_keys`` with exactly one restricted line per client (sorted); others untouched."""
+def authorized_keys(
+    text: str | None,
+    keys: Mapping[str, tuple[str, str]],
+    store: str,
+    unreachable: Sequence[str] = (),
+) -> str:
+    """``authorized_keys`` with exactly one restricted line per client (sorted); others untouched.
+
+    A client in ``unreachable`` (its key could not be read this run) keeps the line it has: a node
+    that is down while trust is set up must not lose its access until the next run.
+    """
     if not names.is_safe_path(store):
         raise ValueError(f"{store!r} is not a safe path")
-    lines = [authorized_line(keys[client], client, store) for client in sorted(keys)]
-    return _replace_managed(text, KEY_COMMENT, lines)
+    kept: dict[str, str] = {}
+    for line in (text or "").splitlines():
+        last = line.rstrip("\r").rsplit(" ", 1)[-1]
+        client = last[len(KEY_COMMENT) :] if last.startswith(KEY_COMMENT) else None
+        if client is not None and client in unreachable and client not in keys:
+            kept[client] = line.rstrip("\r")
+    lines = {client: authorized_line(key, client, store) for client, key in keys.items()}
+    lines.update(kept)
+    return _replace_managed(text, KEY_COMMENT, [lines[c] for c in sorted(lines)])
 
 
 def known_hosts(

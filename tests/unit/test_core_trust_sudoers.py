@@ -64,6 +64,15 @@ def test_authorized_keys_keeps_crlf_and_ends_a_last_line_without_newline():
     )
 
 
+def test_a_node_that_cannot_be_reached_keeps_its_line_and_a_removed_node_loses_it():
+    old = trust.authorized_keys(None, {"s1": K1, "s2": K2}, STORE)
+    new = trust.authorized_keys(old, {"s1": K1}, STORE, unreachable=["s2"])
+    assert new == old
+    assert trust.authorized_keys(old, {"s1": K1}, STORE) == trust.authorized_keys(
+        None, {"s1": K1}, STORE
+    )
+
+
 def test_authorized_keys_with_no_clients_removes_only_managed_lines():
     old = f"ssh-rsa AAAAop op@laptop\n{restricted(K1, 's1')}\n"
     assert trust.authorized_keys(old, {}, STORE) == "ssh-rsa AAAAop op@laptop\n"
