@@ -3,8 +3,10 @@
 Groups are the node roles. Host data here overrides inventories/group_data/*.py; per-host pins
 (model_version_overrides) live in inventories/host_data/<host>.yaml, which `sentinelcam-models
 pin/unpin` edits and this file loads. SSH logs in as ``ssh_user`` (set it: pyinfra's default is
-your local user name); node work runs as sentinelcam_user through sudo when the two differ
-(deploys/sudoers.py grants exactly that). The operator's known_hosts must hold every node's key.
+your local user name), an account other than the service user ``sentinelcam_user`` (ops): node work
+runs as ops through sudo, and deploys/sudoers.py grants ``sentinelcam_login`` exactly that and the
+few root commands the deploys need, so a compromised service account gains no root. The operator's
+known_hosts must hold every node's key (strict host key checking stays on).
 """
 
 from sentinelcam_models.store.files import host_data as _host_data
@@ -12,7 +14,8 @@ from sentinelcam_models.store.files import host_data as _host_data
 
 def _host(name, **data):
     """A host tuple with its host_data/<name>.yaml (pins) merged in."""
-    return (name, {"ssh_user": "ops", **data, **_host_data(__file__, name)})
+    login = {"ssh_user": "admin", "sentinelcam_login": "admin"}
+    return (name, {**login, **data, **_host_data(__file__, name)})
 
 
 datasinks = [
