@@ -266,8 +266,11 @@ def test_shipped_coral_packages_parse_with_unset_digests():
     registry, _ = parse(SHIPPED)
     coral = registry.coral
     assert coral.tf_version == "2.17.1" and coral.python_version == "3.11"
+    # Debian names a package file NAME_VERSION_ARCH.deb: the registry's version must be the deb's
+    # own Version, which the node's dpkg reports after the install (else every host drifts).
+    _, deb_version, _ = coral.deb.name.removesuffix(".deb").split("_")
     assert dict(coral.versions) == {
-        "libedgetpu": "16.0tf2.17.1-1",
+        "libedgetpu": deb_version,
         "tflite_runtime": "2.17.1",
         "pycoral": "2.0.3",
     }
