@@ -87,7 +87,9 @@ def _max_startups(host: Any) -> int:
     ensure_connected(host)
     ok, output = host.run_shell_command(
         StringCommand(
-            "cat /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf 2>/dev/null | "
+            # sshd takes the first value it meets; Debian's sshd_config includes the drop-ins
+            # on its first line, so they come first (sshd -T would say, but needs root).
+            "cat /etc/ssh/sshd_config.d/*.conf /etc/ssh/sshd_config 2>/dev/null | "
             "sed -n 's/^[[:space:]]*[Mm][Aa][Xx][Ss][Tt][Aa][Rr][Tt][Uu][Pp][Ss][[:space:]]\\{1,\\}\\([0-9]*\\).*/\\1/p' "  # noqa: E501 (one sed expression)
             "| head -n 1"
         )

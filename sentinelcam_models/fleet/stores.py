@@ -7,7 +7,6 @@ when it is not. Nothing creates a store on the wrong machine: a store that is no
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 from pathlib import Path
@@ -142,16 +141,27 @@ def open_store(
 
 def connect(inventory: Any, names: list[str], timeout: int = 10) -> dict[str, Any]:
     """Connect to the named hosts through pyinfra's API; {name: host} (BadInput for any that fails)."""
-    from pyinfra.api import Config, State  # noqa: PLC0415 - pyinfra only where a host is reached
-    from pyinfra.api.connect import connect_all  # noqa: PLC0415
-    from pyinfra.api.exceptions import PyinfraError  # noqa: PLC0415
+    import gevent  # noqa: PLC0415 - pyinfra only where a host is reached
+    from pyinfra.api import Config, State  # noqa: PLC0415
+    from pyinfra.api.exceptions import ConnectError  # noqa: PLC0415
 
     hosts = [inventory.get_host(name) for name in names]
     state = State()
     state.init(inventory, Config(CONNECT_TIMEOUT=timeout, FAIL_PERCENT=None), initial_limit=hosts)
-    with contextlib.suppress(PyinfraError):
-        connect_all(state)
-    missing = [h.name for h in hosts if h not in state.active_hosts]
-    if missing:
-        raise BadInput(f"host {', '.join(missing)}: cannot connect over SSH")
+    errors: dict[str, str] = {}
+
+    def one(host: Any) -> None:
+        try:  # pyinfra's own error line is not shown: the operator gets one line, below
+            host.connect(show_errors=False, raise_exceptions=True)
+        except ConnectError as exc:
+            errors[host.name] = str(exc.args[0]) if exc.args else type(exc).__name__
+
+    gevent.joinall([gevent.spawn(one, host) for host in hosts])
+    for host in hosts:
+        if host.connected:
+            state.activate_host(host)
+    if errors:
+        raise BadInput(
+            "; ".join(f"host {name}: cannot connect over SSH ({why})" for name, why in errors.items())
+        )
     return {h.name: h for h in hosts}
