@@ -1,4 +1,4 @@
-"""``python -m devfleet up|down|status|reset``."""
+"""``python -m devfleet up|down|status|reset|stop NODE...|start NODE...``."""
 
 import sys
 

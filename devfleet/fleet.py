@@ -9,7 +9,7 @@ demo.
 
 Each node is an overlayfs (lower: one shared, cached root; upper/work: per node) booted with
 `systemd-nspawn -b --register=no --keep-unit` on the host network, in its own cgroup, with sshd
-listening only on 127.0.0.(100+i). Standard library only; also importable
+listening only on its own loopback address (127.0.0.101 upwards). Standard library only; also importable
 (``import devfleet.fleet``).
 
 The nodes look like nodes other Ansible roles configured before the product's first deploy: the
@@ -155,6 +155,13 @@ def login_for(i: int) -> str:
     return ADMIN_USER if i % 2 == 0 else OPS_USER
 
 
+def node_address(i: int) -> str:
+    """127.0.0.101 ... 127.0.0.250, then 127.0.1.1 ... (the nodes share the host's loopback)."""
+    if i <= 150:
+        return f"127.0.0.{100 + i}"
+    return f"127.0.{1 + (i - 151) // 250}.{1 + (i - 151) % 250}"
+
+
 def node_specs(n: int) -> list[dict]:
     """Names, addresses, groups and login accounts of an n-node fleet, in boot order."""
     first = [
@@ -169,6 +176,8 @@ def node_specs(n: int) -> list[dict]:
     for i in range(1, n + 1):
         if i <= len(first):
             name, group = first[i - 1]
+        elif i % 50 == 0:  # 50, 100, ...: one more datasink per 50 nodes (a site that can mirror)
+            name, group = f"data{i // 50 + 2}", "datasinks"
         elif i % 2:  # 7, 9, 11, ...
             name, group = f"outpost{i}", "outposts"
         else:  # 8, 10, 12, ... -> sentinel3, sentinel4, ...
@@ -176,7 +185,7 @@ def node_specs(n: int) -> list[dict]:
         nodes.append(
             {
                 "name": name,
-                "address": f"127.0.0.{100 + i}",
+                "address": node_address(i),
                 "groups": [group],
                 "login": login_for(i),
             }

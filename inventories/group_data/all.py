@@ -20,8 +20,10 @@ model_pull_tries = 6
 model_pull_concurrency = "auto"
 model_version_overrides = {}  # host pins {model: "YYYY-MM-DD"}: set per host in host_data/
 
-sentinel_accelerator_type = "coral"  # coral | cpu | ncs2 (deprecated: works, with a warning)
-imagenode_accelerator_type = "none"  # coral | none: installs the Coral runtime on outposts
+sentinel_accelerator_type = "coral"  # coral | cpu | none | ncs2 (deprecated: works, with a warning)
+imagenode_accelerator_type = (
+    "none"  # coral | none | ncs2: coral installs the Coral runtime on outposts
+)
 sentinel_face_detection_model = "ssd_mobilenet"  # ssd_mobilenet | blazeface (coral sentinels)
 sentinel_blazeface_variant = "full"  # full | short: a variant the registry lists
 face_detection_confidence = {"cpu": 0.5, "ncs2": 0.5, "ssd_mobilenet": 0.5, "blazeface": 0.5}

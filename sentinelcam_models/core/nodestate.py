@@ -1,6 +1,6 @@
 """What one node reports about itself, parsed strictly: the deploy and ``drift`` both read it.
 
-The node's answer (facts/scripts/node_state.sh) is one record per line. A node is not trusted: a
+The node's answer (operations/scripts/node_state.sh) is one record per line. A node is not trusted: a
 line is accepted only when every name in it passes the same validators as the registry, so a
 directory whose name smuggles a newline and a forged record is ignored, never reported as an
 installed version.
