@@ -14,7 +14,7 @@ FLEET_PACKAGES := rsync:rsync ssh:openssh-client ssh-keygen:openssh-client \
 TEST_PACKAGES := git:git shellcheck:shellcheck make:make
 HOST_PACKAGES := sh devfleet/host-packages.sh
 
-.PHONY: venv test test-unit check demo fleet-up fleet-down fleet-reset fleet-status bench clean \
+.PHONY: venv test test-unit check demo fleet-up fleet-down fleet-reset fleet-status bench bench-scale clean \
 	host-venv host-fleet host-test
 SCRIPTS := operations/scripts
 PRODUCT := sentinelcam_models facts operations deploys devfleet inventories
@@ -79,6 +79,10 @@ fleet-status: venv
 
 bench: host-fleet venv
 	$(BIN)/python benchmarks/run.py
+
+# 20, 50, 100 and 200 nodes (SIZES="..." to choose); at 200 nodes about 8 GB of RAM.
+bench-scale: host-fleet venv
+	$(BIN)/python benchmarks/scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,152 +1,178 @@
 #!/usr/bin/env python3
 """Benchmarks on a 20-node local fleet, each a ratio against a baseline measured in the same run.
 
-    make bench            (or: NODES=20 .venv/bin/python benchmarks/run.py)
+    make bench            (or: NODES=20 .venv/bin/python benchmarks/run.py; as root)
 
-1. no-op deploy:  converged `pyinfra -y … deploys/models.py` / `pyinfra -y … fact server.Hostname`  (target ≤ 3)
-2. drift:         `sentinelcam-models drift` / `pyinfra … fact server.Hostname`                   (target ≤ 2)
+1. no-op deploy:  converged `pyinfra -y … deploys/models.py` / `pyinfra -y … fact server.Hostname` (≤ 3)
+2. drift:         `sentinelcam-models drift` / `pyinfra … fact server.Hostname`                  (≤ 2)
 3. delta bytes:   a new version in which 90% of the bytes are unchanged: bytes each receiving node
-                  pulled / bytes of the files that changed                                         (target ≤ 1.1)
+                  pulled / bytes of the files that changed                                        (≤ 1.1)
 4. rollback:      `sentinelcam-models rollback MODEL --previous --yes` end to end (edit, commit,
-                  config redeploy), wall time, and no Install operation moving bytes             (target ≤ 5 s)
+                  config redeploy), wall time; no Install operation moves bytes                 (≤ 5 s)
+5. bad version:   a version every user's service or probe refuses, deployed fleet-wide: the time
+                  from the start until every node runs its previous version again (the run ends
+                  when the last gate has reverted) / a converged no-op deploy
+6. gate overhead: on a good rollout, how long each node's health gate held it beyond the settle
+                  period (the gate records its own duration on the node)
 
-Times are medians of interleaved repetitions; the machine is shared and noisy, so only the ratios
-within one run mean anything. Results are printed and written to benchmarks/results.json.
+Times are medians of interleaved repetitions. Results are printed and written to
+benchmarks/results.json.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
-import statistics
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from common import (
+    GIT_ENV,
+    REPO,
+    cli,
+    fleet_of,
+    median,
+    must,
+    pyinfra,
+    ratio,
+    site_for,
+    timed,
+)
 
-from sentinelcam_models import demo, store as store_mod  # noqa: E402
-from tests.support.site import Run, Site  # noqa: E402
+from sentinelcam_models.core import catalog
+from sentinelcam_models.fleet.inventory import load_checked
+from sentinelcam_models.store.local import LocalStore
 
-BIN = Path(sys.executable).parent
 NODES = int(os.environ.get("NODES", "20"))
 REPEAT = int(os.environ.get("REPEAT", "3"))
+SCALE = float(os.environ.get("SCALE", "0.01"))
+SETTLE = 2  # seconds (the default is 20; the overhead beyond it is what is measured)
+PROBE = "/usr/local/bin/sentinelcam-standin probe"
 
 
-class FleetView:
-    """The minimum of tests/conftest.py's Fleet the Site helper needs."""
-
-    def __init__(self):
-        self.data = demo.load_fleet()
-        self.nodes = self.data["nodes"]
-
-    def names(self, group=None):
-        return [n["name"] for n in self.nodes if group is None or group in n["groups"]]
-
-    def ssh(self, name, command, check=True):
-        node = next(n for n in self.nodes if n["name"] == name)
-        cmd = ["ssh", "-i", self.data["ssh_key"], "-o", f"UserKnownHostsFile={self.data['known_hosts']}",
-               "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", f"{self.data['ssh_user']}@{node['address']}", command]
-        return subprocess.run(cmd, capture_output=True, text=True, check=check)
-
-
-def timed(command: list[str], env: dict | None = None) -> tuple[float, subprocess.CompletedProcess]:
-    start = time.perf_counter()
-    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env={**os.environ, **(env or {})},
-                          stdin=subprocess.DEVNULL)
-    return time.perf_counter() - start, proc
-
-
-def must(proc: subprocess.CompletedProcess, what: str) -> None:
-    if proc.returncode not in (0,):
-        raise SystemExit(f"{what} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+def publish_files(site, model: str, version: str, files: dict[str, bytes]) -> None:
+    source = site.root / f"src-{model}-{version}"
+    source.mkdir()
+    for name, data in files.items():
+        (source / name).write_bytes(data)
+    LocalStore(site.store).publish(
+        model, version, source, list(catalog.spec(model).required_files())
+    )
+    site.push()
 
 
 def main() -> None:
-    subprocess.run([sys.executable, "-m", "devfleet", "up", "--nodes", str(NODES)], check=True, cwd=REPO)
-    subprocess.run([sys.executable, "-m", "devfleet", "reset"], check=True, cwd=REPO)
-    fleet = FleetView()
-    work = Path(tempfile.mkdtemp(prefix="sentinelcam-bench-"))
-    site = Site(fleet, work)
-    site.publish_registry_versions()
-    inventory = str(site.inventory)
-    results: dict = {"nodes": NODES}
-
-    first = site.deploy()
-    if first.returncode:
-        raise SystemExit(first.output[-4000:])
-    hostname = [str(BIN / "pyinfra"), "-y", inventory, "fact", "server.Hostname"]
-    noop = [str(BIN / "pyinfra"), "-y", inventory, "deploys/models.py"]
-    drift = [str(BIN / "sentinelcam-models"), "drift", "-i", inventory]
+    fleet = fleet_of(NODES)
+    site = site_for(fleet, SCALE, settle=SETTLE)
+    results: dict = {"nodes": NODES, "scale": SCALE, "settle_s": SETTLE}
+    deploy = pyinfra(site, "deploys/models.py")
+    must(timed(deploy), "first deploy")
 
     # 1 + 2: interleaved repetitions against the same baseline.
-    base, deploy_t, drift_t = [], [], []
+    base, noop, drift = [], [], []
     for _ in range(REPEAT):
-        t, p = timed(hostname); must(p, "fact server.Hostname"); base.append(t)
-        t, p = timed(noop); must(p, "no-op deploy"); deploy_t.append(t)
-        changed = Run(p.returncode, p.stdout + p.stderr).changed_ops()
-        if changed:
-            raise SystemExit(f"the converged deploy changed something: {changed}")
-        t, p = timed(drift); must(p, "drift"); drift_t.append(t)
-    b = statistics.median(base)
-    results["hostname_fact_s"] = round(b, 3)
-    results["noop_deploy_s"] = round(statistics.median(deploy_t), 3)
-    results["noop_deploy_ratio"] = round(statistics.median(deploy_t) / b, 2)
-    results["drift_s"] = round(statistics.median(drift_t), 3)
-    results["drift_ratio"] = round(statistics.median(drift_t) / b, 2)
+        base.append(must(timed(pyinfra(site, "fact", "server.Hostname")), "fact").seconds)
+        run = must(timed(deploy), "no-op deploy")
+        if run.run().changed_ops():
+            raise SystemExit(f"the converged deploy changed something: {run.run().changed_ops()}")
+        noop.append(run.seconds)
+        drift.append(must(timed(cli(site, "drift")), "drift").seconds)
+    results |= {
+        "hostname_fact_s": median(base),
+        "noop_deploy_s": median(noop),
+        "noop_deploy_ratio": ratio(median(noop), median(base)),
+        "drift_s": median(drift),
+        "drift_ratio": ratio(median(drift), median(base)),
+    }
 
     # 3: a new openface_torch version sharing 90% of its bytes with the current one.
-    src = work / "delta"
-    src.mkdir()
-    unchanged, changed = 9_000_000, 1_000_000
-    (src / "openface_nn4.small2.v1.t7").write_bytes(os.urandom(unchanged))
-    (src / "extra_layer.bin").write_bytes(os.urandom(changed))
-    store_mod.publish(site.store, "openface_torch", src, "2026-10-01")
-    (src / "extra_layer.bin").write_bytes(os.urandom(changed))
-    store_mod.publish(site.store, "openface_torch", src, "2026-10-02")
-    site.push()
-    site.set_current("openface_torch", "2026-10-01", "2020-12-06")
-    must(subprocess.run(noop, cwd=REPO, capture_output=True, text=True), "deploy of 2026-10-01")
+    unchanged, changed = os.urandom(9_000_000), 1_000_000
+    weights = "openface_nn4.small2.v1.t7"
+    publish_files(
+        site, "openface_torch", "2026-10-01", {weights: unchanged, "extra.bin": os.urandom(changed)}
+    )
+    publish_files(
+        site, "openface_torch", "2026-10-02", {weights: unchanged, "extra.bin": os.urandom(changed)}
+    )
+    site.set_current("openface_torch", "2026-10-01", "2020-03-25")
+    must(timed(deploy), "deploy of 2026-10-01")
     site.set_current("openface_torch", "2026-10-02", "2026-10-01")
-    p = subprocess.run(noop + ["-vvv"], cwd=REPO, capture_output=True, text=True)
-    must(p, "deploy of 2026-10-02")
-    received: dict[str, int] = {}
-    for line in (p.stdout + p.stderr).splitlines():
-        m = re.match(r"^\s*\[(\S+)\]\s+(?:>>>\s+)?Total bytes received: ([\d,.]+)", line)
-        if m:
-            received[m.group(1)] = received.get(m.group(1), 0) + int(m.group(2).replace(",", "").replace(".", ""))
+    received = must(timed(deploy), "deploy of 2026-10-02").received()
     if not received:
-        raise SystemExit("no rsync --stats in the deploy output")
-    worst = max(received.values())
-    results["delta_changed_bytes"] = changed
-    results["delta_received_bytes_max"] = worst
-    results["delta_receiving_nodes"] = len(received)
-    results["delta_ratio"] = round(worst / changed, 3)
+        raise SystemExit("no node reported the bytes it received")
+    worst = max(count for count, _ in received.values())
+    results |= {
+        "delta_changed_bytes": changed,
+        "delta_received_bytes_max": worst,
+        "delta_receiving_nodes": len(received),
+        "delta_ratio": round(worst / changed, 3),
+    }
 
-    # 4: rollback on the whole fleet, in a git repository of the inventory.
-    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.email=b@x.invalid", "-c", "user.name=bench", "commit", "-qm", "inventory"]):
-        subprocess.run(["git", "-C", str(work), *args], check=True, capture_output=True)
-    env = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@x.invalid", "GIT_COMMITTER_NAME": "bench",
-           "GIT_COMMITTER_EMAIL": "b@x.invalid", "SENTINELCAM_ACTION_LOG": str(work / "actions.log")}
-    rollback = [str(BIN / "sentinelcam-models"), "rollback", "openface_torch", "--previous", "--yes", "-i", inventory]
+    # 4: rollback on the whole fleet, in the inventory's git repository.
+    env = {**GIT_ENV, "SENTINELCAM_ACTION_LOG": str(site.root / "actions.log")}
     times = []
     for _ in range(2):  # 2026-10-02 -> 2026-10-01 -> 2026-10-02: both on every node already
-        t, p = timed(rollback, env)
-        must(p, "rollback")
-        installs = [op for op in Run(p.returncode, p.stdout + p.stderr).changed_ops() if op.startswith("Install")]
+        run = must(
+            timed(cli(site, "rollback", "openface_torch", "--previous", "--yes"), env), "rollback"
+        )
+        installs = [op for op in run.run().changed_ops() if op.startswith("Install")]
         if installs:
             raise SystemExit(f"rollback moved model bytes: {installs}")
-        times.append(t)
+        times.append(run.seconds)
     results["rollback_s"] = round(max(times), 3)
+
+    # 5 + 6: a bad and a good version of the model most hosts run, its probe set in the registry.
+    checked, _ = load_checked(str(site.inventory))
+    model = max(("mobilenet_ssd", "mobilenet_ssd_edgetpu"), key=lambda m: len(checked.users_of(m)))
+    users = checked.users_of(model)
+    old = checked.registry.models[model].current_version
+    site.set_probe(model, PROBE)
+    must(timed(deploy), "deploy with the probe")
+    noop = [must(timed(deploy), "no-op deploy").seconds for _ in range(REPEAT)]
+    site.publish_broken(model, "2026-11-01")
+    site.set_current(model, "2026-11-01", old)
+    bad = timed(deploy)
+    if bad.returncode == 0:
+        raise SystemExit("the bad version was not refused")
+    report = json.loads(site.cli("drift", "--json").stdout)
+    reverted = [
+        h["host"] for h in report["hosts"] if (h.get("gate") or {}).get("status") == "reverted"
+    ]
+    still_bad = [
+        h["host"]
+        for h in report["hosts"]
+        for row in h["models"]
+        if row["model"] == model and "2026-11-01" in (row.get("active") or [])
+    ]
+    if still_bad or not reverted:
+        raise SystemExit(f"hosts still on the bad version: {still_bad}; reverted: {reverted}")
+    results |= {
+        "bad_model": model,
+        "bad_users": len(users),
+        "bad_reverted_nodes": len(
+            reverted
+        ),  # users whose configs name the model (the others: no change)
+        "bad_deploy_s": round(bad.seconds, 3),
+        "converged_noop_s": median(noop),
+        "bad_to_noop_ratio": ratio(bad.seconds, median(noop)),
+    }
+    site.publish(model, "2026-11-02")
+    site.set_current(model, "2026-11-02", old)
+    good = must(timed(deploy), "good rollout")
+    held = []
+    for host in reverted:  # the users whose configs name the model
+        record = json.loads(fleet.ssh(host, "cat /home/ops/.sentinelcam/health.json").stdout)
+        # the settle period applies to a restarted service; a probe-gated sentinel has none
+        settle = 0 if record["detail"].startswith("no restarted service") else SETTLE
+        held.append(record["seconds"] - settle)
+    results |= {
+        "good_rollout_s": round(good.seconds, 3),
+        "gate_overhead_s_median": round(sorted(held)[len(held) // 2], 2),
+        "gate_overhead_s_max": round(max(held), 2),
+    }
 
     print(json.dumps(results, indent=2))
     (REPO / "benchmarks" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(site.root, ignore_errors=True)
 
 
 if __name__ == "__main__":

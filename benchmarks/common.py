@@ -1,0 +1,168 @@
+"""What the benchmarks share: a local fleet of N nodes set up as the README's checklist says, timed
+runs with the controller's CPU and peak memory, the bytes each node received (the pull operation
+reports rsync's count), and the datasinks' concurrent SSH sessions sampled while a run goes on.
+
+Only ratios within one run mean anything: the machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from devfleet import demo  # noqa: E402
+from tests.support.fleet import Fleet  # noqa: E402
+from tests.support.site import Run, Site  # noqa: E402
+
+PYTHON = sys.executable
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+}
+RECEIVED = re.compile(r"^\s*\[(\S+)\]\s+sentinelcam: received (\d+) bytes from (\S+)\s*$")
+
+
+def fleet_of(nodes: int) -> Fleet:
+    """A pristine local fleet of exactly ``nodes`` nodes."""
+    for args in (["up", "--nodes", str(nodes)], ["reset"]):
+        subprocess.run([PYTHON, "-m", "devfleet", *args], check=True, cwd=REPO)
+    return Fleet()
+
+
+def site_for(fleet: Fleet, scale: float, settle: int = 2, **group_data) -> Site:
+    """The checklist on a private copy of the inventories: sudoers, trust, a store at ``scale``."""
+    site = Site(fleet, Path(tempfile.mkdtemp(prefix="sentinelcam-bench-")))
+    site.set_group_data("all.py", model_health_settle=settle, **group_data)
+    site.setup(store=False)
+    demo.build_store(site.store, site.registry, scale=scale)
+    site.push()
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "inventory"]):
+        subprocess.run(
+            ["git", "-C", str(site.root), *args],
+            check=True,
+            capture_output=True,
+            env={**os.environ, **GIT_ENV},
+        )
+    return site
+
+
+@dataclass
+class Timed:
+    seconds: float
+    returncode: int
+    output: str
+    cpu_s: float  # the controller's CPU (user + system) for this command and what it waited for
+    max_rss_mb: float  # its largest process's peak resident memory
+    sessions: dict[str, int] = field(default_factory=dict)  # datasink address -> peak SSH sessions
+
+    def run(self) -> Run:
+        return Run(self.returncode, self.output, self.output)
+
+    def received(self) -> dict[str, tuple[int, str]]:
+        """host -> (bytes its pulls received, from which datasink address)."""
+        found: dict[str, tuple[int, str]] = {}
+        for line in self.output.splitlines():
+            match = RECEIVED.match(line)
+            if match:
+                host, count, source = match.group(1), int(match.group(2)), match.group(3)
+                found[host] = (found.get(host, (0, source))[0] + count, source)
+        return found
+
+
+class SessionSampler:
+    """Peak number of established SSH connections to each address, sampled every 50 ms with ss
+    (the nodes share the host's network namespace, so every datasink's sshd shows here)."""
+
+    def __init__(self, addresses: list[str]):
+        self.addresses = set(addresses)
+        self.peak: dict[str, int] = dict.fromkeys(addresses, 0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.05):
+            out = subprocess.run(
+                ["ss", "-Htn", "state", "established", "( sport = :22 )"],
+                capture_output=True,
+                text=True,
+            ).stdout
+            counts: dict[str, int] = {}
+            for line in out.splitlines():
+                fields = line.split()
+                local = fields[2].rsplit(":", 1)[0] if len(fields) >= 3 else ""
+                if local in self.addresses:
+                    counts[local] = counts.get(local, 0) + 1
+            for address, count in counts.items():
+                self.peak[address] = max(self.peak[address], count)
+
+    def __enter__(self) -> SessionSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def timed(command: list[str], env: dict | None = None, watch: list[str] | None = None) -> Timed:
+    """Run ``command`` from the repository; wall time, the controller's CPU and peak RSS (wait4)."""
+    sampler = SessionSampler(watch or [])
+    with tempfile.TemporaryFile() as sink, sampler:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            command,
+            cwd=REPO,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        sink.seek(0)
+        output = sink.read().decode("utf-8", "replace")
+    return Timed(
+        seconds,
+        proc.returncode,
+        output,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_maxrss / 1024,
+        {a: n for a, n in sampler.peak.items() if n},
+    )
+
+
+def must(result: Timed, what: str) -> Timed:
+    if result.returncode != 0:
+        raise SystemExit(f"{what} failed (exit {result.returncode}):\n{result.output[-4000:]}")
+    return result
+
+
+def pyinfra(site: Site, *args: str) -> list[str]:
+    return [PYTHON, "-m", "pyinfra", "-y", str(site.inventory), *args]
+
+
+def cli(site: Site, *args: str) -> list[str]:
+    return [PYTHON, "-m", "sentinelcam_models", *args, "-i", str(site.inventory)]
+
+
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 3)
+
+
+def ratio(a: float, b: float) -> float:
+    return round(a / b, 2) if b else float("inf")

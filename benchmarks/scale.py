@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""Scale benchmark (issue 17): 20, 50, 100 and 200 nodes, each size measured in one run.
+
+    make bench-scale          (or: SIZES="20 50 100 200" .venv/bin/python benchmarks/scale.py; as root)
+
+For each size, on a fresh local fleet set up as the README's checklist says, with models at SCALE of
+their real sizes:
+
+- converged: the converged no-op deploy / a bare `pyinfra … fact server.Hostname` (medians of
+  interleaved repetitions);
+- first rollout: the first deploy's wall time / a floor measured in the same run: every node pulls
+  the same versions with one plain `rsync` over SSH from the datasink (through the same forced
+  `rrsync -ro`), at the same concurrency (the deploy's window: MaxStartups - 2);
+- the bytes the primary datasink sent (the receivers' rsync counts), the controller's CPU seconds and
+  peak RSS, and each datasink's peak number of concurrent SSH sessions (sampled every 50 ms);
+- with at least two datasinks besides the primary (100 nodes and up): the non-datasink nodes split
+  between two site mirrors, a new version whose every byte changed: bytes the primary sent / two
+  copies of the changed files.
+
+The health gate's settle period is 0 here (its cost is benchmarks/run.py's measure 6): the first
+rollout is compared with moving the bytes. Results: benchmarks/results-scale.json and a Markdown
+table on stdout for the README.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime
+import json
+import os
+import platform
+import shlex
+import shutil
+import time
+
+from common import REPO, fleet_of, median, must, pyinfra, ratio, site_for, timed
+
+from devfleet import fleet as fleet_mod
+from sentinelcam_models.core import catalog
+from sentinelcam_models.core.plan import MIRROR
+from sentinelcam_models.fleet.inventory import load_checked
+from sentinelcam_models.store.local import LocalStore
+
+SIZES = [int(s) for s in os.environ.get("SIZES", "20 50 100 200").split()]
+REPEAT = int(os.environ.get("REPEAT", "3"))
+SCALE = float(os.environ.get("SCALE", "0.1"))
+FLOOR_DIR = "/tmp/sentinelcam-floor"
+SSH = "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=15"
+
+
+def window(fleet, datasink: str) -> int:
+    """The deploy's window towards ``datasink``: its sshd's MaxStartups start value, minus two."""
+    out = fleet.ssh(
+        datasink,
+        "sshd -T 2>/dev/null | sed -n 's/^maxstartups \\([0-9]*\\).*/\\1/p'",
+        user="root",
+        check=False,
+    ).stdout.strip()
+    return max(1, (int(out) if out.isdigit() else 10) - 2)
+
+
+def floor(fleet, checked, source_of: dict[str, str], width: int) -> float:
+    """Every node pulls what its plan holds with one plain rsync session from its datasink."""
+    users = {checked.settings[h].user for h in checked.settings}
+    jobs = []
+    for host, plan in checked.plans.items():
+        keys = sorted({p.key for p in plan.placements if p.role != MIRROR})
+        if not keys:
+            continue
+        settings = checked.settings[host]
+        sources = " ".join(
+            shlex.quote(f"{settings.user}@{source_of[host]}:/{keys[0]}/")
+            if i == 0
+            else shlex.quote(f":/{k}/")
+            for i, k in enumerate(keys)
+        )
+        command = f"runuser -u {shlex.quote(settings.user)} -- sh -c " + shlex.quote(
+            f"mkdir -p {FLOOR_DIR} && rsync -rtR -e '{SSH}' {sources} {FLOOR_DIR}/"
+        )
+        jobs.append((host, command))
+    assert len(users) == 1, users
+
+    def pull(job):
+        host, command = job
+        proc = fleet.ssh(host, command, user="root", check=False, timeout=1800)
+        if proc.returncode:
+            raise SystemExit(f"floor rsync on {host} failed: {proc.stderr[-2000:]}")
+
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(width) as pool:
+        list(pool.map(pull, jobs))
+    seconds = time.perf_counter() - start
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda job: fleet.ssh(job[0], f"rm -rf {FLOOR_DIR}", user="root"), jobs))
+    return seconds
+
+
+def measure(nodes: int) -> dict:
+    fleet = fleet_of(nodes)
+    site = site_for(fleet, SCALE, settle=0)
+    checked, _ = load_checked(str(site.inventory))
+    address = {n["name"]: n["address"] for n in fleet.nodes}
+    datasinks = fleet.names("datasinks")
+    primary = checked.primary
+    source_of = {h: address[checked.plans[h].source or primary] for h in checked.plans}
+    deploy = pyinfra(site, "deploys/models.py")
+    watch = [address[d] for d in datasinks]
+    result: dict = {"nodes": nodes, "datasinks": len(datasinks)}
+
+    width = window(fleet, primary)
+    result["window"] = width
+    result["floor_s"] = round(floor(fleet, checked, source_of, width), 2)
+    first = must(timed(deploy, watch=watch), "first deploy")
+    received = first.received()
+    result |= {
+        "first_s": round(first.seconds, 2),
+        "first_over_floor": ratio(first.seconds, result["floor_s"]),
+        "primary_sent_mb": round(
+            sum(n for n, src in received.values() if src == address[primary]) / 1e6, 1
+        ),
+        "controller_cpu_s": round(first.cpu_s, 1),
+        "controller_cpu_ms_per_node": round(first.cpu_s * 1000 / nodes, 1),
+        "controller_rss_mb": round(first.max_rss_mb, 1),
+        "controller_rss_kb_per_node": round(first.max_rss_mb * 1024 / nodes, 1),
+        "peak_ssh_sessions": {n: first.sessions.get(address[n], 0) for n in datasinks},
+    }
+    base, noop = [], []
+    for _ in range(REPEAT):
+        base.append(must(timed(pyinfra(site, "fact", "server.Hostname")), "fact").seconds)
+        run = must(timed(deploy), "converged deploy")
+        if run.run().changed_ops():
+            raise SystemExit(f"the converged deploy changed something: {run.run().changed_ops()}")
+        noop.append(run.seconds)
+    result |= {
+        "fact_s": median(base),
+        "converged_s": median(noop),
+        "converged_over_fact": ratio(median(noop), median(base)),
+    }
+
+    mirrors = [d for d in datasinks if d != primary][:2]
+    if len(mirrors) == 2:
+        result |= mirrored(site, checked, mirrors, address, deploy, watch)
+    shutil.rmtree(site.root, ignore_errors=True)
+    return result
+
+
+def mirrored(site, checked, mirrors, address, deploy, watch) -> dict:
+    """Half the non-datasink nodes behind each mirror; a new version whose every byte changed."""
+    clients = [h for h in checked.settings if not checked.settings[h].roles.datasink]
+    for index, host in enumerate(clients):
+        site.set_data(host, model_registry_host=mirrors[index % 2])
+    run = site.pyinfra("deploys/trust.py")
+    if run.returncode:
+        raise SystemExit(run.output[-4000:])
+    must(timed(deploy), "deploy that fills the mirrors")
+    model = "openface_torch"
+    registry = checked.registry.models[model]
+    source = site.root / "mirror-version"
+    source.mkdir()
+    changed = 0
+    for name, size in catalog.spec(model).demo_sizes.items():
+        data = os.urandom(max(16, int(size * SCALE)))
+        (source / name).write_bytes(data)
+        changed += len(data)
+    LocalStore(site.store).publish(
+        model, "2026-11-20", source, list(catalog.spec(model).required_files())
+    )
+    site.push()
+    site.set_current(model, "2026-11-20", registry.current_version)
+    run = must(timed(deploy, watch=watch), "mirrored rollout")
+    received = run.received()
+    sent = sum(n for n, src in received.values() if src == address[checked.primary])
+    return {
+        "mirrored_changed_bytes": changed,
+        "mirrored_primary_sent_bytes": sent,
+        "mirrored_primary_over_two_copies": round(sent / (2 * changed), 3),
+        "mirrored_rollout_s": round(run.seconds, 2),
+        "mirrored_peak_ssh_sessions": {
+            name: run.sessions.get(address[name], 0) for name in [checked.primary, *mirrors]
+        },
+    }
+
+
+def table(results: list[dict]) -> str:
+    lines = [
+        f"Measured {datetime.date.today()} on {platform.node()} ({os.cpu_count()} cores), models at "
+        f"{SCALE:g} of their real sizes:",
+        "",
+        "| nodes | fact | converged | ratio | floor | first rollout | ratio | primary sent | "
+        "controller CPU | peak RSS | peak SSH sessions (primary) | mirrored: primary / 2 copies |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        primary_sessions = max(r["peak_ssh_sessions"].values()) if r["peak_ssh_sessions"] else 0
+        mirrored = r.get("mirrored_primary_over_two_copies")
+        lines.append(
+            f"| {r['nodes']} | {r['fact_s']} s | {r['converged_s']} s | {r['converged_over_fact']} | "
+            f"{r['floor_s']} s | {r['first_s']} s | {r['first_over_floor']} | "
+            f"{r['primary_sent_mb']} MB | {r['controller_cpu_s']} s | {r['controller_rss_mb']} MB | "
+            f"{primary_sessions} (window {r['window']}) | {mirrored if mirrored is not None else '-'} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    results = []
+    for nodes in SIZES:
+        print(f"--- {nodes} nodes", flush=True)
+        results.append(measure(nodes))
+        print(json.dumps(results[-1], indent=2), flush=True)
+    (REPO / "benchmarks" / "results-scale.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    fleet_mod.log("scale benchmark done")
+
+
+if __name__ == "__main__":
+    main()
