@@ -7,13 +7,13 @@ Only ratios within one run mean anything: the machines are shared and noisy.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +68,7 @@ class Timed:
     cpu_s: float  # the controller's CPU (user + system) for this command and what it waited for
     max_rss_mb: float  # its largest process's peak resident memory
     sessions: dict[str, int] = field(default_factory=dict)  # datasink address -> peak SSH sessions
+    samples: int = 0  # how many times the sessions were sampled
 
     def run(self) -> Run:
         return Run(self.returncode, self.output, self.output)
@@ -83,45 +84,35 @@ class Timed:
         return found
 
 
-class SessionSampler:
-    """Peak number of established SSH connections to each address, sampled every 50 ms with ss
-    (the nodes share the host's network namespace, so every datasink's sshd shows here)."""
-
-    def __init__(self, addresses: list[str]):
-        self.addresses = set(addresses)
-        self.peak: dict[str, int] = dict.fromkeys(addresses, 0)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(0.05):
-            out = subprocess.run(
-                ["ss", "-Htn", "state", "established", "( sport = :22 )"],
-                capture_output=True,
-                text=True,
-            ).stdout
-            counts: dict[str, int] = {}
-            for line in out.splitlines():
-                fields = line.split()
-                local = fields[2].rsplit(":", 1)[0] if len(fields) >= 3 else ""
-                if local in self.addresses:
-                    counts[local] = counts.get(local, 0) + 1
-            for address, count in counts.items():
-                self.peak[address] = max(self.peak[address], count)
-
-    def __enter__(self) -> SessionSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+def ssh_sessions(addresses: set[str]) -> dict[str, int]:
+    """Established SSH connections to each address now (the nodes share the host's network
+    namespace, so every datasink's sshd shows here)."""
+    out = subprocess.run(
+        ["ss", "-Htn", "state", "established", "( sport = :22 )"],
+        capture_output=True,
+        text=True,
+        timeout=5,
+    ).stdout
+    counts: dict[str, int] = {}
+    for line in out.splitlines():
+        fields = line.split()
+        local = fields[2].rsplit(":", 1)[0] if len(fields) >= 3 else ""
+        if local in addresses:
+            counts[local] = counts.get(local, 0) + 1
+    return counts
 
 
 def timed(command: list[str], env: dict | None = None, watch: list[str] | None = None) -> Timed:
-    """Run ``command`` from the repository; wall time, the controller's CPU and peak RSS (wait4)."""
-    sampler = SessionSampler(watch or [])
-    with tempfile.TemporaryFile() as sink, sampler:
+    """Run ``command`` from the repository; wall time, the controller's CPU and peak RSS (wait4).
+
+    With ``watch`` (datasink addresses), the SSH sessions to them are sampled every 50 ms while it
+    runs, from this thread: pyinfra's gevent patches threads into greenlets, which would not run
+    while this thread waits.
+    """
+    addresses = set(watch or [])
+    peak: dict[str, int] = {}
+    samples = 0
+    with tempfile.TemporaryFile() as sink:
         start = time.perf_counter()
         proc = subprocess.Popen(
             command,
@@ -131,7 +122,14 @@ def timed(command: list[str], env: dict | None = None, watch: list[str] | None =
             stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
         )
-        _, status, usage = os.wait4(proc.pid, 0)
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG if addresses else 0)
+            if pid:
+                break
+            for address, count in ssh_sessions(addresses).items():
+                peak[address] = max(peak.get(address, 0), count)
+            samples += 1
+            time.sleep(0.05)
         seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         sink.seek(0)
@@ -142,8 +140,45 @@ def timed(command: list[str], env: dict | None = None, watch: list[str] | None =
         output,
         usage.ru_utime + usage.ru_stime,
         usage.ru_maxrss / 1024,
-        {a: n for a, n in sampler.peak.items() if n},
+        peak,
+        samples,
     )
+
+
+_SUMMARY = """
+import json, sys
+from sentinelcam_models.core.plan import MIRROR
+from sentinelcam_models.fleet.inventory import load_checked
+checked, _ = load_checked(sys.argv[1])
+hosts = {
+    name: {
+        "source": plan.source or checked.primary,
+        "user": checked.settings[name].user,
+        "datasink": checked.settings[name].roles.datasink,
+        "keys": sorted({p.key for p in plan.placements if p.role != MIRROR}),
+    }
+    for name, plan in checked.plans.items()
+}
+print(json.dumps({
+    "primary": checked.primary,
+    "hosts": hosts,
+    "users": {m: checked.users_of(m) for m in checked.registry.models},
+    "current": {m: e.current_version for m, e in checked.registry.models.items()},
+}))
+"""
+
+
+def inventory_summary(site: Site) -> dict:
+    """What the benchmarks need from the checked inventory, loaded in a child process: loading it
+    here would import pyinfra's CLI, whose gevent patches would then reap our timed children."""
+    proc = subprocess.run(
+        [PYTHON, "-c", _SUMMARY, str(site.inventory)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(proc.stdout)
 
 
 def must(result: Timed, what: str) -> Timed:

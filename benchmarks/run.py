@@ -30,6 +30,7 @@ from common import (
     REPO,
     cli,
     fleet_of,
+    inventory_summary,
     median,
     must,
     pyinfra,
@@ -39,7 +40,6 @@ from common import (
 )
 
 from sentinelcam_models.core import catalog
-from sentinelcam_models.fleet.inventory import load_checked
 from sentinelcam_models.store.local import LocalStore
 
 NODES = int(os.environ.get("NODES", "20"))
@@ -121,10 +121,10 @@ def main() -> None:
     results["rollback_s"] = round(max(times), 3)
 
     # 5 + 6: a bad and a good version of the model most hosts run, its probe set in the registry.
-    checked, _ = load_checked(str(site.inventory))
-    model = max(("mobilenet_ssd", "mobilenet_ssd_edgetpu"), key=lambda m: len(checked.users_of(m)))
-    users = checked.users_of(model)
-    old = checked.registry.models[model].current_version
+    summary = inventory_summary(site)
+    model = max(("mobilenet_ssd", "mobilenet_ssd_edgetpu"), key=lambda m: len(summary["users"][m]))
+    users = summary["users"][model]
+    old = summary["current"][model]
     site.set_probe(model, PROBE)
     must(timed(deploy), "deploy with the probe")
     noop = [must(timed(deploy), "no-op deploy").seconds for _ in range(REPEAT)]

@@ -33,12 +33,20 @@ import shlex
 import shutil
 import time
 
-from common import REPO, fleet_of, median, must, pyinfra, ratio, site_for, timed
+from common import (
+    REPO,
+    fleet_of,
+    inventory_summary,
+    median,
+    must,
+    pyinfra,
+    ratio,
+    site_for,
+    timed,
+)
 
 from devfleet import fleet as fleet_mod
 from sentinelcam_models.core import catalog
-from sentinelcam_models.core.plan import MIRROR
-from sentinelcam_models.fleet.inventory import load_checked
 from sentinelcam_models.store.local import LocalStore
 
 SIZES = [int(s) for s in os.environ.get("SIZES", "20 50 100 200").split()]
@@ -59,26 +67,24 @@ def window(fleet, datasink: str) -> int:
     return max(1, (int(out) if out.isdigit() else 10) - 2)
 
 
-def floor(fleet, checked, source_of: dict[str, str], width: int) -> float:
+def floor(fleet, summary: dict, address: dict[str, str], width: int) -> float:
     """Every node pulls what its plan holds with one plain rsync session from its datasink."""
-    users = {checked.settings[h].user for h in checked.settings}
     jobs = []
-    for host, plan in checked.plans.items():
-        keys = sorted({p.key for p in plan.placements if p.role != MIRROR})
+    for host, info in summary["hosts"].items():
+        keys = info["keys"]
         if not keys:
             continue
-        settings = checked.settings[host]
+        source = address[info["source"]]
         sources = " ".join(
-            shlex.quote(f"{settings.user}@{source_of[host]}:/{keys[0]}/")
+            shlex.quote(f"{info['user']}@{source}:/{keys[0]}/")
             if i == 0
             else shlex.quote(f":/{k}/")
             for i, k in enumerate(keys)
         )
-        command = f"runuser -u {shlex.quote(settings.user)} -- sh -c " + shlex.quote(
+        command = f"runuser -u {shlex.quote(info['user'])} -- sh -c " + shlex.quote(
             f"mkdir -p {FLOOR_DIR} && rsync -rtR -e '{SSH}' {sources} {FLOOR_DIR}/"
         )
         jobs.append((host, command))
-    assert len(users) == 1, users
 
     def pull(job):
         host, command = job
@@ -98,18 +104,17 @@ def floor(fleet, checked, source_of: dict[str, str], width: int) -> float:
 def measure(nodes: int) -> dict:
     fleet = fleet_of(nodes)
     site = site_for(fleet, SCALE, settle=0)
-    checked, _ = load_checked(str(site.inventory))
+    summary = inventory_summary(site)
     address = {n["name"]: n["address"] for n in fleet.nodes}
     datasinks = fleet.names("datasinks")
-    primary = checked.primary
-    source_of = {h: address[checked.plans[h].source or primary] for h in checked.plans}
+    primary = summary["primary"]
     deploy = pyinfra(site, "deploys/models.py")
     watch = [address[d] for d in datasinks]
     result: dict = {"nodes": nodes, "datasinks": len(datasinks)}
 
     width = window(fleet, primary)
     result["window"] = width
-    result["floor_s"] = round(floor(fleet, checked, source_of, width), 2)
+    result["floor_s"] = round(floor(fleet, summary, address, width), 2)
     first = must(timed(deploy, watch=watch), "first deploy")
     received = first.received()
     result |= {
@@ -123,6 +128,7 @@ def measure(nodes: int) -> dict:
         "controller_rss_mb": round(first.max_rss_mb, 1),
         "controller_rss_kb_per_node": round(first.max_rss_mb * 1024 / nodes, 1),
         "peak_ssh_sessions": {n: first.sessions.get(address[n], 0) for n in datasinks},
+        "session_samples": first.samples,
     }
     base, noop = [], []
     for _ in range(REPEAT):
@@ -139,14 +145,14 @@ def measure(nodes: int) -> dict:
 
     mirrors = [d for d in datasinks if d != primary][:2]
     if len(mirrors) == 2:
-        result |= mirrored(site, checked, mirrors, address, deploy, watch)
+        result |= mirrored(site, summary, mirrors, address, deploy, watch)
     shutil.rmtree(site.root, ignore_errors=True)
     return result
 
 
-def mirrored(site, checked, mirrors, address, deploy, watch) -> dict:
+def mirrored(site, summary, mirrors, address, deploy, watch) -> dict:
     """Half the non-datasink nodes behind each mirror; a new version whose every byte changed."""
-    clients = [h for h in checked.settings if not checked.settings[h].roles.datasink]
+    clients = [h for h, info in summary["hosts"].items() if not info["datasink"]]
     for index, host in enumerate(clients):
         site.set_data(host, model_registry_host=mirrors[index % 2])
     run = site.pyinfra("deploys/trust.py")
@@ -154,7 +160,6 @@ def mirrored(site, checked, mirrors, address, deploy, watch) -> dict:
         raise SystemExit(run.output[-4000:])
     must(timed(deploy), "deploy that fills the mirrors")
     model = "openface_torch"
-    registry = checked.registry.models[model]
     source = site.root / "mirror-version"
     source.mkdir()
     changed = 0
@@ -166,17 +171,17 @@ def mirrored(site, checked, mirrors, address, deploy, watch) -> dict:
         model, "2026-11-20", source, list(catalog.spec(model).required_files())
     )
     site.push()
-    site.set_current(model, "2026-11-20", registry.current_version)
+    site.set_current(model, "2026-11-20", summary["current"][model])
     run = must(timed(deploy, watch=watch), "mirrored rollout")
     received = run.received()
-    sent = sum(n for n, src in received.values() if src == address[checked.primary])
+    sent = sum(n for n, src in received.values() if src == address[summary["primary"]])
     return {
         "mirrored_changed_bytes": changed,
         "mirrored_primary_sent_bytes": sent,
         "mirrored_primary_over_two_copies": round(sent / (2 * changed), 3),
         "mirrored_rollout_s": round(run.seconds, 2),
         "mirrored_peak_ssh_sessions": {
-            name: run.sessions.get(address[name], 0) for name in [checked.primary, *mirrors]
+            name: run.sessions.get(address[name], 0) for name in [summary["primary"], *mirrors]
         },
     }
 
