@@ -12,7 +12,7 @@ from pyinfra import host
 from pyinfra.api import FunctionCommand, StringCommand, operation
 
 from facts.shell import exact, script, words
-from operations.models import SSH_OPTIONS, _caller_connector_args, _in_window
+from operations.datasink import SSH_OPTIONS, caller_connector_args, in_window
 
 DEB_HELPER = "/usr/local/sbin/sentinelcam-coral-deb"
 
@@ -58,7 +58,7 @@ def stage(
         yield command
     else:
         yield FunctionCommand(
-            _in_window, (command, window[0], window[1], _caller_connector_args()), {}
+            in_window, (command, window[0], window[1], caller_connector_args()), {}
         )
 
 

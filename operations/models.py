@@ -9,51 +9,14 @@ store's manifest with ``sha256sum -c`` and renames each version into place.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
-from typing import Any
 
-import gevent.lock
 from pyinfra import host
 from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation
-from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
-from pyinfra.api.util import print_host_combined_output
 
 from facts.shell import script, words
+from operations.datasink import SSH_OPTIONS, caller_connector_args, in_window
 from sentinelcam_models.core.rollout import STAGING_ROOT, Carry, Prune, Pull
-
-SSH_OPTIONS = "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=15"
-
-# Per run (State) and datasink: how many nodes pull at once (a sliding window, not batches).
-_windows: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _slot(state, datasink: str, limit: int) -> gevent.lock.BoundedSemaphore:
-    per_run = _windows.setdefault(state, {})
-    if datasink not in per_run:
-        per_run[datasink] = gevent.lock.BoundedSemaphore(limit)
-    return per_run[datasink]
-
-
-def _in_window(
-    state, host, command: StringCommand, datasink: str, limit: int, connector_args: dict
-) -> bool:
-    """Run ``command`` once a slot towards ``datasink`` is free (at most ``limit`` at a time)."""
-    with _slot(state, datasink, limit):
-        status, output = host.run_shell_command(command, **connector_args)
-    if status:
-        for line in output:
-            if line.line.startswith("sentinelcam:"):
-                host.log(line.line)
-    else:
-        print_host_combined_output(host, output)
-    return status
-
-
-def _caller_connector_args() -> dict[str, Any]:
-    """The connector arguments (sudo, sudo user, ...) the caller gave this operation."""
-    arguments: dict[str, Any] = dict(host.current_op_global_arguments or {})
-    return {key: arguments[key] for key in CONNECTOR_ARGUMENT_KEYS if key in arguments}
 
 
 @operation(is_idempotent=False)
@@ -114,7 +77,7 @@ def pull(
         yield command
     else:
         yield FunctionCommand(
-            _in_window, (command, window[0], window[1], _caller_connector_args()), {}
+            in_window, (command, window[0], window[1], caller_connector_args()), {}
         )
 
 
