@@ -1013,13 +1013,19 @@ def cmd_down() -> None:
     log(f"down ({len(names)} node(s) stopped)" if names else "down (nothing was running)")
 
 
+def loaded_fleet() -> dict:
+    """fleet.json of the fleet that is up (FleetError when there is none)."""
+    fleet = load_fleet()
+    if not fleet:
+        raise FleetError("local fleet is not up: run `make fleet-up`")
+    return fleet
+
+
 def cmd_reset() -> None:
     check_root()
     check_tools()
     with flock(os.path.join(state_dir(), ".lock")):
-        fleet = load_fleet()
-        if not fleet:
-            raise FleetError("local fleet is not up: run `make fleet-up`")
+        fleet = loaded_fleet()
         t0 = time.monotonic()
         root = root_path()
         if not os.path.isdir(root):
@@ -1057,9 +1063,7 @@ def cmd_stop(names: list[str]) -> None:
     """Power nodes off as a crash or an unplugged Pi would leave them: their disks (overlays) kept."""
     check_root()
     with flock(os.path.join(state_dir(), ".lock")):
-        fleet = load_fleet()
-        if not fleet:
-            raise FleetError("local fleet is not up: run `make fleet-up`")
+        fleet = loaded_fleet()
         _named(fleet, names)
         stop_node_processes(names, graceful=True, deadline_s=5)
     log(f"stopped {', '.join(names)} (disks kept; `python -m devfleet start` boots them again)")
@@ -1070,9 +1074,7 @@ def cmd_start(names: list[str]) -> None:
     check_root()
     check_tools()
     with flock(os.path.join(state_dir(), ".lock")):
-        fleet = load_fleet()
-        if not fleet:
-            raise FleetError("local fleet is not up: run `make fleet-up`")
+        fleet = loaded_fleet()
         nodes = [n for n in _named(fleet, names) if recorded_pid(n["name"]) is None]
         root = root_path()
         for node in nodes:

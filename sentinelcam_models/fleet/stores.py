@@ -162,6 +162,8 @@ def connect(inventory: Any, names: list[str], timeout: int = 10) -> dict[str, An
             state.activate_host(host)
     if errors:
         raise BadInput(
-            "; ".join(f"host {name}: cannot connect over SSH ({why})" for name, why in errors.items())
+            "; ".join(
+                f"host {name}: cannot connect over SSH ({why})" for name, why in errors.items()
+            )
         )
     return {h.name: h for h in hosts}
