@@ -20,12 +20,19 @@ check_lines() {
 
 version_record() {  # $1 index, $2 model, $3 version, $4 directory
     v=$4
-    if [ ! -f "$v/MANIFEST.sha256" ] || [ -L "$v/MANIFEST.sha256" ] \
-        || grep -v -e "$MLINE" "$v/MANIFEST.sha256" | grep -q .; then
+    case "$malformed" in *"
+$v/MANIFEST.sha256
+"*) echo "V $1 $2 $3 - 0"; return ;; esac
+    d=""
+    while read -r _vr_digest _vr_path; do
+        [ "$_vr_path" = "$v/MANIFEST.sha256" ] && d=$_vr_digest
+    done <<SUMS
+$sums
+SUMS
+    if [ -z "$d" ]; then
         echo "V $1 $2 $3 - 0"
         return
     fi
-    d=$(sha256sum < "$v/MANIFEST.sha256" | cut -c1-64)
     c=1
     while IFS= read -r line; do
         f=${line#*  }
@@ -52,6 +59,10 @@ version_record() {  # $1 index, $2 model, $3 version, $4 directory
     done
 }
 
+# Every version directory first; then one sha256sum and one grep over all their manifests (not two
+# processes per version: a node may hold dozens of versions), then one record per version.
+versions=""
+manifests=""
 i=0
 for root in $roots; do
     if [ -d "$root" ]; then
@@ -64,7 +75,11 @@ for root in $roots; do
                 n=${vdir##*/}
                 case $n in
                     [0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9])
-                        version_record "$i" "$m" "$n" "$vdir" ;;
+                        versions="$versions$i $m $n $vdir
+"
+                        if [ -f "$vdir/MANIFEST.sha256" ] && [ ! -L "$vdir/MANIFEST.sha256" ]; then
+                            manifests="$manifests $vdir/MANIFEST.sha256"
+                        fi ;;
                     .[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9].partial | \
                     .[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9].old | \
                     .[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9].deleting)
@@ -75,6 +90,22 @@ for root in $roots; do
     fi
     i=$((i + 1))
 done
+sums=""
+malformed=""
+if [ -n "$manifests" ]; then
+    # shellcheck disable=SC2086  # $manifests: paths of validated names, no spaces
+    sums=$(sha256sum $manifests 2>/dev/null)
+    # shellcheck disable=SC2086
+    malformed=$(grep -l -v -e "$MLINE" $manifests 2>/dev/null)
+fi
+malformed="
+$malformed
+"
+while read -r vi vm vn vd; do
+    [ -n "$vi" ] && version_record "$vi" "$vm" "$vn" "$vd"
+done <<VERSIONS
+$versions
+VERSIONS
 
 j=0
 for c in $configs; do

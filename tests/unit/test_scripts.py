@@ -367,3 +367,19 @@ def test_config_write_is_exact_and_keeps_the_mode(tmp_path):
     assert dest.read_bytes() == content.encode() and stat.S_IMODE(dest.stat().st_mode) == 0o640
     bad = run_script("config_write.sh", dest=str(dest), content="other", digest="0" * 64)
     assert bad.returncode == 1 and dest.read_bytes() == content.encode()
+
+
+def test_node_state_gives_no_digest_to_a_malformed_or_linked_manifest(tmp_path):
+    root = tmp_path / "models"
+    good = install(root, "haarcascades", "2025-01-01", {"haarcascade_eye.xml": b"x"})
+    install(root, "haarcascades", "2025-02-02", {"haarcascade_eye.xml": b"y"})
+    with open(root / "haarcascades/2025-02-02/MANIFEST.sha256", "a") as manifest:
+        manifest.write("not a manifest line\n")  # one bad line: the whole manifest is refused
+    linked = root / "haarcascades/2025-03-03"
+    linked.mkdir()
+    (linked / "MANIFEST.sha256").symlink_to(root / "haarcascades/2025-01-01/MANIFEST.sha256")
+    state = node_state(root)
+    versions = state.installed[str(root)]["haarcascades"]
+    assert versions["2025-01-01"].digest == good and versions["2025-01-01"].complete
+    assert versions["2025-02-02"].digest is None and not versions["2025-02-02"].complete
+    assert versions["2025-03-03"].digest is None and not versions["2025-03-03"].complete
