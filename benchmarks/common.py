@@ -38,8 +38,19 @@ RECEIVED = re.compile(r"^\s*\[(\S+)\]\s+sentinelcam: received (\d+) bytes from (
 
 def fleet_of(nodes: int) -> Fleet:
     """A pristine local fleet of exactly ``nodes`` nodes."""
-    for args in (["up", "--nodes", str(nodes)], ["reset"]):
-        subprocess.run([PYTHON, "-m", "devfleet", *args], check=True, cwd=REPO)
+    # Booting a few hundred nodes on two cores takes minutes: allow it (the default is 120 s).
+    env = {**os.environ, "SENTINELCAM_FLEET_BOOT_TIMEOUT": str(max(120, nodes * 3))}
+    up = subprocess.run(
+        [PYTHON, "-m", "devfleet", "up", "--nodes", str(nodes)],
+        check=True,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    print(up.stdout + up.stderr, end="", flush=True)
+    if "already up" in up.stdout + up.stderr:  # a fleet left by an earlier run: make it pristine
+        subprocess.run([PYTHON, "-m", "devfleet", "reset"], check=True, cwd=REPO, env=env)
     return Fleet()
 
 

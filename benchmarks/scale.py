@@ -209,11 +209,12 @@ def table(results: list[dict]) -> str:
 
 def main() -> None:
     results = []
+    out = REPO / "benchmarks" / "results-scale.json"
     for nodes in SIZES:
         print(f"--- {nodes} nodes", flush=True)
         results.append(measure(nodes))
         print(json.dumps(results[-1], indent=2), flush=True)
-    (REPO / "benchmarks" / "results-scale.json").write_text(json.dumps(results, indent=2) + "\n")
+        out.write_text(json.dumps(results, indent=2) + "\n")  # what is measured so far is kept
     print(table(results))
     fleet_mod.log("scale benchmark done")
 
