@@ -114,8 +114,13 @@ for c in $configs; do
 done
 
 for s in $services; do
-    state=$(systemctl show -p ActiveState --value "$s.service" 2>/dev/null || true)
-    restarts=$(systemctl show -p NRestarts --value "$s.service" 2>/dev/null || true)
+    state=""
+    restarts=""
+    while IFS='=' read -r key value; do  # one systemctl call; its property order is its own
+        case $key in ActiveState) state=$value ;; NRestarts) restarts=$value ;; esac
+    done <<SHOW
+$(systemctl show -p ActiveState -p NRestarts "$s.service" 2>/dev/null)
+SHOW
     echo "U $s ${state:-unknown} ${restarts:--}"
 done
 

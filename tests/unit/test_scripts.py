@@ -383,3 +383,34 @@ def test_node_state_gives_no_digest_to_a_malformed_or_linked_manifest(tmp_path):
     assert versions["2025-01-01"].digest == good and versions["2025-01-01"].complete
     assert versions["2025-02-02"].digest is None and not versions["2025-02-02"].complete
     assert versions["2025-03-03"].digest is None and not versions["2025-03-03"].complete
+
+
+def test_node_state_reads_each_service_with_one_systemctl_call(tmp_path):
+    """systemctl prints properties in its own order; each service is asked once."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls"
+    fake = bin_dir / "systemctl"
+    fake.write_text(
+        f'#!/bin/sh\necho "$*" >> {calls}\n'
+        'case "$*" in *imagenode*) printf "NRestarts=3\\nActiveState=activating\\n" ;;\n'
+        '*) printf "ActiveState=active\\nNRestarts=0\\n" ;; esac\n'
+    )
+    fake.chmod(0o755)
+    fact = NodeState()
+    command = fact.command(
+        roots=[], configs=[], services=["sentinel", "imagenode"], deep=False, owned=[]
+    )
+    done = subprocess.run(
+        ["sh", "-c", command.get_raw_value()],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+    )
+    assert done.returncode == 0, done.stderr
+    state = fact.process(done.stdout.splitlines())
+    assert {s: (v.active, v.restarts) for s, v in state.services.items()} == {
+        "sentinel": ("active", 0),
+        "imagenode": ("activating", 3),
+    }
+    assert len(calls.read_text().splitlines()) == 2
