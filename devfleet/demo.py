@@ -9,12 +9,14 @@ the model deploy, and "what runs where". Run it again: nothing changes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from sentinelcam_models.core import catalog
@@ -147,6 +149,15 @@ def pyinfra(*args: str, check: bool = True) -> int:
     return run([sys.executable, "-m", "pyinfra", *args], f"pyinfra {' '.join(args[-2:])}", check)
 
 
+@contextlib.contextmanager
+def step(title: str):
+    """Print a step's title, then how long it took."""
+    print(f"--> {title}", flush=True)
+    start = time.monotonic()
+    yield
+    print(f"    ({time.monotonic() - start:.1f} s)", flush=True)
+
+
 def main() -> int:
     try:
         nodes = os.environ.get("NODES", "6")
@@ -155,18 +166,20 @@ def main() -> int:
         ).returncode:
             raise DemoError("the local fleet could not start (the line above says why)")
         fleet = load_fleet()
-        print(
-            "--> Least-privilege sudo on every node (through root's login, as with an admin account)"
-        )
-        pyinfra("-y", str(DEMO_INVENTORY), "deploys/sudoers.py", "--data", "ssh_user=root")
-        print("--> Node-to-datasink trust")
-        pyinfra("-y", str(DEMO_INVENTORY), "deploys/trust.py")
-        print(f"--> Building the demo store in {DEMO_STORE}")
-        published = build_store(DEMO_STORE)
-        print(f"    published {len(published)} versions" if published else "    store up to date")
-        push_store(DEMO_STORE, fleet)
-        print("--> Deploying models to the local fleet")
-        pyinfra("-y", str(DEMO_INVENTORY), "deploys/models.py")
+        with step(
+            "Least-privilege sudo on every node (through root's login, as with an admin account)"
+        ):
+            pyinfra("-y", str(DEMO_INVENTORY), "deploys/sudoers.py", "--data", "ssh_user=root")
+        with step("Node-to-datasink trust"):
+            pyinfra("-y", str(DEMO_INVENTORY), "deploys/trust.py")
+        with step(f"Building the demo store in {DEMO_STORE}"):
+            published = build_store(DEMO_STORE)
+            print(
+                f"    published {len(published)} versions" if published else "    store up to date"
+            )
+            push_store(DEMO_STORE, fleet)
+        with step("Deploying models to the local fleet"):
+            pyinfra("-y", str(DEMO_INVENTORY), "deploys/models.py")
         print("--> What runs where")
         code = run(
             [sys.executable, "-m", "sentinelcam_models", "drift", "-i", str(DEMO_INVENTORY)],
