@@ -19,6 +19,7 @@ from ..core.problems import (
     Refused,
     one_line,
 )
+from ..fleet.interrupt import deliver_to_main
 
 
 def _lines(text: str) -> list[str]:
@@ -32,6 +33,7 @@ class Cli(click.Group):
         self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
     ) -> Any:
         """Usage errors are one line too (click prints usage, a hint and the error otherwise)."""
+        deliver_to_main()
         try:
             return super().main(args, prog_name, standalone_mode=False, **extra)
         except click.UsageError as exc:
