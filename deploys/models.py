@@ -85,16 +85,21 @@ if host.name in ctx.selected:
         if actions.staging:
             models.clear_staging(name="Clear leftover staging", paths=actions.staging, **as_service)
 
+        # The datapump reads its face list when it starts: placing or repairing the list restarts it
+        # even when datapump.yaml already names it (a datapump provisioned before its list existed).
+        placed = []
         if actions.facelist:
             datasink = ctx.datasinks[plan.source]
-            models.facelist(
-                name=f"Face list {actions.facelist.version}",
-                version=actions.facelist.version,
-                directory=actions.facelist.directory,
-                source=datasink.source,
-                port=datasink.port,
-                tries=settings.pull_tries,
-                **as_service,
+            placed.append(
+                models.facelist(
+                    name=f"Face list {actions.facelist.version}",
+                    version=actions.facelist.version,
+                    directory=actions.facelist.directory,
+                    source=datasink.source,
+                    port=datasink.port,
+                    tries=settings.pull_tries,
+                    **as_service,
+                )
             )
 
         if actions.carry:
@@ -118,6 +123,8 @@ if host.name in ctx.selected:
         else:
             writes = {c.slot: c for c in actions.configs}
             changed = {service: list(coral_ops.get(service, [])) for service in SERVICE_ORDER}
+            if "datapump" in settings.roles.services:
+                changed["datapump"].extend(placed)
             for slot in host.loop(CONFIG_SLOTS):
                 write = writes.get(slot)
                 if write is None:
@@ -134,7 +141,7 @@ if host.name in ctx.selected:
             for service in host.loop(SERVICE_ORDER):
                 if changed[service]:
                     services.restart(
-                        name=f"Restart {service} (its config or Coral runtime changed)",
+                        name=f"Restart {service} (its config, face list or Coral runtime changed)",
                         service=service,
                         _sudo=True,
                         _if=any_changed(*changed[service]),

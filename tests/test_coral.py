@@ -132,8 +132,14 @@ def test_first_deploy_installs_on_coral_nodes_only(site):
     # each Coral service restarted once by the deploy, after its runtime was in place (alpha5's
     # imagenode, failing since boot for want of its models, may also have come up on its own)
     results = site.first.results()
-    assert results["Restart sentinel (its config or Coral runtime changed)"]["success"] == "1"
-    assert results["Restart imagenode (its config or Coral runtime changed)"]["success"] == "1"
+    assert (
+        results["Restart sentinel (its config, face list or Coral runtime changed)"]["success"]
+        == "1"
+    )
+    assert (
+        results["Restart imagenode (its config, face list or Coral runtime changed)"]["success"]
+        == "1"
+    )
     after = site.all_starts()
     assert (
         after[(site.sentinel, "sentinel")]

@@ -166,3 +166,24 @@ def test_an_ncs2_sentinel_deploys_with_target_myriad(site):
         doc = yaml.safe_load(site.config(STORE_MODE, f"/home/ops/sentinel/tasks/{task}.yaml"))
         assert doc[key]["target"] == "myriad"
     assert site.job(STORE_MODE, "GetFaces")["ok"]
+
+
+def test_a_datasink_face_list_put_back_restarts_the_datapump_that_reads_it(site):
+    """datapump reads its face list when it starts; a list the deploy places or repairs while
+    datapump.yaml stays the same (say, a datapump provisioned before its list existed) needs a
+    restart, or the running datapump keeps the list it had (or none)."""
+    settled = site.deploy()
+    assert settled.returncode == 0, settled.output[-3000:]
+    site.wait_active("data2", "datapump")  # running, with the list it read at its start
+    config_before = site.config("data2", DATAPUMP)
+    facefile = yaml.safe_load(config_before)["facefile"]
+    starts = site.starts("data2", "datapump")
+    site.as_root("data2", f'rm -f -- "$(readlink -f {facefile})"')
+
+    run = site.deploy()
+    assert run.returncode == 0, run.output[-3000:]
+    assert site.config("data2", DATAPUMP) == config_before  # only the list changed
+    assert site.starts("data2", "datapump") == starts + 1
+    assert facefile in site.loaded("data2", "datapump")
+    again = site.deploy()  # converged: no second restart
+    assert again.returncode == 0 and site.starts("data2", "datapump") == starts + 1

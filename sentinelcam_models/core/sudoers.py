@@ -4,7 +4,7 @@ run as root, each named with its arguments, plus node work as the service user.
 Why each rule exists:
 - the login account runs node work as the service user (pulls, configs, pruning, probes), so files
   end owned by it: ``(service user) ALL`` when the two accounts differ;
-- restarting the SentinelCam service a host runs, after its config or Coral runtime changed;
+- restarting the SentinelCam service a host runs, after its config, face list or Coral runtime changed;
 - Coral hosts: the root helper that installs a verified root-owned copy of the libedgetpu deb, the
   udev rule (``tee`` of that one path) and the two udevadm calls that reload it;
 - the primary datasink: the retention cleanup's two unit files (``tee`` of those paths), a systemd
