@@ -10,6 +10,7 @@ rendered whole (§3.3-3.7); ``imagenode.yaml`` gets only its per-camera model pa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from hashlib import sha256
@@ -63,12 +64,21 @@ class Patch:
         return set_values(text, self.edits)
 
 
+_JINJA = jinja2.Environment(
+    undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(template_text: str) -> jinja2.Template:
+    """Each template is compiled once per process, not once per host (a deploy renders five per
+    sentinel)."""
+    return _JINJA.from_string(template_text)
+
+
 def render(template_text: str, values: Mapping[str, Any]) -> str:
     """Render like pyinfra's files.template: undefined names are errors, the final newline is kept."""
-    env = jinja2.Environment(
-        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
-    )
-    return env.from_string(template_text).render(**values)
+    return _compiled(template_text).render(**values)
 
 
 def digest(text: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from . import names
-from .yamlstrict import _PARSE_ERRORS
+from .yamlstrict import _PARSE_ERRORS, FAST_LOADER
 
 KeyPath = tuple[str, ...]
 DELETE = object()  # a value that removes the key's line (plain one-line entries only)
@@ -37,6 +37,14 @@ class _Found:
 
 
 def compose(text: str) -> yaml.Node | None:
+    """The document's nodes, whose marks locate each value in ``text`` (the edits splice there).
+
+    libyaml's marks count bytes where PyYAML's count characters: it composes ASCII text only."""
+    if FAST_LOADER is not None and text.isascii():
+        try:
+            return yaml.compose(text, Loader=FAST_LOADER)
+        except _PARSE_ERRORS:
+            pass  # PyYAML reads a few documents libyaml refuses; its message otherwise
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except _PARSE_ERRORS as exc:
@@ -156,6 +164,17 @@ def _emptied_to_null(value: Any) -> Any:
     return value
 
 
+def _read(text: str) -> Any:
+    """The document's data (libyaml's parser when present: it reads the same data faster; the
+    splicing above keeps PyYAML's own nodes, whose marks count characters)."""
+    if FAST_LOADER is not None:
+        try:
+            return yaml.load(text, Loader=FAST_LOADER)
+        except _PARSE_ERRORS:
+            pass  # libyaml refuses a few documents PyYAML reads (e.g. ``%YAML 1.0``)
+    return yaml.load(text, Loader=yaml.SafeLoader)
+
+
 def set_values(text: str, edits: Mapping[KeyPath, Any]) -> str:
     """``text`` with each key path set to its value (or removed, for ``DELETE``); nothing else moves.
 
@@ -176,7 +195,7 @@ def set_values(text: str, edits: Mapping[KeyPath, Any]) -> str:
     for start, end, replacement in changes:
         new = new[:start] + replacement + new[end:]
     try:
-        before, after = yaml.safe_load(text), yaml.safe_load(new)
+        before, after = _read(text), _read(new)
     except _PARSE_ERRORS as exc:
         raise PatchError(f"the edit would break the file: {exc}") from None
     if json.loads(json.dumps(after, default=str)) != _expected(before, edits):
@@ -188,7 +207,7 @@ def set_values(text: str, edits: Mapping[KeyPath, Any]) -> str:
 
 def get_value(text: str, path: KeyPath) -> Any:
     """The value at ``path`` (parsed), or None when it is absent."""
-    node: Any = yaml.safe_load(text)
+    node: Any = _read(text)
     for part in path:
         if not isinstance(node, dict) or part not in node:
             return None

@@ -1,0 +1,94 @@
+"""The strict reader takes libyaml's parser when PyYAML has it: it must read every document exactly
+as the pure-Python parser does (data and key lines), and fall back to it for what libyaml refuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sentinelcam_models.core import yamlstrict
+from sentinelcam_models.core.yamlpatch import set_values
+
+pytestmark = pytest.mark.skipif(
+    yamlstrict.FAST_LOADER is None, reason="PyYAML without libyaml: there is one parser only"
+)
+REPO = Path(__file__).resolve().parents[2]
+
+keys = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=8
+)
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | keys
+documents = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4)
+)
+
+
+def both(text: str):
+    return (
+        yamlstrict._load("f.yaml", text, yamlstrict.FAST_LOADER),
+        yamlstrict._load("f.yaml", text, yaml.SafeLoader),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(documents, st.sampled_from(["block", "flow"]))
+def test_both_parsers_read_the_same_data_and_lines(doc, style):
+    text = yaml.safe_dump(doc, allow_unicode=True, default_flow_style=(style == "flow"))
+    fast, pure = both(text)
+    assert fast == pure
+
+
+def test_the_shipped_yaml_files_read_the_same_with_both_parsers():
+    files = [*REPO.glob("inventories/**/*.yaml"), *REPO.glob("templates/**/*.j2")]
+    assert files
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        try:
+            yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue  # a template whose Jinja is not YAML yet
+        fast, pure = both(text)
+        assert fast == pure, path
+
+
+def test_what_libyaml_refuses_is_read_by_pyyaml():
+    text = "%YAML 1.0\n---\nmodel_path: /m/v/file\n"  # libyaml: "found incompatible YAML document"
+    with pytest.raises(yaml.YAMLError):
+        yaml.load(text, Loader=yamlstrict.FAST_LOADER)
+    doc, problems = yamlstrict.load("f.yaml", text)
+    assert problems == [] and doc is not None and doc.data == {"model_path": "/m/v/file"}
+    assert set_values(text, {("model_path",): "/m/w/file"}).endswith("model_path: /m/w/file\n")
+
+
+ascii_keys = st.text(st.characters(codec="ascii", exclude_categories=("Cc",)), min_size=1)
+ascii_documents = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | ascii_keys,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(ascii_keys, inner, max_size=4),
+)
+
+
+def marks(node, out):
+    """Where each node starts and ends: what the edits splice by."""
+    out.append((node.tag, node.start_mark.index, node.end_mark.index, node.start_mark.line))
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            marks(key, out), marks(value, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            marks(item, out)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(ascii_documents, st.booleans(), st.sampled_from([None, "'", '"']), st.integers(2, 6))
+def test_libyaml_locates_every_value_of_ascii_text_where_pyyaml_does(doc, flow, style, indent):
+    text = "# a comment\n" + yaml.safe_dump(
+        doc, default_flow_style=flow, default_style=style, indent=indent
+    )
+    fast = yaml.compose(text, Loader=yamlstrict.FAST_LOADER)
+    pure = yaml.compose(text, Loader=yaml.SafeLoader)
+    assert marks(fast, []) == marks(pure, [])
