@@ -23,8 +23,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from devfleet import demo  # noqa: E402
-from tests.support.fleet import Fleet  # noqa: E402
-from tests.support.site import Run, Site  # noqa: E402
+from devfleet.client import Fleet  # noqa: E402
+from devfleet.site import Run, Site  # noqa: E402
 
 PYTHON = sys.executable
 GIT_ENV = {

@@ -15,7 +15,9 @@ import os
 
 import pytest
 
-from tests.support.fleet import Fleet, fleet_mod, run_fleet
+from devfleet import fleet as fleet_mod
+from devfleet.client import Fleet
+from tests.support.fleet import run_fleet
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ import threading
 
 import pytest
 
+from devfleet.site import Site
 from tests.support.coral import DEB_PACKAGE, build_set, set_coral_section
-from tests.support.site import Site
 
 pytestmark = pytest.mark.fleet
 

@@ -13,7 +13,7 @@ import time
 import pytest
 import yaml
 
-from tests.support.site import PYTHON, REPO, Site
+from devfleet.site import PYTHON, REPO, Site
 
 pytestmark = pytest.mark.fleet
 

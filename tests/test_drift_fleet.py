@@ -7,8 +7,8 @@ import json
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.fleet import fleet_mod
-from tests.support.site import Site
+from devfleet import fleet as fleet_mod
+from devfleet.site import Site
 
 pytestmark = pytest.mark.fleet
 

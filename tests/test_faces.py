@@ -12,7 +12,7 @@ import os
 import pytest
 import yaml
 
-from tests.support.site import Site
+from devfleet.site import Site
 
 pytestmark = pytest.mark.fleet
 

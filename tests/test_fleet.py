@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fleet import REPO, fleet_mod
+from devfleet import fleet as fleet_mod
+from devfleet.client import REPO
 
 pytestmark = pytest.mark.fleet
 

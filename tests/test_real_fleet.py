@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from devfleet import demo
-from tests.support.site import SCALE, Site
+from devfleet.site import SCALE, Site
 
 pytestmark = pytest.mark.fleet
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.support.site import Site
+from devfleet.site import Site
 
 pytestmark = pytest.mark.fleet
 

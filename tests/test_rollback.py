@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.site import PYTHON, REPO, Site
+from devfleet.site import PYTHON, REPO, Site
 
 pytestmark = pytest.mark.fleet
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from devfleet.site import Site
 from tests.support.fleet import run_fleet
-from tests.support.site import Site
 
 pytestmark = pytest.mark.fleet
 

@@ -1,4 +1,4 @@
-"""A site for tests on the local fleet: a private copy of the inventories, the real first-time
+"""A site on the local fleet for tests and benchmarks: a private copy of the inventories, the real first-time
 setup (sudoers through root's login, node-to-datasink trust, a store on the primary datasink),
 and pyinfra/CLI runs whose output the tests read."""
 
@@ -20,7 +20,7 @@ from sentinelcam_models.core import catalog
 from sentinelcam_models.core.yamlpatch import set_values
 from sentinelcam_models.store.local import LocalStore
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 SCALE = 0.002  # demo files at 0.2% of their real size: fast, still several files per version
 OPS_MODELS = "/home/ops/sentinel/models"
