@@ -19,6 +19,7 @@ from operations import configs, health, models, services
 from operations.notice import refuse
 from sentinelcam_models.core import catalog
 from sentinelcam_models.core.coral import coral_roles
+from sentinelcam_models.core.plan import MIRROR
 from sentinelcam_models.core.policy import policy_path
 from sentinelcam_models.core.rollout import CONFIG_SLOTS, SERVICE_ORDER, config_paths, decide
 from sentinelcam_models.fleet.preflight import context
@@ -63,24 +64,34 @@ if host.name in ctx.selected:
     if actions.refused:
         refuse(name="Refused", reasons=actions.refused)
     else:
-        sessions = {(s.source, s.models_path): s for s in actions.pulls}
+        # Mirrors are filled before any node pulls; then one operation holds every node's session
+        # (each in its datasink's window), so the primary and the mirrors serve at the same time.
         paths = plan.models_paths()
-        for source, role in host.loop(ctx.pull_slots):
-            session = sessions.get((source, paths.get(role, "")))
-            if session is None:
-                continue
-            datasink = ctx.datasinks[source]
-            models.pull(
-                name=f"Install {role} models from {source}",
-                items=session.items,
-                models_path=session.models_path,
-                source=datasink.source,
-                port=datasink.port,
-                node_owned=catalog.node_owned(catalog.FACE_MODEL),
-                tries=settings.pull_tries,
-                window=(source, datasink.window),
-                **as_service,
-            )
+        fill_roots = sorted(p.models_path for p in plan.placements if p.role == MIRROR)
+        node_roots = sorted({p.models_path for p in plan.placements if p.role != MIRROR})
+        sessions = {s.models_path: s for s in actions.pulls}
+        stages = (
+            ("Fill mirror stores", ctx.fill_slots, fill_roots),
+            ("Install models", ctx.pull_slots, node_roots),
+        )
+        for stage, slots, roots_of_stage in host.loop(stages):
+            for index in host.loop(slots):
+                root = roots_of_stage[index] if index < len(roots_of_stage) else None
+                session = sessions.get(root) if root else None
+                if session is None:
+                    continue
+                datasink = ctx.datasinks[session.source]
+                models.pull(
+                    name=stage,
+                    items=session.items,
+                    models_path=session.models_path,
+                    source=datasink.source,
+                    port=datasink.port,
+                    node_owned=catalog.node_owned(catalog.FACE_MODEL),
+                    tries=settings.pull_tries,
+                    window=(session.source, datasink.window),
+                    **as_service,
+                )
 
         if actions.staging:
             models.clear_staging(name="Clear leftover staging", paths=actions.staging, **as_service)

@@ -40,11 +40,16 @@ def test_mirror_is_filled_from_the_primary_before_its_nodes_pull_from_it(site):
     assert site.first.returncode == 0, site.first.output[-4000:]
     output = site.first.output
     # the mirror's pull comes first, then the mirrored nodes pull from data2, the others from data1
-    assert output.index("Install mirror models from data1") < output.index(
-        "Install sentinel models from data2"
-    )
-    assert "[sentinel2]" in output.split("Install sentinel models from data2")[1].split("-->")[0]
-    assert "[sentinel1]" in output.split("Install sentinel models from data1")[1].split("-->")[0]
+    fill, pulls = output.index("Fill mirror stores"), output.index("Install models")
+    assert fill < pulls
+    received = {  # host -> the address its pull received bytes from
+        line.split("]")[0].strip(" ["): line.rsplit(" ", 1)[1]
+        for line in output[pulls:].split("-->")[0].splitlines()
+        if "sentinelcam: received" in line
+    }
+    assert received["sentinel2"] == site.fleet.node("data2")["address"], received
+    assert received["sentinel1"] == site.fleet.node("data1")["address"], received
+    assert "[data2]" in output[fill:pulls]
     store = mirror_store(site)
     model, version = OPENFACE
     site.fleet.ssh("data2", f"cd {store}/{model}/{version} && sha256sum -c --quiet MANIFEST.sha256")

@@ -58,7 +58,10 @@ class RunContext:
     templates: dict[str, str] = field(default_factory=dict)
     policy: dict = field(default_factory=dict)
     policy_text: str = ""
-    pull_slots: tuple[tuple[str, str], ...] = ()  # (source, role), fleet-wide order
+    # Pull operations, fleet-wide: mirror fills first (from the primary), then every node's
+    # sessions in one operation per session index, so all datasinks serve at once.
+    fill_slots: tuple[int, ...] = ()
+    pull_slots: tuple[int, ...] = ()
     model_slots: tuple[tuple[str, str], ...] = ()  # (role, model), fleet-wide order
     previous: dict[str, str | None] = field(default_factory=dict)
 
@@ -195,16 +198,15 @@ def _build(state: Any, inventory: Any, dry: bool) -> RunContext:
         ctx.datasinks[source] = Datasink(
             source, f"{settings.user}@{settings.pull_address}", settings.ssh_port, limit
         )
-    ctx.pull_slots = tuple(
-        sorted(
-            {
-                (checked.primary if p.role == MIRROR else checked.plans[name].source, p.role)
-                for name in selected
-                for p in checked.plans[name].placements
-            },
-            key=lambda slot: (slot[1] != MIRROR, slot),
+    roots = {
+        name: (
+            {p.models_path for p in checked.plans[name].placements if p.role == MIRROR},
+            {p.models_path for p in checked.plans[name].placements if p.role != MIRROR},
         )
-    )
+        for name in selected
+    }
+    ctx.fill_slots = tuple(range(max((len(f) for f, _ in roots.values()), default=0)))
+    ctx.pull_slots = tuple(range(max((len(n) for _, n in roots.values()), default=0)))
 
     ctx.model_slots = tuple(
         sorted({(p.role, p.model) for name in selected for p in checked.plans[name].placements})
