@@ -216,6 +216,9 @@ def test_an_interrupted_rollout_shows_as_pending_and_is_undone_with_one_command(
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        # as from an operator's terminal: a test run started in the background (`make test &`,
+        # nohup) would hand down an ignored SIGINT, and the promote would rightly ignore Ctrl-C
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         text=True,
     )
     wave_1 = "wave 1 of 2: sentinel1"

@@ -13,6 +13,7 @@ import textwrap
 SCRIPT = textwrap.dedent(
     """
     import os, signal, sys, threading, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as a terminal starts it (not `&`)
     import pyinfra_cli.inventory  # gevent patches threading, as in every pyinfra run
     if sys.argv[1] == "cli":
         from sentinelcam_models.cli import main
@@ -50,3 +51,21 @@ def test_the_cli_delivers_the_interrupt_to_the_main_code():
     proc = run("cli")
     assert proc.returncode == 130, proc.stdout + proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "main interrupted"
+
+
+def test_a_command_started_with_sigint_ignored_keeps_ignoring_it():
+    """A command run in the background (`&`, nohup) is not the terminal's: Ctrl-C is not for it."""
+    script = textwrap.dedent(
+        """
+        import os, signal
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        from sentinelcam_models.cli import main
+        main(["--help"])
+        os.kill(os.getpid(), signal.SIGINT)
+        print("still here")
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("still here"), proc.stderr
