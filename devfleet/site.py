@@ -117,32 +117,21 @@ class Site:
 
     def set_probe(self, model: str, command: str, timeout: int = 30) -> None:
         """The registry's probe for ``model`` (the health gate runs it with the installed files)."""
-        text = self.registry.read_text()
-        self.registry.write_text(
-            set_values(
-                text,
-                {
-                    ("sentinelcam_models", model, "probe"): command,
-                    ("sentinelcam_models", model, "probe_timeout"): timeout,
-                },
-            )
-        )
+        self.set_model_keys(model, probe=command, probe_timeout=timeout)
+
+    def set_model_keys(self, model: str, **values) -> None:
+        """Edit ``model``'s registry entry in place (comments and layout kept)."""
+        edits: dict[tuple[str, ...], object] = {
+            ("sentinelcam_models", model, key): value for key, value in values.items()
+        }
+        self.registry.write_text(set_values(self.registry.read_text(), edits))
 
     def push(self) -> None:
         demo.push_store(self.store, self.fleet.data)
 
     # --- registry, pins, data -----------------------------------------------------------------
     def set_current(self, model: str, current: str, previous: str | None) -> None:
-        text = self.registry.read_text()
-        self.registry.write_text(
-            set_values(
-                text,
-                {
-                    ("sentinelcam_models", model, "current_version"): current,
-                    ("sentinelcam_models", model, "previous_version"): previous,
-                },
-            )
-        )
+        self.set_model_keys(model, current_version=current, previous_version=previous)
 
     def host_file(self, host: str) -> Path:
         return self.root / "inventories" / "host_data" / f"{host}.yaml"
@@ -172,15 +161,7 @@ class Site:
             + (["--dry"] if dry else ["-y"])
             + [str(self.inventory), deploy, *args]
         )
-        proc = subprocess.run(
-            command,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-        return Run(proc.returncode, proc.stdout + proc.stderr, proc.stdout)
+        return self._run(command, timeout)
 
     def deploy(self, *args: str, timeout: float = 600) -> Run:
         return self.pyinfra("deploys/models.py", *args, timeout=timeout)
@@ -191,13 +172,17 @@ class Site:
         command = [PYTHON, "-m", "sentinelcam_models", *args] + (
             ["-i", str(self.inventory)] if inventory else []
         )
+        return self._run(command, timeout, env={**os.environ, **(env or {})})
+
+    @staticmethod
+    def _run(command: list[str], timeout: float, env: dict | None = None) -> Run:
         proc = subprocess.run(
             command,
             cwd=REPO,
             capture_output=True,
             text=True,
             timeout=timeout,
-            env={**os.environ, **(env or {})},
+            env=env,
             stdin=subprocess.DEVNULL,
         )
         return Run(proc.returncode, proc.stdout + proc.stderr, proc.stdout)
