@@ -19,7 +19,6 @@ from operations import configs, health, models, services
 from operations.notice import refuse
 from sentinelcam_models.core import catalog
 from sentinelcam_models.core.coral import coral_roles
-from sentinelcam_models.core.plan import MIRROR
 from sentinelcam_models.core.policy import policy_path
 from sentinelcam_models.core.rollout import CONFIG_SLOTS, SERVICE_ORDER, config_paths, decide
 from sentinelcam_models.fleet.preflight import context
@@ -67,8 +66,7 @@ if host.name in ctx.selected:
         # Mirrors are filled before any node pulls; then one operation holds every node's session
         # (each in its datasink's window), so the primary and the mirrors serve at the same time.
         paths = plan.models_paths()
-        fill_roots = sorted(p.models_path for p in plan.placements if p.role == MIRROR)
-        node_roots = sorted({p.models_path for p in plan.placements if p.role != MIRROR})
+        fill_roots, node_roots = plan.pull_roots()
         sessions = {s.models_path: s for s in actions.pulls}
         stages = (
             ("Fill mirror stores", ctx.fill_slots, fill_roots),

@@ -115,6 +115,13 @@ class HostPlan:
         """role -> models path, for the roles this host has."""
         return {p.role: p.models_path for p in self.placements}
 
+    def pull_roots(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The directories this host pulls into, in the deploy's order: its mirror store (filled
+        before any node pulls), then its own models paths; sorted, one pull session each."""
+        fills = sorted({p.models_path for p in self.placements if p.role == MIRROR})
+        nodes = sorted({p.models_path for p in self.placements if p.role != MIRROR})
+        return tuple(fills), tuple(nodes)
+
 
 def pull_sources(settings: HostSettings, plan: HostPlan, primary: str) -> tuple[str, ...]:
     """The datasinks a host pulls from: its source for models and the face list; the primary for a

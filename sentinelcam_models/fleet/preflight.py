@@ -198,15 +198,9 @@ def _build(state: Any, inventory: Any, dry: bool) -> RunContext:
         ctx.datasinks[source] = Datasink(
             source, f"{settings.user}@{settings.pull_address}", settings.ssh_port, limit
         )
-    roots = {
-        name: (
-            {p.models_path for p in checked.plans[name].placements if p.role == MIRROR},
-            {p.models_path for p in checked.plans[name].placements if p.role != MIRROR},
-        )
-        for name in selected
-    }
-    ctx.fill_slots = tuple(range(max((len(f) for f, _ in roots.values()), default=0)))
-    ctx.pull_slots = tuple(range(max((len(n) for _, n in roots.values()), default=0)))
+    roots = [checked.plans[name].pull_roots() for name in selected]
+    ctx.fill_slots = tuple(range(max((len(fills) for fills, _ in roots), default=0)))
+    ctx.pull_slots = tuple(range(max((len(nodes) for _, nodes in roots), default=0)))
 
     ctx.model_slots = tuple(
         sorted({(p.role, p.model) for name in selected for p in checked.plans[name].placements})

@@ -656,6 +656,9 @@ def test_mirror_holds_every_version_its_clients_need():
     assert checked.plans["o3"].source == "data2"
     assert checked.plans["o3"].placement("mobilenet_ssd").path == f"{N}/mobilenet_ssd/2019-01-01"
     assert checked.plans["s4"].source == "data1"
+    # the deploy fills the mirror's store before any node pulls; nodes pull into their own paths
+    assert mirror.pull_roots() == ((store,), ())
+    assert checked.plans["o3"].pull_roots() == ((), (N,))
 
 
 def test_pull_sources():
