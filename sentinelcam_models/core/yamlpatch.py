@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from . import names
-from .yamlstrict import _PARSE_ERRORS, FAST_LOADER
+from .yamlstrict import _PARSE_ERRORS, parsed
 
 KeyPath = tuple[str, ...]
 DELETE = object()  # a value that removes the key's line (plain one-line entries only)
@@ -40,13 +40,8 @@ def compose(text: str) -> yaml.Node | None:
     """The document's nodes, whose marks locate each value in ``text`` (the edits splice there).
 
     libyaml's marks count bytes where PyYAML's count characters: it composes ASCII text only."""
-    if FAST_LOADER is not None and text.isascii():
-        try:
-            return yaml.compose(text, Loader=FAST_LOADER)
-        except _PARSE_ERRORS:
-            pass  # PyYAML reads a few documents libyaml refuses; its message otherwise
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        return parsed(lambda loader: yaml.compose(text, Loader=loader), fast=text.isascii())
     except _PARSE_ERRORS as exc:
         raise PatchError(f"not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
 
@@ -167,12 +162,7 @@ def _emptied_to_null(value: Any) -> Any:
 def _read(text: str) -> Any:
     """The document's data (libyaml's parser when present: it reads the same data faster; the
     splicing above keeps PyYAML's own nodes, whose marks count characters)."""
-    if FAST_LOADER is not None:
-        try:
-            return yaml.load(text, Loader=FAST_LOADER)
-        except _PARSE_ERRORS:
-            pass  # libyaml refuses a few documents PyYAML reads (e.g. ``%YAML 1.0``)
-    return yaml.load(text, Loader=yaml.SafeLoader)
+    return parsed(lambda loader: yaml.load(text, Loader=loader))
 
 
 def set_values(text: str, edits: Mapping[KeyPath, Any]) -> str:

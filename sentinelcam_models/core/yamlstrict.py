@@ -8,8 +8,9 @@ its line number, so problems name ``file:line``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -43,6 +44,21 @@ def decode(file: str, raw: bytes) -> tuple[str | None, list[Problem]]:
 # times faster (every deploy reads each node's configs). Broken text is read again by the
 # pure-Python parser, whose error messages the problem lines quote.
 FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None) if yaml.__with_libyaml__ else None
+
+T = TypeVar("T")
+
+
+def parsed(read: Callable[[Any], T], fast: bool = True) -> T:
+    """``read(loader_class)`` with libyaml's loader (unless ``fast`` is False), then with PyYAML's
+    when libyaml refuses the text: PyYAML reads a few documents libyaml does not (``%YAML 1.0``),
+    and its errors are the messages problem lines quote."""
+    if FAST_LOADER is not None and fast:
+        try:
+            return read(FAST_LOADER)
+        except _PARSE_ERRORS:
+            pass
+    return read(yaml.SafeLoader)
+
 
 MAX_DEPTH = 64  # no operator file nests this deep; a hostile one is refused before it is built
 PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
@@ -152,13 +168,8 @@ def load(file: str, text: str) -> tuple[StrictYaml | None, list[Problem]]:
 
     None means the document could not be read at all (the problems say why).
     """
-    if FAST_LOADER is not None:
-        try:
-            return _load(file, text, FAST_LOADER)
-        except _PARSE_ERRORS:
-            pass  # read again below, for the pure-Python parser's message
     try:
-        return _load(file, text, yaml.SafeLoader)
+        return parsed(lambda loader_class: _load(file, text, loader_class))
     except _PARSE_ERRORS as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
