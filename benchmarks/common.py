@@ -206,6 +206,16 @@ def cli(site: Site, *args: str) -> list[str]:
     return [PYTHON, "-m", "sentinelcam_models", *args, "-i", str(site.inventory)]
 
 
+def fact_then_converged(site: Site, deploy: list[str]) -> tuple[float, float]:
+    """One bare ``fact server.Hostname`` and one converged deploy, back to back (one interleaved
+    repetition of the baseline and the measure); the deploy must change nothing."""
+    fact = must(timed(pyinfra(site, "fact", "server.Hostname")), "fact").seconds
+    run = must(timed(deploy), "converged deploy")
+    if run.run().changed_ops():
+        raise SystemExit(f"the converged deploy changed something: {run.run().changed_ops()}")
+    return fact, run.seconds
+
+
 def median(values: list[float]) -> float:
     return round(statistics.median(values), 3)
 

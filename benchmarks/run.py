@@ -29,6 +29,7 @@ from common import (
     GIT_ENV,
     REPO,
     cli,
+    fact_then_converged,
     fleet_of,
     inventory_summary,
     median,
@@ -70,11 +71,9 @@ def main() -> None:
     # 1 + 2: interleaved repetitions against the same baseline.
     base, noop, drift = [], [], []
     for _ in range(REPEAT):
-        base.append(must(timed(pyinfra(site, "fact", "server.Hostname")), "fact").seconds)
-        run = must(timed(deploy), "no-op deploy")
-        if run.run().changed_ops():
-            raise SystemExit(f"the converged deploy changed something: {run.run().changed_ops()}")
-        noop.append(run.seconds)
+        fact_s, deploy_s = fact_then_converged(site, deploy)
+        base.append(fact_s)
+        noop.append(deploy_s)
         drift.append(must(timed(cli(site, "drift")), "drift").seconds)
     results |= {
         "hostname_fact_s": median(base),
