@@ -90,23 +90,29 @@ def test_gate_passes_when_the_service_stays_up_and_the_probe_loads(tmp_path, sys
     assert not (state / "restarts").exists()
 
 
+def switched_imagenode_config(tmp_path):
+    """imagenode.yaml as the deploy left it ("new paths"), and the gate's entry to put back
+    "old paths" and restart imagenode."""
+    config = tmp_path / "imagenode.yaml"
+    config.write_text("new paths\n")
+    entry = {
+        "dest": str(config),
+        "restarts": "imagenode",
+        "text": base64.b64encode(b"old paths\n").decode(),
+    }
+    return config, entry
+
+
 def test_gate_reverts_a_service_that_restarts_within_the_settle_period(tmp_path, systemd):
     bin_dir, state = systemd
     (state / "imagenode.crash-after").write_text("2")
-    config = tmp_path / "imagenode.yaml"
-    config.write_text("new paths\n")
+    config, revert_entry = switched_imagenode_config(tmp_path)
     done = gate(
         bin_dir,
         tmp_path,
         services=["imagenode"],
         settle=3,
-        revert=[
-            {
-                "dest": str(config),
-                "restarts": "imagenode",
-                "text": base64.b64encode(b"old paths\n").decode(),
-            }
-        ],
+        revert=[revert_entry],
     )
     assert done.returncode == 1
     assert "imagenode did not stay active" in done.stderr
@@ -122,20 +128,13 @@ def test_gate_fails_a_crash_loop_at_once_instead_of_waiting_for_its_timeout(tmp_
     bin_dir, state = systemd
     (state / "imagenode.state").write_text("activating")
     (state / "imagenode.sub").write_text("auto-restart")
-    config = tmp_path / "imagenode.yaml"
-    config.write_text("new paths\n")
+    config, revert_entry = switched_imagenode_config(tmp_path)
     done = gate(
         bin_dir,
         tmp_path,
         services=["imagenode"],
         timeout=600,
-        revert=[
-            {
-                "dest": str(config),
-                "restarts": "imagenode",
-                "text": base64.b64encode(b"old paths\n").decode(),
-            }
-        ],
+        revert=[revert_entry],
     )
     assert done.returncode == 1
     assert "imagenode is activating (crashed, restarting), not active" in done.stderr
