@@ -44,7 +44,18 @@ except ImportError:  # run as a script (python3 devfleet/fleet.py): devfleet/ is
 HERE = os.path.dirname(os.path.abspath(__file__))  # devfleet/: stand-ins and units beside this file
 CACHE_DIR = "/var/cache/sentinelcam-fleet"
 DEFAULT_STATE_DIR = "/var/lib/sentinelcam-fleet"
-CGROUP_NAME = "sentinelcam-fleet"
+
+
+def fleet_net() -> int:
+    """SENTINELCAM_FLEET_NET=k (0-99, default 0) puts a second fleet beside the first: addresses
+    127.k.x.y and its own cgroup; give it its own SENTINELCAM_FLEET_DIR too."""
+    raw = os.environ.get("SENTINELCAM_FLEET_NET") or "0"
+    if not raw.isdigit() or int(raw) > 99:
+        raise SystemExit(f"SENTINELCAM_FLEET_NET={raw!r}: expected a number from 0 to 99")
+    return int(raw)
+
+
+CGROUP_NAME = "sentinelcam-fleet" + (f"-{fleet_net()}" if fleet_net() else "")
 # Hierarchies that get a per-node cgroup. systemd and unified are required (pitfall (a) in the
 # issue); memory is optional and only used to report memory use per node.
 CGROUP_HIERARCHIES = ("systemd", "unified", "memory")
@@ -156,10 +167,12 @@ def login_for(i: int) -> str:
 
 
 def node_address(i: int) -> str:
-    """127.0.0.101 ... 127.0.0.250, then 127.0.1.1 ... (the nodes share the host's loopback)."""
+    """127.0.0.101 ... 127.0.0.250, then 127.0.1.1 ... (the nodes share the host's loopback);
+    127.k.… for SENTINELCAM_FLEET_NET=k."""
+    net = fleet_net()
     if i <= 150:
-        return f"127.0.0.{100 + i}"
-    return f"127.0.{1 + (i - 151) // 250}.{1 + (i - 151) % 250}"
+        return f"127.{net}.0.{100 + i}"
+    return f"127.{net}.{1 + (i - 151) // 250}.{1 + (i - 151) % 250}"
 
 
 def node_specs(n: int) -> list[dict]:
@@ -384,9 +397,11 @@ def ensure_root() -> str:
             raise FleetError(f"building the node root failed (exit {rc}); see {buildlog}")
         os.rename(tmp, root)
         log(f"node root built in {time.monotonic() - t0:.0f} s: {root}")
-        # Older recipes are no longer needed.
+        # Older recipes are no longer needed, unless a fleet beside this one still runs on one.
+        with open("/proc/mounts") as f:
+            mounted = f.read()
         for old in glob.glob(os.path.join(CACHE_DIR, "root-*")):
-            if old != root and os.path.isdir(old):
+            if old != root and os.path.isdir(old) and f"lowerdir={old}" not in mounted:
                 shutil.rmtree(old, ignore_errors=True)
     return root
 

@@ -240,15 +240,18 @@ def test_recorded_pid_is_not_fooled_by_pid_reuse(tmp_path, monkeypatch):
 
 
 def _nspawn_pids():
+    """This fleet's systemd-nspawn processes (their --directory is under its state dir): a fleet
+    beside it (SENTINELCAM_FLEET_NET) does not count."""
+    state = os.path.realpath(fleet_mod.state_dir()).encode() + b"/"
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                    argv0 = fh.read().split(b"\0", 1)[0]
+                    argv = fh.read().split(b"\0")
             except OSError:
                 continue
-            if argv0.endswith(b"systemd-nspawn"):
+            if argv[0].endswith(b"systemd-nspawn") and any(a.startswith(state) for a in argv):
                 pids.append(int(entry))
     return pids
 
@@ -256,7 +259,7 @@ def _nspawn_pids():
 def _fleet_mounts():
     state = os.path.realpath(fleet_mod.state_dir())
     with open("/proc/mounts") as fh:
-        return [line for line in fh if state in line or fleet_mod.CACHE_DIR in line]
+        return [line for line in fh if state in line]
 
 
 def test_down_leaves_nothing_behind_and_up_is_idempotent(fleet):
