@@ -315,7 +315,7 @@ COMMANDS = [
     ("pin", "sentinel", "haarcascades", "2020-03-25", "--yes", "--no-deploy"),
     ("drift",),
     ("cleanup", "--dry-run"),
-    ("coral", "fetch"),
+    ("coral", "fetch", "--yes"),
 ]
 
 
@@ -409,7 +409,14 @@ def test_rich_markup_and_escape_codes_are_printed_as_text(world):
     store = world.root / "st[/]ore[bold]\x1b[31m"
     store.mkdir(parents=True)
     done = world.cli(
-        "publish", "haarcascades", str(src), "--version", "2026-01-01", "--store", str(store)
+        "publish",
+        "haarcascades",
+        str(src),
+        "--version",
+        "2026-01-01",
+        "--yes",
+        "--store",
+        str(store),
     )
     assert done.returncode == 0, done.stderr
     assert "[/]ore[bold]" in done.stdout and "\x1b" not in done.stdout

@@ -26,7 +26,7 @@ STORE_CORAL = "/home/ops/sentinelcam/model_registry/coral_packages"
 class CoralSite(Site):
     def fetch(self, source: str, *args: str):
         """`coral fetch` from this machine (not the datasink): checked here, installed there."""
-        return self.cli("coral", "fetch", "--from", source, *args)
+        return self.cli("coral", "fetch", "--yes", "--from", source, *args)
 
     def use(self, packages) -> None:
         set_coral_section(self.registry, packages)
@@ -276,7 +276,7 @@ def test_fetch_over_http_refuses_a_checksum_mismatch(site, http_dir, tmp_path):
     mirror, url = http_dir
     store = tmp_path / "store"
     store.mkdir()
-    good = site.cli("coral", "fetch", "--from", url, "--store", str(store))
+    good = site.cli("coral", "fetch", "--yes", "--from", url, "--store", str(store))
     assert good.returncode == 0, good.output
     check = subprocess.run(
         ["sha256sum", "-c", "--strict", "MANIFEST.sha256"],
@@ -290,7 +290,7 @@ def test_fetch_over_http_refuses_a_checksum_mismatch(site, http_dir, tmp_path):
     (mirror / site.v2.deb.name).write_bytes(b"<html>not a package</html>")
     (store / "coral_packages" / site.v2.deb.name).unlink()  # must be fetched again, and fails
     del snapshot[site.v2.deb.name]
-    bad = site.cli("coral", "fetch", "--from", url, "--store", str(store))
+    bad = site.cli("coral", "fetch", "--yes", "--from", url, "--store", str(store))
     assert bad.returncode == 1
     assert bad.output.strip().count("\n") == 0, bad.output
     assert (
@@ -299,6 +299,8 @@ def test_fetch_over_http_refuses_a_checksum_mismatch(site, http_dir, tmp_path):
     )
     assert {p.name: p.read_bytes() for p in (store / "coral_packages").iterdir()} == snapshot
 
-    missing = site.cli("coral", "fetch", "--from", url + "/nothing-here", "--store", str(store))
+    missing = site.cli(
+        "coral", "fetch", "--yes", "--from", url + "/nothing-here", "--store", str(store)
+    )
     assert missing.returncode == 1 and "HTTP 404" in missing.output
     assert {p.name: p.read_bytes() for p in (store / "coral_packages").iterdir()} == snapshot

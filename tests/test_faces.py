@@ -138,7 +138,7 @@ def test_pruning_archives_curated_files_and_only_the_command_removes_an_archive(
     archive = next(w for w in listed.stdout.split() if w.startswith(f"{V1}.faces-"))
     again = site.deploy()  # later deploys never touch an archive
     assert again.returncode == 0 and sha(site.curated[STORE_MODE]) in everywhere(site, STORE_MODE)
-    removed = site.cli("faces", "remove-archive", STORE_MODE, archive)
+    removed = site.cli("faces", "remove-archive", STORE_MODE, archive, "--yes")
     assert removed.returncode == 0, removed.output
     assert sha(site.curated[STORE_MODE]) not in everywhere(site, STORE_MODE)
 
@@ -149,7 +149,7 @@ def test_publish_refuses_a_version_without_a_file_the_configs_name(site, tmp_pat
     for name in ("facemodel.pickle", "baselines.hdf5", "facedata.hdf5"):  # no facelist.csv
         (source / name).write_bytes(os.urandom(64))
     run = site.cli(
-        "publish", FR, str(source), "--version", "2026-12-01", "--store", str(site.store)
+        "publish", FR, str(source), "--version", "2026-12-01", "--yes", "--store", str(site.store)
     )
     assert run.returncode == 2, run.output
     assert "facelist.csv" in run.output and len(run.output.strip().splitlines()) == 1

@@ -64,7 +64,7 @@ def test_adopt_lists_then_writes_the_manifests_of_the_original_store(site):
     assert f"adopt: {FR}/{V1}" in dry.output or f"{FR}/{V1}" in dry.output
     assert site.fleet.ssh("data1", f"ls {STORE}/{FR}/{V1}/MANIFEST.sha256", check=False).returncode
     start = time.perf_counter()
-    run = site.cli("adopt")
+    run = site.cli("adopt", "--yes")
     seconds = time.perf_counter() - start
     assert run.returncode == 0, run.output
     print(f"adopt of the demo store: {seconds:.2f} s")  # the closing note's number (-s shows it)
@@ -78,7 +78,7 @@ def test_publish_from_this_machine_goes_to_the_datasink_s_store(site, tmp_path):
     source.mkdir()
     for name in ("haarcascade_eye.xml", "haarcascade_frontalface_default.xml"):
         (source / name).write_text(f"<cascade>{name}</cascade>\n")
-    run = site.cli("publish", "haarcascades", str(source), "--version", "2026-07-01")
+    run = site.cli("publish", "haarcascades", str(source), "--version", "2026-07-01", "--yes")
     assert run.returncode == 0, run.output
     site.fleet.ssh("data1", f"cd {STORE}/haarcascades/2026-07-01 && sha256sum -c MANIFEST.sha256")
     listed = site.cli("list", "haarcascades", "--json")
@@ -147,7 +147,9 @@ def test_pulls_follow_the_datasink_s_ssh_port(site, tmp_path):
     source = tmp_path / "openface"
     source.mkdir()
     (source / "openface_nn4.small2.v1.t7").write_bytes(b"torch weights " * 1000)
-    published = site.cli("publish", "openface_torch", str(source), "--version", "2026-07-02")
+    published = site.cli(
+        "publish", "openface_torch", str(source), "--version", "2026-07-02", "--yes"
+    )
     assert published.returncode == 0, published.output  # the CLI reaches the store on port 2222
     site.set_current("openface_torch", "2026-07-02", "2020-03-25")
     run = site.deploy()

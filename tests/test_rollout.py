@@ -194,7 +194,7 @@ def test_a_node_that_dies_mid_rollout_stops_it_and_resume_finishes_it(site):
     finally:
         site.fleet.start("sentinel2")
     assert runs_on(site, "sentinel2") == GOOD
-    resumed = cli(site, "rollout", "resume", MODEL)
+    resumed = cli(site, "rollout", "resume", MODEL, "--yes")
     assert resumed.returncode == 0, resumed.output
     assert registry_current(site) == (GOOD2, GOOD)
     assert pins(site) == {}
@@ -238,7 +238,7 @@ def test_an_interrupted_rollout_shows_as_pending_and_is_undone_with_one_command(
     assert (
         gates["sentinel2"]["status"] == "pending" and "wave 2 of 2" in gates["sentinel2"]["detail"]
     )
-    undo = cli(site, "rollout", "undo", MODEL)
+    undo = cli(site, "rollout", "undo", MODEL, "--yes")
     assert undo.returncode == 0, undo.output
     assert site.registry.read_bytes() == registry
     assert pins(site) == {}

@@ -1,4 +1,4 @@
-"""Loading what a command needs: the validated inventory (warnings printed once), the store."""
+"""Opening a command's Session (fleet/session.py), with the inventory's warnings printed once."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import click
 
 from ..core.coral import coral_roles, unset_problem
 from ..core.validation import CheckedInventory
-from ..fleet.inventory import load_checked
-from ..fleet.stores import Store, open_store
+from ..fleet.session import Session
 
 
 def warn(checked: CheckedInventory) -> None:
@@ -26,16 +25,12 @@ def warn(checked: CheckedInventory) -> None:
         )
 
 
+def session(inventory: str, store: str | None = None) -> Session:
+    """The command's one Session: inventory loaded (and warned about) on first use, one store."""
+    return Session(inventory, store, on_load=warn)
+
+
 def load(inventory: str) -> tuple[CheckedInventory, Any]:
     """The validated inventory (Refused lists every problem) and pyinfra's inventory."""
-    checked, pyinfra_inventory = load_checked(inventory)
-    warn(checked)
-    return checked, pyinfra_inventory
-
-
-def store_for(inventory: str, store: str | None) -> tuple[Store, CheckedInventory | None]:
-    """The store a store command acts on (see fleet/stores.py) and, unless --store, the inventory."""
-    if store:
-        return open_store(None, store), None
-    checked, pyinfra_inventory = load(inventory)
-    return open_store(checked, None, pyinfra_inventory), checked
+    opened = session(inventory)
+    return opened.checked, opened.pyinfra_inventory

@@ -29,6 +29,7 @@ from .runcache import once_per_run
 
 REFUSED = "sentinelcam-models: deploy refused, nothing was changed:"
 DEFAULT_MAX_STARTUPS = 10
+POLICY_WRITTEN = "sentinelcam_policy_written"  # fleet/session.py passes it to a redeploy
 
 
 def refusal(lines: list[str]) -> Exception:
@@ -206,7 +207,9 @@ def _build(state: Any, inventory: Any, dry: bool) -> RunContext:
         sorted({(p.role, p.model) for name in selected for p in checked.plans[name].placements})
     )
     _coral(ctx, store, selected)
-    if not dry and checked.primary not in selected:
+    # A registry change that wrote the policy itself says so (--data sentinelcam_policy_written=yes):
+    # the policy is written once per command.
+    if not dry and checked.primary not in selected and not primary.data.get(POLICY_WRITTEN):
         _write_policy(ctx, store)
     return ctx
 

@@ -1,9 +1,11 @@
 """Staged rollouts (canary, then waves): carrying out core/waves.py's stages on the fleet.
 
 Every step edits the registry or host pins, writes the rollout's state beside the inventory
-(``inventories/rollouts/MODEL.json``) and commits them together under the registry's lock, logs the
-step, then deploys the step's hosts (each gated: a failing node reverts itself) and judges them by
-what they report: a host passed when its configs name the new version after its gate.
+(``inventories/rollouts/MODEL.json``) and commits them together in one Edit (fleet/edit.py: every
+file locked in the global order, restored on failure), logs the step, then deploys the step's
+hosts (each gated: a failing node reverts itself) and judges them by what they report: a host
+passed when its configs name the new version after its gate. A pin the reloaded inventory does
+not show refuses its step (pins that act).
 """
 
 from __future__ import annotations
@@ -15,17 +17,14 @@ from typing import Any
 
 from ..core import drift
 from ..core.changes import pin_text
-from ..core.problems import BadInput, CheckFailed
+from ..core.problems import BadInput
 from ..core.validation import CheckedInventory
 from ..core.waves import Rollout
 from ..core.yamlpatch import set_values
 from ..paths import host_data_file
-from ..store.actionlog import log_action
-from ..store.atomic import file_lock, write_atomically
-from ..store.git import commit_files
-from .changes import redeploy, refresh_policy
-from .inventory import load_checked
+from .edit import Edit
 from .query import query_fleet
+from .session import Session
 
 ROLLOUTS_DIR = "rollouts"
 Say = Callable[[str], None]
@@ -68,62 +67,68 @@ def pending_hosts(checked: CheckedInventory) -> dict[str, str]:
 
 
 class Runner:
-    """One rollout, step by step, against one inventory."""
+    """One rollout, step by step, in one session (fleet/session.py)."""
 
-    def __init__(self, inventory: str, rollout: Rollout, say: Say, no_commit: bool = False):
-        self.inventory, self.rollout, self.say, self.no_commit = inventory, rollout, say, no_commit
-        checked, _ = load_checked(inventory)
-        self.registry = Path(checked.registry.path)
+    def __init__(self, session: Session, rollout: Rollout, say: Say, no_commit: bool = False):
+        self.session, self.rollout, self.say, self.no_commit = session, rollout, say, no_commit
+        self.registry = Path(session.checked.registry.path)
         self.state = state_file(self.registry, rollout.model)
+        self.policy_written = False  # by the last step that changed what the store must keep
 
-    # --- one step: edit files, record, commit --------------------------------------------------
+    # --- one step: one Edit of the registry, the pins and the state ------------------------------
     def step(
         self,
         message: str,
         registry: tuple[str, str | None] | None = None,
         pins: Mapping[str, str | None] | None = None,
     ) -> None:
-        """Set the registry's current/previous and host pins (None: unpin), record the state, commit."""
+        """Set the registry's current/previous and host pins (None: unpin), record the state, commit:
+        one Edit (every file locked in the global order, restored on failure). A pin the reloaded
+        inventory does not show refuses the step."""
         r = self.rollout
-        changed: list[Path] = []
-        with file_lock(self.registry):
-            if registry is not None:
-                text = self.registry.read_bytes().decode("utf-8")
-                new = set_values(
-                    text,
-                    {
-                        ("sentinelcam_models", r.model, "current_version"): registry[0],
-                        ("sentinelcam_models", r.model, "previous_version"): registry[1],
-                    },
-                )
-                if new != text:
-                    write_atomically(self.registry, new)
-                    changed.append(self.registry)
-            for host, version in sorted((pins or {}).items()):
-                path = host_data_file(self.inventory, host)
-                before = path.read_bytes().decode("utf-8") if path.exists() else None
-                pinned = pin_text(str(path), before, r.model, version)
-                if pinned == before:
-                    continue
-                if pinned is None:
-                    path.unlink()
-                else:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    write_atomically(path, pinned)
-                changed.append(path)
-            r.steps.append(message)
-            self.state.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(self.state, json.dumps(r.to_json(), indent=2, sort_keys=True) + "\n")
-            changed.append(self.state)
-            if not self.no_commit:
-                commit_files(changed, f"Rollout {r.model} {r.version}: {message}")
-        log_action("rollout", message, model=r.model, version=r.version, stage=r.stage)
+        pins = dict(pins or {})
+        edit = Edit(
+            f"Rollout {r.model} {r.version}: {message}",
+            "rollout",
+            commit=not self.no_commit,
+            outcome=message,
+        )
+        if registry is not None:
+            values: dict[tuple[str, ...], Any] = {
+                ("sentinelcam_models", r.model, "current_version"): registry[0],
+                ("sentinelcam_models", r.model, "previous_version"): registry[1],
+            }
+            edit.update(self.registry, lambda text: set_values(text or "", values))
+        for host, version in sorted(pins.items()):
+            path = host_data_file(self.session.inventory, host)
+            edit.update(path, _pinned(path, r.model, version))
+        r.steps.append(message)
+        edit.set(self.state, json.dumps(r.to_json(), indent=2, sort_keys=True) + "\n")
+        edit.details = {"model": r.model, "version": r.version, "stage": r.stage}
+        edit.check_written = lambda: self._shows(registry is not None, pins)
+        try:
+            changed = edit.apply()
+        except BaseException:
+            r.steps.pop()
+            raise
         self.say(message)
+        if any(path != self.state.resolve() for path in changed):
+            self.policy_written = self.session.write_policy(self.say)
+
+    def _shows(self, registry: bool, pins: Mapping[str, str | None]) -> None:
+        """The inventory as written must show the step's pins (pins that act)."""
+        if not pins:
+            if registry:
+                self.session.recheck()
+            return
+        checked = self.session.reload()
+        for host, version in sorted(pins.items()):
+            require_pin_shows(checked, self.session.inventory, host, self.rollout.model, version)
 
     def deploy(self, hosts: list[str]) -> tuple[list[str], dict[str, str]]:
         """Deploy the model to ``hosts`` (gated) and judge each: (passed, failed host -> why)."""
-        redeploy(self.inventory, hosts, self.rollout.model)
-        checked, pyinfra_inventory = load_checked(self.inventory)
+        self.session.redeploy(hosts, self.rollout.model, self.policy_written)
+        checked, pyinfra_inventory = self.session.checked, self.session.pyinfra_inventory
         targets = [pyinfra_inventory.get_host(h) for h in hosts]
         facts = query_fleet(pyinfra_inventory, targets, checked, with_coral=False)
         passed, failed = [], {}
@@ -163,7 +168,6 @@ class Runner:
                 registry=(r.version, r.old_current),
                 pins={**unpins, **holds},
             )
-            refresh_policy(self.inventory, self.say)
         while r.wave_index is not None:
             index = r.wave_index
             wave = [h for h in r.waves[index] if h in r.pending()]
@@ -198,38 +202,40 @@ class Runner:
             registry=(r.old_current, r.old_previous),
             pins=temporary,
         )
-        refresh_policy(self.inventory, self.say)
         if back:
             self.say(f"--> Deploying {', '.join(back)} back to {r.old_current}")
-            redeploy(self.inventory, back, r.model)
+            self.session.redeploy(back, r.model, self.policy_written)
         return 1
 
 
-def load(inventory: str, model: str) -> Rollout:
-    checked, _ = load_checked(inventory)
-    path = state_file(checked.registry.path, model)
+def _pinned(path: Path, model: str, version: str | None) -> Callable[[str | None], str | None]:
+    """The edit of one host data file: ``model`` pinned to ``version`` (None: unpinned)."""
+    return lambda text: pin_text(str(path), text, model, version)
+
+
+def require_pin_shows(
+    checked: CheckedInventory, inventory: str, host: str, model: str, version: str | None
+) -> None:
+    """Pins that act: refuse when the reloaded inventory does not show the pin just written."""
+    settings = checked.settings.get(host)
+    shown = settings.pins.get(model) if settings is not None else None
+    if shown == version:
+        return
+    file = host_data_file(inventory, host)
+    raise BadInput(
+        f"{inventory}: host {host} does not show the "
+        + (f"pin {model}={version}" if version else f"removal of its {model} pin")
+        + f" written to {file} (its settings say {shown or 'unpinned'}): the inventory must merge "
+        "host_data/HOST.yaml into each host's data, as production.py's _host helper does (README: "
+        "how to write your own inventory); the file is restored, nothing changed"
+    )
+
+
+def load(session: Session, model: str) -> Rollout:
+    path = state_file(session.checked.registry.path, model)
     if not path.exists():
         raise BadInput(f"{path}: no rollout of {model}")
     return Rollout.from_json(json.loads(path.read_text(encoding="utf-8")))
-
-
-def resume(inventory: str, model: str, say: Say, no_commit: bool = False) -> int:
-    rollout = load(inventory, model)
-    if rollout.stage in ("done", "undone"):
-        raise BadInput(
-            f"the rollout of {model} {rollout.version} is {rollout.stage}; nothing to resume"
-        )
-    if rollout.stage == "stopped":  # start again at the canaries, with the same plan
-        rollout.stage, rollout.passed, rollout.failed = "canary", [], {}
-    return Runner(inventory, rollout, say, no_commit).run()
-
-
-def undo(inventory: str, model: str, say: Say, no_commit: bool = False) -> int:
-    rollout = load(inventory, model)
-    if not rollout.active:
-        raise CheckFailed(f"the rollout of {model} {rollout.version} is {rollout.stage} already")
-    Runner(inventory, rollout, say, no_commit).stop("undone by the operator", stage="undone")
-    return 0
 
 
 def describe(rollout: Rollout) -> dict[str, Any]:

@@ -8,12 +8,11 @@ from pathlib import Path
 import click
 
 from ...core.problems import BadInput
-from ...fleet.stores import open_store
 from ...store.actionlog import log_action
 from ...store.coral_fetch import fetch_to
-from ..options import inventory_option, store_option
+from ..options import confirm, inventory_option, store_option, yes_option
 from ..render import say
-from ..session import load
+from ..session import session
 
 
 @click.group()
@@ -30,21 +29,29 @@ def coral() -> None:
     help="a mirror base URL or a local directory holding the files (default: each download_url)",
 )
 @click.option("--no-dev", is_flag=True, help="leave out libedgetpu's dev package")
+@yes_option
 @store_option
 @inventory_option
-def fetch(source: str | None, no_dev: bool, store: str | None, inventory: str) -> None:
+def fetch(source: str | None, no_dev: bool, yes: bool, store: str | None, inventory: str) -> None:
     """Fetch the files coral_packages names into the store's coral_packages/, each checked against the
     registry's sha256 (and the deb's own Version against the registry's); all or nothing.
 
     Files are downloaded and checked on this machine first, outside any lock; the store then takes
     them in one step. Exit 1 on a mismatch or a failed download (the store unchanged).
     """
-    checked, pyinfra_inventory = load(inventory)
+    opened = session(inventory, store)
+    checked = opened.checked
     coral = checked.registry.coral
     if coral is None:
         raise BadInput(f"{checked.registry.path}: no coral_packages section")
-    target = open_store(checked, store, pyinfra_inventory)
+    target = opened.store()
     present = target.call("coral_files") or {}
+    confirm(
+        yes,
+        f"Download the Coral runtime files coral_packages names ({'without' if no_dev else 'with'} "
+        f"the dev package) from {source or 'each download_url'}, check each sha256, and store "
+        f"the missing ones in {target.where}/coral_packages/?",
+    )
     with tempfile.TemporaryDirectory(prefix="sentinelcam-coral-") as tmp:
         result = fetch_to(Path(tmp), coral, source, with_dev=not no_dev, present=present)
         for line in result.problems:

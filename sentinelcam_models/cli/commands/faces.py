@@ -3,6 +3,7 @@ command that removes an archive (nothing else ever does)."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import click
@@ -12,10 +13,11 @@ from ...core.plan import SENTINEL
 from ...core.problems import BadInput, CheckFailed
 from ...fleet.remote import service_args
 from ...fleet.stores import connect
-from ..options import HOST, inventory_option
+from ..options import HOST, confirm, inventory_option, json_option, yes_option
 from ..render import out, row, say, table
 from ..session import load
 
+SCHEMA = "sentinelcam-models/faces-archives/v1"
 ARCHIVE = re.compile(r"\d{4}-\d{2}-\d{2}\.faces-\d{8}T\d{6}Z")
 
 
@@ -43,10 +45,13 @@ def faces() -> None:
 
 @faces.command(name="archives")
 @click.argument("hosts", type=HOST, nargs=-1)
+@json_option
 @inventory_option
-def archives(hosts: tuple[str, ...], inventory: str) -> None:
+def archives(hosts: tuple[str, ...], as_json: bool, inventory: str) -> None:
     """List the face-file archives on sentinels (all, or HOSTS)."""
     checked, pyinfra_inventory = load(inventory)
+    note = (lambda line: click.echo(line, err=True)) if as_json else say
+    listed: list[dict] = []
     names = list(hosts) or [
         n for n, p in checked.plans.items() if p.placement(catalog.FACE_MODEL, SENTINEL)
     ]
@@ -67,7 +72,7 @@ def archives(hosts: tuple[str, ...], inventory: str) -> None:
             Quoted("%h %f\\n"),
         )
         if not ok:
-            say(f"{name}: cannot list {placement.model_dir} (no face_recognition installed yet?)")
+            note(f"{name}: cannot list {placement.model_dir} (no face_recognition installed yet?)")
         found: dict[str, list[str]] = {}
         for line in lines:
             directory, _, file = line.partition(" ")
@@ -75,14 +80,19 @@ def archives(hosts: tuple[str, ...], inventory: str) -> None:
         for archive, files in sorted(found.items()):
             if ARCHIVE.fullmatch(archive):
                 row(shown, name, archive, " ".join(sorted(files)))
+                listed.append({"host": name, "archive": archive, "files": sorted(files)})
+    if as_json:
+        click.echo(json.dumps({"schema": SCHEMA, "archives": listed}, indent=2))
+        return
     out.print(shown)
 
 
 @faces.command(name="remove-archive")
 @click.argument("host", type=HOST)
 @click.argument("archive")
+@yes_option
 @inventory_option
-def remove_archive(host: str, archive: str, inventory: str) -> None:
+def remove_archive(host: str, archive: str, yes: bool, inventory: str) -> None:
     """Remove one archive (YYYY-MM-DD.faces-YYYYmmddTHHMMSSZ) from HOST, for good."""
     if not ARCHIVE.fullmatch(archive):
         raise BadInput(f"{archive!r} is not an archive name (YYYY-MM-DD.faces-YYYYmmddTHHMMSSZ)")
@@ -95,6 +105,11 @@ def remove_archive(host: str, archive: str, inventory: str) -> None:
     if placement is None:
         raise BadInput(f"{inventory}: {host} is not a sentinel of this inventory")
     target = connect(pyinfra_inventory, [host])[host]
+    confirm(
+        yes,
+        f"Remove {placement.model_dir}/{archive} from {host} for good (the curated face files "
+        "archived there are not kept anywhere else)?",
+    )
     ok, _ = _run(
         target, checked.settings[host], "rm -rf --", Quoted(f"{placement.model_dir}/{archive}")
     )

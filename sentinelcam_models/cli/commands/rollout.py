@@ -7,10 +7,10 @@ import json
 import click
 
 from ...core.problems import CheckFailed
-from ...fleet import rollouts
-from ..options import MODEL, inventory_option, json_option
-from ..render import out, row, say, table
-from ..session import load
+from ...fleet import rollouts, usecases
+from ..options import MODEL, inventory_option, json_option, ui, yes_option
+from ..render import out, row, table
+from ..session import load, session
 
 
 @click.group()
@@ -46,17 +46,19 @@ def status(model: str | None, inventory: str, as_json: bool) -> None:
 @rollout.command()
 @click.argument("model", type=MODEL)
 @click.option("--no-commit", is_flag=True, help="do not commit the steps to git")
+@yes_option
 @inventory_option
-def resume(model: str, no_commit: bool, inventory: str) -> None:
+def resume(model: str, no_commit: bool, yes: bool, inventory: str) -> None:
     """Continue an interrupted rollout at its recorded stage; a stopped one starts again at its canaries."""
-    if rollouts.resume(inventory, model, say, no_commit):
+    if usecases.rollout_resume(session(inventory), model, no_commit, ui(yes)):
         raise CheckFailed(f"the rollout of {model} stopped again; see the lines above")
 
 
 @rollout.command()
 @click.argument("model", type=MODEL)
 @click.option("--no-commit", is_flag=True, help="do not commit the steps to git")
+@yes_option
 @inventory_option
-def undo(model: str, no_commit: bool, inventory: str) -> None:
+def undo(model: str, no_commit: bool, yes: bool, inventory: str) -> None:
     """Put everything back: registry at the old version, temporary pins gone, hosts deployed back."""
-    rollouts.undo(inventory, model, say, no_commit)
+    usecases.rollout_undo(session(inventory), model, no_commit, ui(yes))

@@ -4,33 +4,38 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ...core import catalog
-from ...core.policy import policy_for
 from ...core.problems import BadInput, CheckFailed
-from ...core.registry import Registry
-from ...fleet.inventory import load_checked
-from ...fleet.stores import open_store
-from ...store.actionlog import log_action
-from ..options import MODEL, VERSION, inventory_option, json_option, store_option
+from ...fleet import usecases
+from ..options import (
+    MODEL,
+    VERSION,
+    confirm,
+    inventory_option,
+    json_option,
+    store_option,
+    ui,
+    yes_option,
+)
 from ..render import out, row, say, table, text
-from ..session import load, store_for
+from ..session import session
 
-
-def required_files(registry: Registry, model: str) -> list[str]:
-    entry = registry.model(model)
-    return list(catalog.spec(model).required_files(entry.variants if entry else None))
+SCHEMA = "sentinelcam-models"  # JSON documents: "sentinelcam-models/<command>/1"
 
 
 @click.command(name="init-store")
+@yes_option
 @inventory_option
-def init_store(inventory: str) -> None:
+def init_store(yes: bool, inventory: str) -> None:
     """Create the (empty) store directory on the primary datasink, as its service user."""
-    store, _ = store_for(inventory, None)
+    store = session(inventory).store()
+    confirm(yes, f"Create the store directory {store.where} (if it is not there)?")
     say(f"created the store {store.where}" if store.init() else f"{store.where} exists already")
 
 
@@ -40,52 +45,65 @@ def init_store(inventory: str) -> None:
 @click.option(
     "--version", "version", type=VERSION, default=None, help="YYYY-MM-DD (default: today)"
 )
+@yes_option
+@json_option
 @store_option
 @inventory_option
 def publish(
-    model: str, src_dir: str, version: str | None, store: str | None, inventory: str
+    model: str,
+    src_dir: str,
+    version: str | None,
+    yes: bool,
+    as_json: bool,
+    store: str | None,
+    inventory: str,
 ) -> None:
     """Copy SRC_DIR into the store as a new version of MODEL, with its manifest; never overwrites.
 
     It must hold every file the configs name for MODEL. From a workstation or the trainer, the
     files are uploaded to the primary datasink and checked and renamed there under the store lock.
     """
-    checked, _ = load_checked(inventory)
-    target, _ = store_for(inventory, store)
     version = version or _dt.date.today().isoformat()
-    result = target.publish(model, version, Path(src_dir), required_files(checked.registry, model))
+    result = usecases.publish(session(inventory, store), model, Path(src_dir), version, ui(yes))
+    if as_json:
+        click.echo(json.dumps({"schema": f"{SCHEMA}/publish/v1", **asdict(result)}, indent=2))
+        return
     say(
-        f"published {model}/{version} -> {target.where} (manifest sha256 {str(result['manifest_digest'])[:12]})"
+        f"published {model}/{version} -> {result.where} (manifest sha256 {result.manifest_digest[:12]})"
     )
-    log_action("publish", "ok", model=model, version=version, store=target.where)
 
 
 @click.command()
 @click.argument("model", type=MODEL, required=False)
 @click.argument("version", type=VERSION, required=False)
+@json_option
 @store_option
 @inventory_option
-def verify(model: str | None, version: str | None, store: str | None, inventory: str) -> None:
+def verify(
+    model: str | None, version: str | None, as_json: bool, store: str | None, inventory: str
+) -> None:
     """Re-hash store versions against their manifests; exit 1 on any mismatch."""
-    target, checked = store_for(inventory, store)
-    models = [model] if model else sorted(checked.registry.models) if checked else []
-    if not models:
-        raise BadInput("name a MODEL (with --store, the registry's models are not known)")
-    bad = 0
-    for name in models:
-        versions = (
-            [version] if version else [v["version"] for v in target.call("versions", model=name)]
-        )
-        if not versions:
-            click.echo(f"{name}: no versions in the store", err=True)
-            bad += 1
-        for item in versions:
-            result = target.call("verify", model=name, version=item)
-            for line in result["lines"]:
-                click.echo(line, err=not result["ok"]) if not result["ok"] else say(line)
-            bad += not result["ok"]
-    if bad:
-        raise CheckFailed(f"{bad} version(s) do not verify ({target.where})")
+    report = usecases.verify(session(inventory, store), model, version)
+    if as_json:
+        document = {
+            "schema": f"{SCHEMA}/verify/v1",
+            "store": report.where,
+            "versions": [r.to_json() for r in report.results],
+            "models_without_versions": report.empty,
+            "ok": not report.bad,
+            "exit_code": 1 if report.bad else 0,
+        }
+        click.echo(json.dumps(document, indent=2))
+        if report.bad:
+            sys.exit(1)
+        return
+    for name in report.empty:
+        click.echo(f"{name}: no versions in the store", err=True)
+    for result in report.results:
+        for line in result.lines:
+            say(line) if result.ok else click.echo(line, err=True)
+    if report.bad:
+        raise CheckFailed(f"{report.bad} version(s) do not verify ({report.where})")
 
 
 @click.command(name="list")
@@ -95,7 +113,8 @@ def verify(model: str | None, version: str | None, store: str | None, inventory:
 @inventory_option
 def list_(model: str | None, as_json: bool, store: str | None, inventory: str) -> None:
     """Every model with current/previous; or one model's versions: CURRENT, PREVIOUS, PINNED, size."""
-    checked, pyinfra_inventory = load(inventory)
+    opened = session(inventory, store)
+    checked = opened.checked
     registry = checked.registry
     if not model:
         models = [
@@ -119,7 +138,7 @@ def list_(model: str | None, as_json: bool, store: str | None, inventory: str) -
         raise BadInput(
             f"{registry.path}: unknown model {model!r} (known: {', '.join(registry.models)})"
         )
-    target = open_store(checked, store, pyinfra_inventory)
+    target = opened.store()
     stored = {v["version"]: v for v in target.call("versions", model=model)}
     pins: dict[str, list[str]] = {}
     for host, settings in checked.settings.items():
@@ -160,37 +179,37 @@ def list_(model: str | None, as_json: bool, store: str | None, inventory: str) -
 
 @click.command()
 @click.option("--dry-run", is_flag=True, help="list what would be adopted; change nothing")
+@yes_option
+@json_option
 @store_option
 @inventory_option
-def adopt(dry_run: bool, store: str | None, inventory: str) -> None:
+def adopt(dry_run: bool, yes: bool, as_json: bool, store: str | None, inventory: str) -> None:
     """Write the manifest of each version directory that has none (a store from the original
     Ansible setup), after checking it holds the files the configs name; exit 1 if any is refused."""
-    checked, _ = load(inventory)
-    target, _ = store_for(inventory, store)
-    models = sorted(checked.registry.models)
-    results = target.call(
-        "adopt",
-        required={m: required_files(checked.registry, m) for m in models},
-        models=models,
-        dry_run=dry_run,
-    )
-    refused = 0
+    where, results, dry = usecases.adopt(session(inventory, store), dry_run, ui(yes))
+    refused = sum(item.refused for item in results)
+    if as_json:
+        document = {
+            "schema": f"{SCHEMA}/adopt/v1",
+            "store": where,
+            "dry_run": dry,
+            "versions": [item.to_json() for item in results],
+            "refused": refused,
+            "exit_code": 1 if refused else 0,
+        }
+        click.echo(json.dumps(document, indent=2))
+        if refused:
+            sys.exit(1)
+        return
     for item in results:
-        line = f"{item['status']}: {item['model']}/{item['version']}" + (
-            f" ({item['detail']})" if item["detail"] else ""
+        line = f"{item.status}: {item.model}/{item.version}" + (
+            f" ({item.detail})" if item.detail else ""
         )
-        click.echo(line, err=True) if item["status"] == "refused" else say(line)
-        refused += item["status"] == "refused"
+        click.echo(line, err=True) if item.refused else say(line)
     say(
-        f"{len(results) - refused} version(s) {'would be ' if dry_run else ''}adopted, {refused} refused"
+        f"{len(results) - refused} version(s) {'would be ' if dry else ''}adopted, {refused} refused"
         if results
-        else f"nothing to adopt in {target.where}"
-    )
-    log_action(
-        "adopt",
-        "dry-run" if dry_run else "ok",
-        store=target.where,
-        adopted=[f"{i['model']}/{i['version']}" for i in results if i["status"] != "refused"],
+        else f"nothing to adopt in {where}"
     )
     if refused:
         raise CheckFailed(
@@ -206,21 +225,25 @@ def adopt(dry_run: bool, store: str | None, inventory: str) -> None:
     help="newest other versions to keep (default: sentinelcam_model_retention)",
 )
 @click.option("--dry-run", is_flag=True, help="print what would be removed; change nothing")
+@yes_option
+@json_option
 @store_option
 @inventory_option
-def cleanup(keep: int | None, dry_run: bool, store: str | None, inventory: str) -> None:
+def cleanup(
+    keep: int | None, dry_run: bool, yes: bool, as_json: bool, store: str | None, inventory: str
+) -> None:
     """Remove old versions from the store: keeps current, previous, pinned and the N newest others."""
-    checked, _ = load(inventory)
-    target, _ = store_for(inventory, store)
-    policy = policy_for(checked)
-    keep = policy["keep"] if keep is None else keep
-    result = target.call("cleanup", policy=policy, keep=keep, dry_run=dry_run)
-    for line in result["log"]:
+    where, kept, result, dry = usecases.cleanup(session(inventory, store), keep, dry_run, ui(yes))
+    if as_json:
+        document = {
+            "schema": f"{SCHEMA}/cleanup/v1",
+            "store": where,
+            "keep": kept,
+            "dry_run": dry,
+            "bytes_freed": result.freed,
+            "log": list(result.log),
+        }
+        click.echo(json.dumps(document, indent=2))
+        return
+    for line in result.log:
         say(line)
-    log_action(
-        "cleanup",
-        "dry-run" if dry_run else "ok",
-        store=target.where,
-        keep=keep,
-        bytes_freed=result["freed"],
-    )

@@ -1,0 +1,151 @@
+"""The store's answers as typed values: what a use case decides on is a field, never message text.
+
+Each ``from_answer`` reads one agent answer (store/agent.py: local or over SSH) totally: a shape it
+does not expect is one CheckFailed line naming the store, never a KeyError further on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.problems import CheckFailed, one_line
+
+
+def _bad(where: str, command: str, what: str) -> CheckFailed:
+    return CheckFailed(one_line(f"{where}: the store's {command} answer is malformed ({what})"))
+
+
+def _strings(value: Any, where: str, command: str, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _bad(where, command, f"{what} is not a list of strings")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """One version's state in the store, as a change needs it."""
+
+    model: str
+    version: str
+    present: bool  # the version directory is there
+    digest: str | None  # its manifest's sha256 (None: no readable manifest)
+    problems: tuple[str, ...]  # one line each; empty: whole (and verified, when asked)
+
+    @property
+    def ok(self) -> bool:
+        return self.present and not self.problems
+
+    @property
+    def item(self) -> str:
+        return f"{self.model}/{self.version}"
+
+
+def check_answer(answer: Any, item: str, where: str) -> tuple[str | None, tuple[str, ...]]:
+    """(digest, problems) of ``item`` in a ``check`` answer."""
+    if not isinstance(answer, Mapping):
+        raise _bad(where, "check", "not a mapping")
+    entry = answer.get(item)
+    if not isinstance(entry, Mapping):
+        raise _bad(where, "check", f"no entry for {item}")
+    digest = entry.get("digest")
+    if digest is not None and not isinstance(digest, str):
+        raise _bad(where, "check", "digest is not a string")
+    return digest, _strings(entry.get("problems", []), where, "check", "problems")
+
+
+def version_names(answer: Any, where: str) -> set[str]:
+    """The version names in a ``versions`` answer."""
+    if not isinstance(answer, list):
+        raise _bad(where, "versions", "not a list")
+    found = set()
+    for entry in answer:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("version"), str):
+            raise _bad(where, "versions", "an entry without a version")
+        found.add(entry["version"])
+    return found
+
+
+@dataclass(frozen=True)
+class Verified:
+    model: str
+    version: str
+    ok: bool
+    lines: tuple[str, ...]
+
+    @classmethod
+    def from_answer(cls, answer: Any, model: str, version: str, where: str) -> Verified:
+        if not isinstance(answer, Mapping) or not isinstance(answer.get("ok"), bool):
+            raise _bad(where, "verify", "no ok")
+        return cls(
+            model, version, answer["ok"], _strings(answer.get("lines"), where, "verify", "lines")
+        )
+
+    def to_json(self) -> dict:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "ok": self.ok,
+            "lines": list(self.lines),
+        }
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    freed: int
+    log: tuple[str, ...]
+
+    @classmethod
+    def from_answer(cls, answer: Any, where: str) -> Cleaned:
+        if not isinstance(answer, Mapping) or not isinstance(answer.get("freed"), int):
+            raise _bad(where, "cleanup", "no freed")
+        return cls(answer["freed"], _strings(answer.get("log"), where, "cleanup", "log"))
+
+
+@dataclass(frozen=True)
+class Adopted:
+    model: str
+    version: str
+    status: str  # adopted | would adopt | refused | ...
+    detail: str
+
+    @classmethod
+    def from_answer(cls, answer: Any, where: str) -> list[Adopted]:
+        if not isinstance(answer, list):
+            raise _bad(where, "adopt", "not a list")
+        items = []
+        for entry in answer:
+            if not isinstance(entry, Mapping) or not all(
+                isinstance(entry.get(k), str) for k in ("model", "version", "status")
+            ):
+                raise _bad(where, "adopt", "an entry without model, version or status")
+            detail = entry.get("detail") or ""
+            items.append(cls(entry["model"], entry["version"], entry["status"], str(detail)))
+        return items
+
+    @property
+    def refused(self) -> bool:
+        return self.status == "refused"
+
+    def to_json(self) -> dict:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "status": self.status,
+            "detail": self.detail or None,
+        }
+
+
+@dataclass(frozen=True)
+class Published:
+    model: str
+    version: str
+    where: str
+    manifest_digest: str
+
+    @classmethod
+    def from_answer(cls, answer: Any, model: str, version: str, where: str) -> Published:
+        if not isinstance(answer, Mapping) or not isinstance(answer.get("manifest_digest"), str):
+            raise _bad(where, "publish", "no manifest_digest")
+        return cls(model, version, where, answer["manifest_digest"])

@@ -1,0 +1,181 @@
+"""One command's view of the fleet: the inventory loaded and checked once, one store connection.
+
+A use case (fleet/usecases.py) takes a Session and asks it for what it needs: the checked
+inventory (loaded on first use, warnings reported once), the store (opened on first use and kept:
+every call of the command goes over the same connection), the state of a version in the store as a
+typed value, the retention policy written (the only place a command writes it) and the redeploy.
+``loads``, ``checks`` and ``store_opens`` count what the command cost (the closing note's numbers).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..core import catalog
+from ..core.policy import data_path, policy_for, policy_path
+from ..core.problems import BadInput, OperatorError, Refused
+from ..core.validation import CheckedInventory
+from ..paths import DEPLOYS, REPO_ROOT
+from ..store.files import read_text
+from .answers import StoredVersion, Verified, check_answer, version_names
+from .inventory import check as check_inventory
+from .inventory import load_pyinfra_inventory, raw_hosts
+from .preflight import POLICY_WRITTEN  # given to the redeploy: this command wrote the policy
+from .stores import Store, open_store
+
+Say = Callable[[str], None]
+
+
+class Session:
+    def __init__(
+        self,
+        inventory: str,
+        store: str | None = None,
+        on_load: Callable[[CheckedInventory], None] | None = None,
+    ):
+        self.inventory = inventory
+        self.store_dir = store
+        self.on_load = on_load
+        self._checked: CheckedInventory | None = None
+        self._pyinfra: Any = None
+        self._store: Store | None = None
+        self.loads = 0  # pyinfra inventory loads (user code in inventory files runs each time)
+        self.checks = 0  # validations of the registry and the hosts' data
+        self.store_opens = 0
+        self.policy_writes = 0
+
+    # --- the inventory --------------------------------------------------------------------------
+    @property
+    def checked(self) -> CheckedInventory:
+        if self._checked is None:
+            self.reload()
+        assert self._checked is not None
+        return self._checked
+
+    @property
+    def pyinfra_inventory(self) -> Any:
+        if self._pyinfra is None:
+            self.reload()
+        return self._pyinfra
+
+    def reload(self) -> CheckedInventory:
+        """Load the inventory files (again: host data files changed) and check them."""
+        first = self._pyinfra is None
+        self._pyinfra = load_pyinfra_inventory(self.inventory)
+        self.loads += 1
+        self._checked = None
+        checked = self.recheck()
+        if first and self.on_load is not None:
+            self.on_load(checked)
+        return checked
+
+    def recheck(self) -> CheckedInventory:
+        """Check the same hosts against the registry file as it is now (after a registry edit)."""
+        if self._pyinfra is None:
+            return self.reload()
+        checked = check_inventory(self.inventory, raw_hosts(self._pyinfra))
+        self.checks += 1
+        if isinstance(checked, Refused):
+            raise checked
+        self._checked = checked
+        return checked
+
+    def registry_text(self) -> str:
+        text, problems = read_text(Path(self.checked.registry.path))
+        if text is None:
+            raise BadInput("; ".join(str(p) for p in problems))
+        return text
+
+    def required_files(self, model: str) -> list[str]:
+        entry = self.checked.registry.model(model)
+        return list(catalog.spec(model).required_files(entry.variants if entry else None))
+
+    # --- the store ------------------------------------------------------------------------------
+    def store(self) -> Store:
+        """``--store DIR`` (no inventory needed), else the primary datasink's; opened once."""
+        if self._store is None:
+            if self.store_dir:
+                self._store = open_store(None, self.store_dir)
+            else:
+                self._store = open_store(self.checked, None, self.pyinfra_inventory)
+            self.store_opens += 1
+        return self._store
+
+    def stored(self, model: str, version: str, deep: bool = False) -> StoredVersion:
+        """Is ``model/version`` in the store, whole (and, ``deep``, does it verify re-hashed)?"""
+        store = self.store()
+        item = f"{model}/{version}"
+        digest, problems = check_answer(
+            store.call("check", wanted=[item], required={}), item, store.where
+        )
+        present = digest is not None or version in version_names(
+            store.call("versions", model=model), store.where
+        )
+        if present and not problems and deep:
+            verified = self.verify(model, version)
+            problems = () if verified.ok else verified.lines
+        return StoredVersion(model, version, present, digest, problems)
+
+    def verify(self, model: str, version: str) -> Verified:
+        store = self.store()
+        answer = store.call("verify", model=model, version=version)
+        return Verified.from_answer(answer, model, version, store.where)
+
+    def versions(self, model: str) -> list[str]:
+        store = self.store()
+        return sorted(version_names(store.call("versions", model=model), store.where))
+
+    # --- after a change -------------------------------------------------------------------------
+    def write_policy(self, say: Say) -> bool:
+        """Rewrite the primary's retention policy from the inventory as it now is. The one place a
+        command writes it; False (and a warning) when it could not."""
+        if self.store_dir:
+            say(
+                "note: with --store, the primary datasink's retention policy is not refreshed "
+                "(the next deploy refreshes it)"
+            )
+            return False
+        checked = self.checked
+        try:
+            self.store().call(
+                "write_policy",
+                path=policy_path(checked),
+                policy=policy_for(checked),
+                data_path=data_path(checked),
+            )
+        except OperatorError as exc:
+            say(f"warning: the retention policy on the primary datasink was not refreshed: {exc}")
+            return False
+        self.policy_writes += 1
+        say(f"retention policy refreshed on {checked.primary}")
+        return True
+
+    def redeploy(self, hosts: list[str], model: str, policy_written: bool) -> int:
+        """Config redeploy of one model to exactly these hosts (versions already there move no
+        bytes), with the same interpreter (``python -m pyinfra``)."""
+        if not hosts:
+            return 0
+        command = [
+            sys.executable,
+            "-m",
+            "pyinfra",
+            "-y",
+            str(Path(self.inventory).resolve()),
+            str(DEPLOYS / "models.py"),
+            "--data",
+            f"models={model}",
+        ]
+        if policy_written:
+            command += ["--data", f"{POLICY_WRITTEN}=yes"]
+        for host in hosts:
+            command += ["--limit", host]
+        return run_deploy(command)
+
+
+def run_deploy(command: list[str]) -> int:
+    """Run pyinfra from the checkout (the deploy files import from it); its exit code."""
+    return subprocess.run(command, cwd=REPO_ROOT).returncode

@@ -1,0 +1,461 @@
+"""The use cases: what each command does, in one layer, over one Session.
+
+The CLI parses arguments, opens a Session, calls one function here and renders what it returns.
+Each use case loads and checks the inventory once (the Session), reaches the store over one
+connection, asks before it changes anything (``ui.confirm``: the CLI refuses without a terminal
+unless --yes), writes every file through one Edit (fleet/edit.py) and the retention policy in one
+place (Session.write_policy).
+
+Registry changes (rollback, promote, pin, unpin) go: compute the change (core/changes.py), check the
+store for the versions it names (typed answers), return the plan on --dry-run, ask, apply the Edit
+(a pin must show in the reloaded inventory, else the file is restored), log, write the policy,
+redeploy exactly the hosts that use the model.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..core import waves as waves_core
+from ..core.changes import Change, NoChange, pin_change, version_change
+from ..core.policy import policy_for
+from ..core.problems import BadInput, CheckFailed
+from ..paths import host_data_file
+from ..store.actionlog import log_action
+from ..store.files import read_text
+from . import rollouts
+from .answers import Adopted, Cleaned, Published, Verified
+from .edit import Edit
+from .session import Session
+
+PLAN_SCHEMA = "sentinelcam-models/change-plan/v1"
+
+
+@dataclass(frozen=True)
+class ChangeOptions:
+    """The options every change command takes."""
+
+    inventory: str
+    yes: bool = False
+    dry_run: bool = False
+    no_commit: bool = False
+    no_deploy: bool = False
+    store: str | None = None
+
+
+@dataclass(frozen=True)
+class Ui:
+    """How a use case talks to the operator: progress lines, and a question before a change (raises
+    Declined for a no, or without a terminal and without --yes)."""
+
+    say: Callable[[str], None]
+    confirm: Callable[[str], None]
+
+
+# --- registry changes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangePlan:
+    """A change as --dry-run shows it (and --json prints it)."""
+
+    change: Change
+    deploy: bool
+
+    @property
+    def diff(self) -> str:
+        c = self.change
+        return "".join(
+            difflib.unified_diff(
+                (c.old_text or "").splitlines(True),
+                (c.new_text or "").splitlines(True),
+                c.file,
+                c.file,
+            )
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.change
+        return {
+            "schema": PLAN_SCHEMA,
+            "action": c.action,
+            "model": c.model,
+            "message": c.message,
+            "file": c.file,
+            "creates_file": c.old_text is None,
+            "removes_file": c.new_text is None,
+            "diff": self.diff,
+            "store_versions": list(c.store_versions),
+            "redeploy": list(c.hosts) if self.deploy else [],
+            "undo": shlex.join(c.undo),
+            "details": dict(c.details),
+        }
+
+
+@dataclass(frozen=True)
+class Applied:
+    change: Change
+    committed: bool
+    undo: str
+    policy_written: bool
+    deploy_exit: int | None  # None: no redeploy (--no-deploy)
+
+
+ChangeResult = NoChange | ChangePlan | Applied
+
+
+def question(change: Change, opts: ChangeOptions) -> str:
+    """The prompt: exactly what will happen."""
+    steps = [f"{'remove' if change.new_text is None else 'write'} {change.file}"]
+    if not opts.no_commit:
+        steps.append("commit it")
+    if opts.no_deploy:
+        steps.append("no redeploy (--no-deploy)")
+    elif change.hosts:
+        steps.append(
+            f"redeploy {change.model} to {len(change.hosts)} host(s): {', '.join(change.hosts)}"
+        )
+    else:
+        steps.append("no host to redeploy")
+    return f"{change.message}: {'; '.join(steps)}?"
+
+
+def check_store(session: Session, change: Change) -> None:
+    """Every version the change names must be in the store (promote: and verify there, re-hashed)."""
+    for version in change.store_versions:
+        stored = session.stored(change.model, version, deep=change.deep_store_check)
+        where = session.store().where
+        if not stored.present:
+            raise BadInput(f"{change.model} {version} is not in the store ({where})")
+        if stored.problems:
+            raise BadInput(
+                f"{change.model} {version} does not verify in the store ({where}): "
+                + "; ".join(stored.problems)
+            )
+
+
+def carry_out(
+    session: Session, result: Change | NoChange, opts: ChangeOptions, ui: Ui
+) -> ChangeResult:
+    if isinstance(result, NoChange):
+        return result
+    check_store(session, result)
+    if opts.dry_run:
+        return ChangePlan(result, not opts.no_deploy)
+    ui.confirm(question(result, opts))
+    return apply(session, result, opts, ui)
+
+
+def apply(session: Session, change: Change, opts: ChangeOptions, ui: Ui) -> Applied:
+    """Edit (locked, checked, written, shown by the reloaded inventory, committed, logged), write
+    the retention policy, redeploy the hosts that use the model."""
+    undo = shlex.join(change.undo)
+    details = dict(change.details)
+    edit = Edit(
+        change.message,
+        change.action,
+        commit=not opts.no_commit,
+        details={**details, "hosts": list(change.hosts), "undo": undo},
+    )
+    edit.set(Path(change.file), change.new_text, change.old_text, check=True)
+    if change.action in ("pin", "unpin"):
+        host, version = details["host"], details["to"]
+        edit.check_written = lambda: rollouts.require_pin_shows(
+            session.reload(), session.inventory, host, change.model, version
+        )
+    else:
+        edit.check_written = session.recheck  # the registry as written, with the same hosts
+    edit.apply()
+    ui.say(change.message + ("" if opts.no_commit else " (committed)"))
+    ui.say(f"To undo: {undo}")
+    written = session.write_policy(ui.say)
+    if opts.no_deploy:
+        log_action(change.action, "ok (no deploy)", **details)
+        return Applied(change, not opts.no_commit, undo, written, None)
+    ui.say(
+        f"--> Redeploying {change.model} to {', '.join(change.hosts) if change.hosts else 'no host'}"
+    )
+    code = session.redeploy(list(change.hosts), change.model, written)
+    log_action(
+        change.action,
+        "ok" if code == 0 else f"deploy failed (exit {code})",
+        hosts=list(change.hosts),
+        **details,
+    )
+    if code != 0:
+        raise CheckFailed(
+            f"the registry changed but the deploy failed on some hosts (exit {code}); re-run the "
+            f"deploy or undo with: {undo}"
+        )
+    return Applied(change, not opts.no_commit, undo, written, code)
+
+
+def version_change_of(
+    session: Session, action: str, model: str, version: str | None
+) -> Change | NoChange:
+    return version_change(
+        session.checked, session.registry_text(), action, model, version, session.inventory
+    )
+
+
+def rollback(
+    session: Session, model: str, version: str | None, opts: ChangeOptions, ui: Ui
+) -> ChangeResult:
+    """Make VERSION (None: the previous version) current."""
+    return carry_out(session, version_change_of(session, "rollback", model, version), opts, ui)
+
+
+def promote(
+    session: Session, model: str, version: str, opts: ChangeOptions, ui: Ui
+) -> ChangeResult:
+    """Make a newly published VERSION current (it must verify in the store)."""
+    return carry_out(session, version_change_of(session, "promote", model, version), opts, ui)
+
+
+def _pin(
+    session: Session, host: str, model: str, version: str | None, opts: ChangeOptions, ui: Ui
+) -> ChangeResult:
+    path = host_data_file(session.inventory, host)
+    text = None
+    checked = session.checked
+    if path.exists():
+        text, problems = read_text(path)
+        if text is None:
+            raise BadInput("; ".join(str(p) for p in problems))
+    change = pin_change(checked, host, model, version, str(path), text, session.inventory)
+    return carry_out(session, change, opts, ui)
+
+
+def pin(
+    session: Session, host: str, model: str, version: str, opts: ChangeOptions, ui: Ui
+) -> ChangeResult:
+    return _pin(session, host, model, version, opts, ui)
+
+
+def unpin(session: Session, host: str, model: str, opts: ChangeOptions, ui: Ui) -> ChangeResult:
+    return _pin(session, host, model, None, opts, ui)
+
+
+# --- staged rollouts ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RolloutPlan:
+    rollout: waves_core.Rollout
+
+    @property
+    def line(self) -> str:
+        r = self.rollout
+        return "; ".join(
+            [f"canary {', '.join(r.canary)}"]
+            + [f"wave {i}: {', '.join(w)}" for i, w in enumerate(r.waves, 1)]
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        r = self.rollout
+        return {
+            "schema": PLAN_SCHEMA,
+            "action": "promote",
+            "model": r.model,
+            "staged": True,
+            "version": r.version,
+            "from": r.old_current,
+            "canary": list(r.canary),
+            "waves": [list(w) for w in r.waves],
+            "max_failed": r.max_failed,
+        }
+
+
+def promote_staged(
+    session: Session,
+    model: str,
+    version: str,
+    canary: list[str],
+    waves: str,
+    max_failed: int,
+    opts: ChangeOptions,
+    ui: Ui,
+) -> NoChange | RolloutPlan | int:
+    """Canary hosts first (pinned), then the registry moves and the others follow in waves."""
+    checked = session.checked
+    change = version_change_of(session, "promote", model, version)
+    if isinstance(change, NoChange):
+        return change
+    running = rollouts.read_states(checked).get(model)
+    if running is not None and running.active:
+        raise BadInput(
+            f"a rollout of {model} {running.version} is {running.stage}: resume or undo it first "
+            f"(sentinelcam-models rollout resume|undo {model})"
+        )
+    check_store(session, change)
+    entry = checked.registry.models[model]
+    plan = RolloutPlan(
+        waves_core.plan(
+            model,
+            version,
+            entry.current_version,
+            entry.previous_version,
+            checked.users_of(model, unpinned_only=True),
+            canary,
+            waves,
+            max_failed,
+        )
+    )
+    if opts.dry_run:
+        return plan
+    ui.confirm(
+        f"Roll {model} out to {version} ({plan.line}): pin the canaries in host_data/, deploy and "
+        f"gate them, then move {checked.registry.path} and deploy the waves, committing each step?"
+    )
+    ui.say(
+        f"To resume after an interruption: sentinelcam-models rollout resume {model} -i {session.inventory}"
+    )
+    ui.say(f"To undo: sentinelcam-models rollout undo {model} -i {session.inventory}")
+    code = rollouts.Runner(session, plan.rollout, ui.say, opts.no_commit).run()
+    if code:
+        raise CheckFailed(
+            f"the rollout of {model} {version} stopped: the registry stays at "
+            f"{plan.rollout.old_current}; see the lines above"
+        )
+    return 0
+
+
+def rollout_resume(session: Session, model: str, no_commit: bool, ui: Ui) -> int:
+    rollout = rollouts.load(session, model)
+    if rollout.stage in ("done", "undone"):
+        raise BadInput(
+            f"the rollout of {model} {rollout.version} is {rollout.stage}; nothing to resume"
+        )
+    ui.confirm(
+        f"Resume the rollout of {model} {rollout.version} at its {rollout.stage} stage "
+        f"(pending: {', '.join(rollout.pending()) or 'none'}), committing each step?"
+    )
+    if rollout.stage == "stopped":  # start again at the canaries, with the same plan
+        rollout.stage, rollout.passed, rollout.failed = "canary", [], {}
+    return rollouts.Runner(session, rollout, ui.say, no_commit).run()
+
+
+def rollout_undo(session: Session, model: str, no_commit: bool, ui: Ui) -> int:
+    rollout = rollouts.load(session, model)
+    if not rollout.active:
+        raise CheckFailed(f"the rollout of {model} {rollout.version} is {rollout.stage} already")
+    back = rollout.reached()
+    ui.confirm(
+        f"Undo the rollout of {model} {rollout.version}: registry back to {rollout.old_current}, "
+        f"temporary pins removed ({', '.join(sorted(set(rollout.canary) | set(rollout.held))) or 'none'})"
+        f", commit, and deploy {', '.join(back) or 'no host'} back?"
+    )
+    rollouts.Runner(session, rollout, ui.say, no_commit).stop(
+        "undone by the operator", stage="undone"
+    )
+    return 0
+
+
+# --- the store ----------------------------------------------------------------------------------
+
+
+def publish(session: Session, model: str, src: Path, version: str, ui: Ui) -> Published:
+    required = session.required_files(model)
+    store = session.store()
+    ui.confirm(
+        f"Publish {src} as {model}/{version} into the store {store.where} (never overwrites)?"
+    )
+    answer = store.publish(model, version, src, required)
+    result = Published.from_answer(answer, model, version, store.where)
+    log_action("publish", "ok", model=model, version=version, store=store.where)
+    return result
+
+
+@dataclass(frozen=True)
+class Verification:
+    where: str
+    results: list[Verified] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)  # models with no version in the store
+
+    @property
+    def bad(self) -> int:
+        return len(self.empty) + sum(not r.ok for r in self.results)
+
+
+def verify(session: Session, model: str | None, version: str | None) -> Verification:
+    """Re-hash store versions against their manifests (MODEL, else every registry model)."""
+    if model:
+        models = [model]
+    elif session.store_dir and not Path(session.inventory).is_file():
+        raise BadInput("name a MODEL (with --store, the registry's models are not known)")
+    else:
+        models = sorted(session.checked.registry.models)
+    report = Verification(session.store().where)
+    for name in models:
+        versions = [version] if version else session.versions(name)
+        if not versions:
+            report.empty.append(name)
+        for item in versions:
+            report.results.append(session.verify(name, item))
+    return report
+
+
+def _required(session: Session) -> dict[str, list[str]]:
+    return {m: session.required_files(m) for m in sorted(session.checked.registry.models)}
+
+
+def adopt(session: Session, dry_run: bool, ui: Ui) -> tuple[str, list[Adopted], bool]:
+    """Write the manifests of versions that have none: (store, results, dry_run)."""
+    store = session.store()
+    models = sorted(session.checked.registry.models)
+
+    def run(dry: bool) -> list[Adopted]:
+        answer = store.call("adopt", required=_required(session), models=models, dry_run=dry)
+        return Adopted.from_answer(answer, store.where)
+
+    plan = run(True)
+    todo = [a for a in plan if not a.refused]
+    if dry_run or not todo:
+        log_action("adopt", "dry-run" if dry_run else "ok", store=store.where, adopted=[])
+        return store.where, plan, dry_run
+    ui.confirm(
+        f"Write MANIFEST.sha256 into {len(todo)} version(s) of {store.where}: "
+        f"{', '.join(f'{a.model}/{a.version}' for a in todo)}?"
+    )
+    results = run(False)
+    log_action(
+        "adopt",
+        "ok",
+        store=store.where,
+        adopted=[f"{a.model}/{a.version}" for a in results if not a.refused],
+    )
+    return store.where, results, False
+
+
+def cleanup(
+    session: Session, keep: int | None, dry_run: bool, ui: Ui
+) -> tuple[str, int, Cleaned, bool]:
+    """Apply the retention policy to the store: (store, keep, result, dry_run)."""
+    policy = policy_for(session.checked)
+    keep = policy["keep"] if keep is None else keep
+    store = session.store()
+
+    def run(dry: bool) -> Cleaned:
+        return Cleaned.from_answer(
+            store.call("cleanup", policy=policy, keep=keep, dry_run=dry), store.where
+        )
+
+    plan = run(True)
+    if dry_run:
+        log_action("cleanup", "dry-run", store=store.where, keep=keep, bytes_freed=plan.freed)
+        return store.where, keep, plan, True
+    doomed = [line for line in plan.log if line.startswith("would remove ")]
+    if doomed:  # (without a version to remove, only the store's own leftovers go: no question)
+        ui.confirm(
+            f"Remove {len(doomed)} version(s) from {store.where} for good ("
+            + "; ".join(line.removeprefix("would remove ") for line in doomed)
+            + ")?"
+        )
+    result = run(False)
+    log_action("cleanup", "ok", store=store.where, keep=keep, bytes_freed=result.freed)
+    return store.where, keep, result, False

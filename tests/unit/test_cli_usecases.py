@@ -1,0 +1,407 @@
+"""The change commands through click's CliRunner on a copy of the inventories in git and a local
+store (--store, --no-deploy): no fleet, no SSH. What they check: one inventory load and one store
+connection per command, prompts that refuse without a terminal (exit 3, one line, nothing changed),
+the --json documents, pins the inventory must show, typed store answers, the retention policy
+written once and announced to the redeploy.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from devfleet import demo
+from sentinelcam_models.cli import main, options
+from sentinelcam_models.core.problems import BadInput
+from sentinelcam_models.fleet import session as session_module
+from sentinelcam_models.fleet import stores as stores_module
+from tests.support.units import ROOT
+
+FR = "face_recognition"
+HAAR = "haarcascades"
+
+
+class Site:
+    """A temp copy of the shipped inventories in git and a local store with a few versions."""
+
+    def __init__(self, root: Path, monkeypatch):
+        shutil.copytree(
+            ROOT / "inventories", root / "inventories", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        self.root = root
+        self.inventory = root / "inventories" / "production.py"
+        self.registry = root / "inventories" / "group_data" / "model_registry.yaml"
+        self.store = root / "store"
+        self.log = root / "actions.log"
+        registry = demo.load_registry(self.registry)
+        self.store.mkdir()
+        for model, version in [
+            (FR, "2026-02-02"),
+            (FR, "2025-02-25"),
+            (HAAR, "2020-03-25"),
+            (HAAR, "2019-01-01"),
+            (HAAR, "2019-02-02"),
+            (HAAR, "2026-05-05"),
+        ]:
+            demo.publish_version(self.store, registry, model, version, scale=0.0001)
+        for key, value in {
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@x.invalid",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@x.invalid",
+            "SENTINELCAM_ACTION_LOG": str(self.log),
+            "SENTINELCAM_INVENTORY": str(self.inventory),
+        }.items():
+            monkeypatch.setenv(key, value)
+        self.git("init", "-q")
+        self.git("add", "-A", "inventories")
+        self.git("commit", "-qm", "inventory")
+        # What a command costs: pyinfra inventory loads and store connections.
+        self.loads = 0
+        self.opens = 0
+        load, open_ = session_module.load_pyinfra_inventory, session_module.open_store
+
+        def counting_load(*args, **kwargs):
+            self.loads += 1
+            return load(*args, **kwargs)
+
+        def counting_open(*args, **kwargs):
+            self.opens += 1
+            return open_(*args, **kwargs)
+
+        monkeypatch.setattr(session_module, "load_pyinfra_inventory", counting_load)
+        monkeypatch.setattr(session_module, "open_store", counting_open)
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(self.root), *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    def cli(self, *args: str, store: bool = True):
+        self.loads = self.opens = 0
+        extra = ["--store", str(self.store)] if store else []
+        return CliRunner().invoke(main, [*args, *extra], catch_exceptions=False)
+
+    def host_file(self, host: str) -> Path:
+        return self.root / "inventories" / "host_data" / f"{host}.yaml"
+
+    def state(self) -> dict:
+        """Registry and host data bytes, the store's version directories, git HEAD."""
+        files = sorted(p for p in (self.root / "inventories").rglob("*.yaml"))
+        return {
+            "files": {str(p): p.read_bytes() for p in files},
+            "store": sorted(str(p) for p in self.store.glob("*/*")),
+            "head": self.git("rev-parse", "HEAD"),
+        }
+
+    def actions(self) -> list[dict]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch) -> Site:
+    return Site(tmp_path, monkeypatch)
+
+
+def error_lines(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
+
+
+# --- one session: one load, one store --------------------------------------------------------
+
+
+def test_rollback_previous_loads_the_inventory_once_and_opens_the_store_once(site):
+    done = site.cli("rollback", FR, "--previous", "--yes", "--no-deploy")
+    assert done.exit_code == 0, done.output
+    assert "Rollback face_recognition from 2026-02-02 to 2025-02-25 (committed)" in done.stdout
+    assert site.git("log", "-1", "--format=%s") == (
+        "Rollback face_recognition from 2026-02-02 to 2025-02-25"
+    )
+    text = site.registry.read_text()
+    assert 'current_version: "2025-02-25"' in text and 'previous_version: "2026-02-02"' in text
+    assert (site.loads, site.opens) == (1, 1)
+    assert [a["outcome"] for a in site.actions()] == ["changed", "ok (no deploy)"]
+
+
+def test_pin_loads_twice_to_see_its_pin_and_opens_the_store_once(site):
+    done = site.cli("pin", "sentinel", HAAR, "2019-01-01", "--yes", "--no-deploy")
+    assert done.exit_code == 0, done.output
+    assert '"2019-01-01"' in site.host_file("sentinel").read_text()
+    # the second load is the check that the inventory shows the pin (pins that act)
+    assert (site.loads, site.opens) == (2, 1)
+
+
+# --- safe prompts ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("rollback", FR, "--previous", "--no-deploy"),
+        ("promote", HAAR, "2026-05-05", "--no-deploy"),
+        ("pin", "sentinel", HAAR, "2019-01-01", "--no-deploy"),
+        ("cleanup", "--keep", "0"),
+        ("publish", HAAR, "SRC", "--version", "2026-09-09"),
+    ],
+    ids=["rollback", "promote", "pin", "cleanup", "publish"],
+)
+def test_without_a_terminal_and_without_yes_a_change_is_refused(site, args):
+    src = site.root / "src"
+    src.mkdir()
+    (src / "haarcascade_eye.xml").write_text("<x/>")
+    before = site.state()
+    done = site.cli(*[str(src) if a == "SRC" else a for a in args])
+    assert done.exit_code == 3, done.output
+    [line] = error_lines(done)
+    assert "no terminal to ask, and no --yes" in line and "nothing changed" in line
+    assert site.state() == before
+
+
+def test_unpin_refuses_without_yes_too(site):
+    site.cli("pin", "sentinel", HAAR, "2019-01-01", "--yes", "--no-deploy")
+    before = site.state()
+    done = site.cli("unpin", "sentinel", HAAR, "--no-deploy")
+    assert done.exit_code == 3 and site.state() == before
+
+
+def test_the_prompt_says_what_happens_and_asks_no_redeploy_with_no_deploy(site):
+    done = site.cli("rollback", FR, "--previous", "--no-deploy")
+    [line] = error_lines(done)
+    assert "Rollback face_recognition from 2026-02-02 to 2025-02-25" in line
+    assert f"write {site.registry}" in line and "commit it" in line
+    assert "no redeploy (--no-deploy)" in line and "redeploy face_recognition to" not in line
+    done = site.cli("rollback", FR, "--previous", "--no-commit")
+    [line] = error_lines(done)
+    assert "commit it" not in line and "redeploy face_recognition to 1 host(s): sentinel" in line
+
+
+def test_a_no_at_the_terminal_changes_nothing(site, monkeypatch):
+    monkeypatch.setattr(options, "interactive", lambda: True)
+    monkeypatch.setattr(options.click, "confirm", lambda *a, **k: False)
+    before = site.state()
+    done = site.cli("pin", "sentinel", HAAR, "2019-01-01", "--no-deploy")
+    assert done.exit_code == 3 and "declined; nothing changed" in done.stderr
+    assert site.state() == before
+
+
+def test_cleanup_asks_naming_each_version_then_removes_them_with_yes(site):
+    done = site.cli("cleanup", "--keep", "0")
+    [line] = error_lines(done)
+    assert "Remove 3 version(s)" in line
+    for version in ("2019-01-01", "2019-02-02", "2026-05-05"):  # not current, previous or pinned
+        assert f"haarcascades/{version}" in line
+        assert (site.store / HAAR / version).is_dir()
+    done = site.cli("cleanup", "--keep", "0", "--yes")
+    assert done.exit_code == 0, done.output
+    for version in ("2019-01-01", "2019-02-02", "2026-05-05"):
+        assert not (site.store / HAAR / version).exists()
+    assert (site.store / HAAR / "2020-03-25").is_dir() and (site.store / FR / "2025-02-25").is_dir()
+
+
+# --- --json ------------------------------------------------------------------------------------
+
+
+def test_rollback_dry_run_json_is_the_plan_and_changes_nothing(site):
+    before = site.state()
+    done = site.cli("rollback", FR, "--previous", "--dry-run", "--json")
+    assert done.exit_code == 0, done.output
+    plan = json.loads(done.stdout)
+    assert plan["schema"] == "sentinelcam-models/change-plan/v1"
+    assert plan["action"] == "rollback" and plan["model"] == FR
+    assert plan["file"] == str(site.registry)
+    assert '-    current_version: "2026-02-02"' in plan["diff"]
+    assert '+    current_version: "2025-02-25"' in plan["diff"]
+    assert plan["redeploy"] == ["sentinel"] and plan["store_versions"] == ["2025-02-25"]
+    assert plan["undo"].startswith("sentinelcam-models rollback face_recognition 2026-02-02")
+    assert site.state() == before
+
+
+@pytest.mark.parametrize(
+    "args, action",
+    [
+        (("pin", "sentinel", HAAR, "2019-01-01"), "pin"),
+        (("promote", HAAR, "2026-05-05"), "promote"),
+    ],
+)
+def test_pin_and_promote_dry_run_json(site, args, action):
+    done = site.cli(*args, "--dry-run", "--json")
+    assert done.exit_code == 0, done.output
+    plan = json.loads(done.stdout)
+    assert plan["action"] == action and plan["model"] == HAAR
+
+
+def test_unpin_dry_run_json_removes_the_file(site):
+    site.cli("pin", "sentinel", HAAR, "2019-01-01", "--yes", "--no-deploy")
+    plan = json.loads(site.cli("unpin", "sentinel", HAAR, "--dry-run", "--json").stdout)
+    assert plan["action"] == "unpin" and plan["removes_file"] is True
+
+
+def test_json_without_dry_run_is_refused(site):
+    done = site.cli("rollback", FR, "--previous", "--json", "--yes")
+    assert done.exit_code == 2 and "give --dry-run too" in done.stderr
+
+
+def test_validate_json_lists_file_line_key_message(site):
+    text = site.registry.read_text()
+    site.registry.write_text(text.replace('"2026-02-02"', '"2026-13-02"', 1))
+    done = site.cli("validate", "--json", store=False)
+    assert done.exit_code == 2
+    document = json.loads(done.stdout)
+    assert document["schema"] == "sentinelcam-models/validate/v1" and document["ok"] is False
+    [problem] = document["problems"]
+    line = 1 + text[: text.index('"2026-02-02"')].count("\n")
+    assert problem["file"] == str(site.registry) and problem["line"] == line
+    assert problem["key"] == "sentinelcam_models.face_recognition.current_version"
+    assert "'2026-13-02' is not a valid version" in problem["message"]
+    site.registry.write_text(text)
+    document = json.loads(site.cli("validate", "--json", store=False).stdout)
+    assert document["ok"] is True and document["hosts"] == 6 and document["exit_code"] == 0
+
+
+def test_verify_adopt_cleanup_publish_json(site):
+    document = json.loads(site.cli("verify", HAAR, "--json").stdout)
+    assert document["schema"] == "sentinelcam-models/verify/v1" and document["ok"] is True
+    assert {v["version"] for v in document["versions"]} == {
+        "2019-01-01",
+        "2019-02-02",
+        "2020-03-25",
+        "2026-05-05",
+    }
+    (site.store / HAAR / "2019-01-01" / "haarcascade_eye.xml").write_bytes(b"changed")
+    bad = site.cli("verify", HAAR, "2019-01-01", "--json")
+    assert bad.exit_code == 1 and json.loads(bad.stdout)["ok"] is False
+
+    (site.store / HAAR / "2019-02-02" / "MANIFEST.sha256").unlink()
+    document = json.loads(site.cli("adopt", "--dry-run", "--json").stdout)
+    assert document["schema"] == "sentinelcam-models/adopt/v1" and document["dry_run"] is True
+    assert [(v["model"], v["version"], v["status"]) for v in document["versions"]] == [
+        (HAAR, "2019-02-02", "would adopt")
+    ]
+
+    document = json.loads(site.cli("cleanup", "--dry-run", "--json").stdout)
+    assert document["schema"] == "sentinelcam-models/cleanup/v1" and document["dry_run"] is True
+    assert isinstance(document["bytes_freed"], int) and document["log"]
+
+    src = site.root / "src"
+    src.mkdir()
+    shutil.copytree(site.store / HAAR / "2020-03-25", src, dirs_exist_ok=True)
+    (src / "MANIFEST.sha256").unlink()
+    done = site.cli("publish", HAAR, str(src), "--version", "2026-09-09", "--yes", "--json")
+    assert done.exit_code == 0, done.output
+    document = json.loads(done.stdout)
+    assert document["schema"] == "sentinelcam-models/publish/v1"
+    assert document["version"] == "2026-09-09" and len(document["manifest_digest"]) == 64
+
+
+# --- typed store answers -----------------------------------------------------------------------
+
+
+def test_a_version_not_in_the_store_and_a_broken_one_are_told_apart(site):
+    before = site.state()
+    done = site.cli("pin", "sentinel", HAAR, "2018-08-08", "--yes", "--no-deploy")
+    assert done.exit_code == 2 and "haarcascades 2018-08-08 is not in the store" in done.stderr
+    (site.store / HAAR / "2019-01-01" / "MANIFEST.sha256").write_text("not a manifest\n")
+    done = site.cli("pin", "sentinel", HAAR, "2019-01-01", "--yes", "--no-deploy")
+    assert done.exit_code == 2
+    assert "haarcascades 2019-01-01 does not verify in the store" in done.stderr
+    assert "is not in the store" not in done.stderr
+    assert site.state() == before
+
+
+# --- pins that act -----------------------------------------------------------------------------
+
+
+def test_a_pin_the_inventory_does_not_load_is_refused_and_the_file_restored(site):
+    plain = site.root / "inventories" / "plain.py"
+    text = site.inventory.read_text()
+    plain.write_text(text.replace("**_host_data(__file__, name)", ""))
+    site.git("add", str(plain))
+    site.git("commit", "-qm", "an inventory without host_data")
+    before = site.state()
+    done = site.cli("pin", "sentinel", HAAR, "2019-01-01", "--yes", "--no-deploy", "-i", str(plain))
+    assert done.exit_code == 2, done.output
+    [line] = error_lines(done)
+    assert "host sentinel does not show the pin haarcascades=2019-01-01" in line
+    assert "host_data/HOST.yaml" in line and "the file is restored" in line
+    assert not site.host_file("sentinel").exists()
+    assert site.state() == before
+    assert site.actions()[-1]["outcome"].startswith("failed:")
+
+
+# --- the retention policy: written once, and the redeploy told so ------------------------------
+
+
+class FakeStore:
+    where = "data1:/store"
+    root = "/store"
+
+    def __init__(self, real):
+        self.real, self.calls = real, []
+
+    def call(self, command, **arguments):
+        self.calls.append(command)
+        if command == "write_policy":
+            return "/data/model_retention_policy.json"
+        return self.real.call(command, **arguments)
+
+
+def test_the_policy_is_written_once_and_the_redeploy_skips_it(site, monkeypatch):
+    fake = FakeStore(stores_module.LocalClient(site.store))
+    monkeypatch.setattr(session_module.Session, "store", lambda self: fake)
+    commands = []
+    monkeypatch.setattr(session_module, "run_deploy", lambda command: commands.append(command) or 0)
+    done = site.cli("rollback", FR, "--previous", "--yes", store=False)
+    assert done.exit_code == 0, done.output
+    assert fake.calls.count("write_policy") == 1
+    [command] = commands
+    assert command[command.index("--data") + 1] == "models=face_recognition"
+    assert "sentinelcam_policy_written=yes" in command
+    assert command[-2:] == ["--limit", "sentinel"]
+    assert site.loads == 1
+
+
+# --- rollout steps: one Edit, pins that act -----------------------------------------------------
+
+
+def runner(site, inventory=None):
+    from sentinelcam_models.core import waves  # noqa: PLC0415
+    from sentinelcam_models.fleet import rollouts  # noqa: PLC0415
+
+    opened = session_module.Session(str(inventory or site.inventory), str(site.store))
+    plan = waves.plan(HAAR, "2026-05-05", "2020-03-25", None, ["sentinel"], ["sentinel"], "100%", 0)
+    return rollouts.Runner(opened, plan, lambda line: None)
+
+
+def test_a_rollout_step_writes_registry_pins_and_state_in_one_commit(site):
+    step = runner(site)
+    step.step("promote", registry=("2026-05-05", "2020-03-25"), pins={"sentinel": "2020-03-25"})
+    assert sorted(site.git("show", "--name-only", "--format=", "HEAD").split()) == [
+        "inventories/group_data/model_registry.yaml",
+        "inventories/host_data/sentinel.yaml",
+        "inventories/rollouts/haarcascades.json",
+    ]
+    assert step.session.checked.settings["sentinel"].pins == {HAAR: "2020-03-25"}
+    assert step.session.checked.registry.models[HAAR].current_version == "2026-05-05"
+
+
+def test_a_canary_pin_the_inventory_does_not_load_refuses_the_step(site):
+    plain = site.root / "inventories" / "plain.py"
+    plain.write_text(site.inventory.read_text().replace("**_host_data(__file__, name)", ""))
+    site.git("add", str(plain))
+    site.git("commit", "-qm", "an inventory without host_data")
+    before = site.state()
+    step = runner(site, plain)
+    with pytest.raises(
+        BadInput, match="host sentinel does not show the pin haarcascades=2026-05-05"
+    ):
+        step.step("canary: sentinel", pins={"sentinel": "2026-05-05"})
+    assert site.state() == before
+    assert not (site.root / "inventories" / "rollouts" / "haarcascades.json").exists()
+    assert step.rollout.steps == []
