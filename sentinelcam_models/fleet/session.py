@@ -43,6 +43,7 @@ class Session:
         self._checked: CheckedInventory | None = None
         self._pyinfra: Any = None
         self._store: Store | None = None
+        self._store_inventory: Any = None  # the pyinfra inventory the store connection lives on
         self.loads = 0  # pyinfra inventory loads (user code in inventory files runs each time)
         self.checks = 0  # validations of the registry and the hosts' data
         self.store_opens = 0
@@ -73,6 +74,13 @@ class Session:
             self.on_load(checked)
         return checked
 
+    def hosts_inventory(self) -> Any:
+        """A pyinfra inventory to query hosts with. A new pyinfra State re-creates the connector
+        of every host in its inventory: never the one the store connection lives on."""
+        if self._store_inventory is not None and self._pyinfra is self._store_inventory:
+            self.reload()
+        return self.pyinfra_inventory
+
     def recheck(self) -> CheckedInventory:
         """Check the same hosts against the registry file as it is now (after a registry edit)."""
         if self._pyinfra is None:
@@ -102,6 +110,7 @@ class Session:
                 self._store = open_store(None, self.store_dir)
             else:
                 self._store = open_store(self.checked, None, self.pyinfra_inventory)
+                self._store_inventory = self._pyinfra
             self.store_opens += 1
         return self._store
 

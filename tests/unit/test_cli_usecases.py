@@ -405,3 +405,16 @@ def test_a_canary_pin_the_inventory_does_not_load_refuses_the_step(site):
     assert site.state() == before
     assert not (site.root / "inventories" / "rollouts" / "haarcascades.json").exists()
     assert step.rollout.steps == []
+
+
+def test_hosts_are_never_queried_on_the_inventory_the_store_connection_lives_on(site, monkeypatch):
+    """A new pyinfra State re-creates every host's connector in its inventory: a rollout's fact
+    query on the store's inventory would cut the store connection (the next policy write failed)."""
+    monkeypatch.setattr(session_module, "open_store", lambda *args: object())
+    opened = session_module.Session(str(site.inventory))
+    opened.store()
+    bound = opened.pyinfra_inventory
+    loads = opened.loads
+    assert opened.hosts_inventory() is not bound and opened.loads == loads + 1
+    fresh = opened.hosts_inventory()
+    assert opened.hosts_inventory() is fresh and opened.loads == loads + 1
