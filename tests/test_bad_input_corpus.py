@@ -14,11 +14,14 @@ import shutil
 import subprocess
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from sentinelcam_models.cli import main
 from sentinelcam_models.store.local import LocalStore
 from tests.support.units import ROOT
 
@@ -83,8 +86,10 @@ class World:
         }
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        """The command in this process (click's CliRunner: the same entry point, exit codes and
+        streams, without a Python start per case); an exception that escapes it is printed as
+        the traceback a real run would show."""
         env = {
-            **os.environ,
             "SENTINELCAM_ACTION_LOG": str(self.root / "actions.log"),
             "SENTINELCAM_INVENTORY": str(self.inventory),
             "GIT_AUTHOR_NAME": "t",
@@ -92,15 +97,17 @@ class World:
             "GIT_COMMITTER_NAME": "t",
             "GIT_COMMITTER_EMAIL": "t@x.invalid",
         }
-        return subprocess.run(
-            [PYTHON, "-m", "sentinelcam_models", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            input=stdin,
-            cwd=ROOT,
-            timeout=120,
-        )
+        cwd = os.getcwd()
+        os.chdir(ROOT)
+        try:
+            result = CliRunner().invoke(main, list(args), input=stdin, env=env)
+        finally:
+            os.chdir(cwd)
+        stderr = result.stderr
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            assert result.exc_info is not None
+            stderr += "".join(traceback.format_exception(*result.exc_info))
+        return subprocess.CompletedProcess(args, result.exit_code, result.stdout, stderr)
 
 
 @pytest.fixture
