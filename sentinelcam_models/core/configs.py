@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from hashlib import sha256
 from types import MappingProxyType
 from typing import Any
 
@@ -79,10 +78,6 @@ def _compiled(template_text: str) -> jinja2.Template:
 def render(template_text: str, values: Mapping[str, Any]) -> str:
     """Render like pyinfra's files.template: undefined names are errors, the final newline is kept."""
     return _compiled(template_text).render(**values)
-
-
-def digest(text: str) -> str:
-    return sha256(text.encode()).hexdigest()
 
 
 def _file(plan: HostPlan, model: str, name: str) -> tuple[str, str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from hashlib import sha256
 
 from . import catalog
 from .configs import TASK_FILES, Patch, datapump_patch, imagenode_patch, render, sentinel_task_files
@@ -74,10 +73,6 @@ class ConfigWrite:
     restarts: str | None  # the service that must restart when it changes (None: re-read per job)
     models: tuple[str, ...] = ()  # model/version keys its paths name
 
-    @property
-    def digest(self) -> str:
-        return sha256(self.text.encode()).hexdigest()
-
 
 @dataclass(frozen=True)
 class Probe:
@@ -137,10 +132,6 @@ class HostActions:
     prune: tuple[Prune, ...] = ()
     problems: tuple[str, ...] = ()  # the host's configs are refused (its models still install)
     refused: tuple[str, ...] = ()  # nothing at all happens on this host
-
-    @property
-    def switches(self) -> bool:
-        return bool(self.configs)
 
 
 def active_versions(

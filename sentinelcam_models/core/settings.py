@@ -80,7 +80,6 @@ DERIVED: tuple[tuple[str, str], ...] = (
     ("sentinelcam_state_path", "/home/{sentinelcam_user}/.sentinelcam"),
     ("sentinelcam_ssh_dir", "/home/{sentinelcam_user}/.ssh"),
 )
-PATH_KEYS = tuple(key for key, _ in DERIVED)
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ class HostSettings:
     group: str
     login_user: str | None  # ssh_user; None: pyinfra's default (checked on the host)
     deploy_login: str | None  # sentinelcam_login (else ssh_user): the account sudoers grants
-    paths: Mapping[str, str]  # every PATH_KEYS entry, absolute and safe
+    paths: Mapping[str, str]  # every DERIVED key, absolute and safe
     sentinel_accelerator: str
     imagenode_accelerator: str
     face_detection_model: str
@@ -145,11 +144,6 @@ class HostSettings:
     @property
     def sentinel_choice(self) -> catalog.SentinelChoice:
         return catalog.SentinelChoice(self.sentinel_accelerator, self.face_detection_model)
-
-    @property
-    def runs_as_other_user(self) -> bool:
-        """Does node work need ``sudo -u {user}``? (login unknown counts as yes until checked)."""
-        return self.login_user != self.user
 
 
 def roles_of(name: str, groups: tuple[str, ...], primary: str) -> Roles:
