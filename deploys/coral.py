@@ -19,6 +19,7 @@ from facts.node import NodeState
 from operations import services
 from operations.notice import refuse
 from sentinelcam_models.core.coral import UDEV_RULE_PATH, coral_roles
+from sentinelcam_models.core.services import SERVICES
 from sentinelcam_models.fleet.preflight import context
 from sentinelcam_models.fleet.remote import as_service
 from sentinelcam_models.fleet.steps import coral_runtime
@@ -41,7 +42,7 @@ if roles and ctx.registry.coral is not None:
         refuse(name="Coral EdgeTPU runtime refused", reasons=(ctx.coral_refused[host.name],))
     else:
         changes = coral_runtime(ctx, settings, node, service)
-        for unit in host.loop(("sentinel", "imagenode")):
+        for unit in host.loop(SERVICES):
             if changes.get(unit):
                 services.restart(
                     name=f"Restart {unit} (Coral runtime installed)",

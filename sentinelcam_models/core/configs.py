@@ -19,8 +19,9 @@ from typing import Any
 import jinja2
 
 from . import catalog
-from .plan import IMAGENODE, SENTINEL, HostPlan, Placement
+from .plan import HostPlan, Placement
 from .registry import Registry
+from .services import DATAPUMP, IMAGENODE, SENTINEL
 from .settings import HostSettings
 from .yamlpatch import KeyPath, set_values
 from .yamlstrict import load
@@ -33,7 +34,6 @@ TASK_FILES = (
     catalog.FACE_SWEEP,
     catalog.FACE_DATA_UPDATE,
 )
-IMAGENODE_SERVICE, DATAPUMP_SERVICE = "imagenode", "datapump"
 
 
 @dataclass(frozen=True)
@@ -285,7 +285,7 @@ def imagenode_patch(settings: HostSettings, plan: HostPlan, text: str | None) ->
     if found:
         return PatchResult(None, tuple(found))
     return PatchResult(
-        Patch(dest, IMAGENODE_SERVICE, MappingProxyType(edits), tuple(dict.fromkeys(models)))
+        Patch(dest, IMAGENODE, MappingProxyType(edits), tuple(dict.fromkeys(models)))
     )
 
 
@@ -314,6 +314,4 @@ def datapump_patch(settings: HostSettings, plan: HostPlan, text: str | None) -> 
     if doc is None or problems or not isinstance(doc.data, dict):
         return PatchResult(None, tuple(str(p) for p in problems) or (f"{dest}: not a mapping",))
     models = (plan.facelist.key,) if value == plan.facelist.csv else ()
-    return PatchResult(
-        Patch(dest, DATAPUMP_SERVICE, MappingProxyType({("facefile",): value}), models)
-    )
+    return PatchResult(Patch(dest, DATAPUMP, MappingProxyType({("facefile",): value}), models))

@@ -19,10 +19,10 @@ from .nodestate import NodeState
 from .plan import IMAGENODE, MIRROR, SENTINEL, HostPlan, Placement
 from .policy import POLICY_FILE
 from .registry import Registry
+from .services import SERVICES
 from .settings import HostSettings
 
 CONFIG_SLOTS = (*TASK_FILES, "imagenode.yaml", "datapump.yaml")  # fleet-wide order of config writes
-SERVICE_ORDER = ("sentinel", "imagenode", "datapump")
 STAGING_ROOT = (
     ".sentinelcam-pull"  # {models_path}/.sentinelcam-pull: the one session's staging tree
 )
@@ -291,7 +291,7 @@ def decide(
             configs.append(write)
 
     carry = _carry(settings, plan, node, active, configs)
-    restarts = tuple(s for s in SERVICE_ORDER if any(c.restarts == s for c in configs))
+    restarts = tuple(s for s in SERVICES if any(c.restarts == s for c in configs))
     gate = _gate(settings, plan, registry, configs, restarts, active) if configs else None
     prune = _prune(settings, plan, node, active, previous_of) if settings.prune else ()
     return HostActions(

@@ -18,6 +18,7 @@ from typing import Any
 
 from . import catalog, names
 from .registry import Registry
+from .services import DATAPUMP, IMAGENODE, SENTINEL
 
 SENTINELS, OUTPOSTS, DATASINKS, TRAINERS = "sentinels", "outposts", "datasinks", "ml_trainers"
 # Where an inventory hands the problems of a host's host_data file to validation (as plain data).
@@ -94,11 +95,11 @@ class Roles:
     def services(self) -> tuple[str, ...]:
         found = []
         if self.sentinel:
-            found.append("sentinel")
+            found.append(SENTINEL)
         if self.outpost:
-            found.append("imagenode")
+            found.append(IMAGENODE)
         if self.datasink and not self.primary:
-            found.append("datapump")
+            found.append(DATAPUMP)
         return tuple(found)
 
 

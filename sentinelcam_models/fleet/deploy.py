@@ -23,7 +23,8 @@ from ..core import catalog
 from ..core.coral import coral_roles
 from ..core.nodestate import NodeState
 from ..core.policy import policy_path
-from ..core.rollout import CONFIG_SLOTS, SERVICE_ORDER, TASK_FILES, HostActions, decide
+from ..core.rollout import CONFIG_SLOTS, TASK_FILES, HostActions, decide
+from ..core.services import DATAPUMP, SERVICES
 from .preflight import RunContext
 from .query import fact_arguments
 from .remote import as_service
@@ -179,9 +180,9 @@ def _configs_restarts_gate(
     list or Coral runtime changed, then the health gate."""
     settings = ctx.checked.settings[host.name]
     writes = {c.slot: c for c in actions.configs}
-    changed = {name: list(coral_ops.get(name, [])) for name in SERVICE_ORDER}
-    if "datapump" in settings.roles.services:
-        changed["datapump"].extend(placed)
+    changed = {name: list(coral_ops.get(name, [])) for name in SERVICES}
+    if DATAPUMP in settings.roles.services:
+        changed[DATAPUMP].extend(placed)
     # The sentinel's task files go in one operation (one round trip); every other config in its own.
     tasks = [writes[slot] for slot in TASK_FILES if slot in writes]
     if tasks:
@@ -206,7 +207,7 @@ def _configs_restarts_gate(
         )
         if write.restarts:
             changed[write.restarts].append(op)
-    for name in host.loop(SERVICE_ORDER):
+    for name in host.loop(SERVICES):
         if changed[name]:
             services.restart(
                 name=f"Restart {name} (its config, face list or Coral runtime changed)",
