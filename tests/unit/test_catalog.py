@@ -17,13 +17,13 @@ from sentinelcam_models.core import catalog
             "GetFaces.yaml",
             "face_detection.model_path",
             "res10_300x300_ssd_iter_140000.caffemodel",
-        ),  # noqa: E501
+        ),
         (
             "openface_torch",
             "FaceDataUpdate.yaml",
             "face_embeddings.model_path",
             "openface_nn4.small2.v1.t7",
-        ),  # noqa: E501
+        ),
         ("face_recognition", "FaceSweep.yaml", "facefile", "facelist.csv"),
         ("face_recognition", "datapump.yaml", "facefile", "facelist.csv"),
         (
@@ -39,7 +39,7 @@ def test_a_config_key_names_the_file_the_spec_gives(model, config, key, expected
 
 
 def test_a_key_no_file_feeds_is_an_error_not_a_guess():
-    with pytest.raises(KeyError, match="no haarcascades file for GetFaces.yaml: facefile"):
+    with pytest.raises(KeyError, match=r"no haarcascades file for GetFaces\.yaml: facefile"):
         catalog.file_feeding("haarcascades", "GetFaces.yaml", "facefile")
 
 
