@@ -27,7 +27,7 @@ from sentinelcam_models.fleet.steps import coral_runtime
 ctx = context(state, inventory)
 settings = ctx.checked.settings.get(host.name)
 roles = coral_roles(settings) if settings and host.name in ctx.selected else ()
-if roles and ctx.registry.coral is not None:
+if settings is not None and roles and ctx.registry.coral is not None:
     service = as_service(host, settings)
     node = host.get_fact(
         NodeState,

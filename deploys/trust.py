@@ -47,7 +47,7 @@ if sources:
         keys = once_per_run(
             state,
             f"host keys of {source}",
-            lambda _, source=source: inventory.get_host(source).get_fact(HostKeys),
+            lambda _, source=source: inventory.get_host(source).get_fact(HostKeys),  # type: ignore[misc]
         )
         entries[source] = ((datasink.pull_address, source), datasink.ssh_port, keys)
     path = f"{ssh_dir}/known_hosts"
