@@ -39,27 +39,33 @@ class World:
     """A temp copy of the inventories in git, and a local store."""
 
     root: Path
+    template: Path | None = None  # a World built before: copied (git history included)
     inventory: Path = field(init=False)
     registry: Path = field(init=False)
     store: Path = field(init=False)
 
     def __post_init__(self):
+        self.inventory = self.root / "inventories" / "production.py"
+        self.registry = self.root / "inventories" / "group_data" / "model_registry.yaml"
+        self.store = self.root / "store"
+        if self.template is not None:
+            shutil.copytree(self.template, self.root, symlinks=True, dirs_exist_ok=True)
+            return
         shutil.copytree(
             ROOT / "inventories",
             self.root / "inventories",
             ignore=shutil.ignore_patterns("__pycache__"),
         )
-        self.inventory = self.root / "inventories" / "production.py"
-        self.registry = self.root / "inventories" / "group_data" / "model_registry.yaml"
-        self.store = self.root / "store"
         self.store.mkdir()
         src = self.root / "src"
         src.mkdir()
         (src / "haarcascade_eye.xml").write_bytes(b"<xml/>")
         LocalStore(self.store).publish("haarcascades", "2020-03-25", src, ["haarcascade_eye.xml"])
-        self.git("init", "-q")
+        self.git("init", "-q", "--template=")  # no sample hooks: less to copy per test
         self.git("add", "-A")
         self.git("-c", "user.email=t@x.invalid", "-c", "user.name=t", "commit", "-qm", "inventory")
+        self.git("repack", "-adq")  # one pack instead of a directory per object
+        self.git("prune-packed")
 
     def git(self, *args) -> str:
         return subprocess.run(
@@ -81,8 +87,8 @@ class World:
             "store": [
                 (str(p), p.is_file() and hashlib.sha256(p.read_bytes()).hexdigest()) for p in store
             ],
-            "head": self.git("rev-parse", "HEAD"),
-            "index": self.git("status", "--porcelain"),
+            # HEAD ("# branch.oid") and every staged or unstaged change, in one git call
+            "git": self.git("status", "--porcelain=v2", "--branch"),
         }
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -110,9 +116,15 @@ class World:
         return subprocess.CompletedProcess(args, result.exit_code, result.stdout, stderr)
 
 
+@pytest.fixture(scope="module")
+def first_world(tmp_path_factory) -> World:
+    return World(tmp_path_factory.mktemp("world"))
+
+
 @pytest.fixture
-def world(tmp_path) -> World:
-    return World(tmp_path)
+def world(tmp_path, first_world) -> World:
+    """A fresh World per test, copied from one built once (git init and commit, the publish)."""
+    return World(tmp_path, first_world.root)
 
 
 def replace_in(path: Path, old: str, new: str) -> None:

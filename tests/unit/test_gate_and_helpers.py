@@ -129,15 +129,15 @@ def test_gate_passes_when_the_service_stays_up_and_the_probe_loads(tmp_path, sys
         tmp_path,
         clock,
         services=["imagenode"],
-        settle=20,
+        settle=5,
         probes=[{"model": "m", "version": "2026-01-01", "argv": ["true"], "timeout": 5}],
     )
     assert ok.returncode == 0, ok.stderr
     record = json.loads((state / "health.json").read_text())
     assert record["status"] == "passed" and record["versions"] == {"m": "2026-01-01"}
-    assert record["seconds"] >= 20  # it held the node at least for the settle period
+    assert record["seconds"] >= 5  # it held the node at least for the settle period
     # it looked at the service all along the settle period, once per poll (0.5 s)
-    assert int((state / "imagenode.count").read_text()) >= 40
+    assert int((state / "imagenode.count").read_text()) >= 10
     assert not (state / "restarts").exists()
 
 
