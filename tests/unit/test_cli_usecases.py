@@ -418,3 +418,32 @@ def test_hosts_are_never_queried_on_the_inventory_the_store_connection_lives_on(
     assert opened.hosts_inventory() is not bound and opened.loads == loads + 1
     fresh = opened.hosts_inventory()
     assert opened.hosts_inventory() is fresh and opened.loads == loads + 1
+
+
+def test_rollout_undo_faces_remove_archive_and_init_store_ask_first(site):
+    step = runner(site)
+    step.step("canary: sentinel", pins={"sentinel": "2026-05-05"})
+    before = site.state()
+    for args in (
+        ("rollout", "undo", HAAR),
+        ("rollout", "resume", HAAR),
+        ("faces", "remove-archive", "sentinel", "2025-02-25.faces-20260101T000000Z"),
+        ("init-store",),
+    ):
+        done = site.cli(*args, store=False)  # refused before any host is reached (no SSH here)
+        assert done.exit_code == 3, (args, done.output)
+        [line] = error_lines(done)
+        assert "no terminal to ask, and no --yes" in line, args
+    assert site.state() == before
+    [line] = error_lines(site.cli("rollout", "undo", HAAR, store=False))
+    assert "registry back to 2020-03-25, temporary pins removed (sentinel)" in line
+
+
+def test_a_staged_promote_dry_run_json_is_the_plan(site):
+    before = site.state()
+    done = site.cli("promote", HAAR, "2026-05-05", "--canary", "sentinel", "--dry-run", "--json")
+    assert done.exit_code == 0, done.output
+    plan = json.loads(done.stdout)
+    assert plan["staged"] is True and plan["canary"] == ["sentinel"]
+    assert plan["version"] == "2026-05-05" and plan["from"] == "2020-03-25"
+    assert site.state() == before

@@ -104,12 +104,12 @@ def remove_archive(host: str, archive: str, yes: bool, inventory: str) -> None:
     )
     if placement is None:
         raise BadInput(f"{inventory}: {host} is not a sentinel of this inventory")
-    target = connect(pyinfra_inventory, [host])[host]
     confirm(
         yes,
         f"Remove {placement.model_dir}/{archive} from {host} for good (the curated face files "
         "archived there are not kept anywhere else)?",
     )
+    target = connect(pyinfra_inventory, [host])[host]
     ok, _ = _run(
         target, checked.settings[host], "rm -rf --", Quoted(f"{placement.model_dir}/{archive}")
     )

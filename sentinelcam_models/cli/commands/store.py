@@ -34,8 +34,11 @@ SCHEMA = "sentinelcam-models"  # JSON documents: "sentinelcam-models/<command>/1
 @inventory_option
 def init_store(yes: bool, inventory: str) -> None:
     """Create the (empty) store directory on the primary datasink, as its service user."""
-    store = session(inventory).store()
-    confirm(yes, f"Create the store directory {store.where} (if it is not there)?")
+    opened = session(inventory)
+    primary = opened.checked.settings[opened.checked.primary]
+    where = f"{primary.name}:{primary.path('sentinelcam_model_registry')}"
+    confirm(yes, f"Create the store directory {where}, as {primary.user} (if it is not there)?")
+    store = opened.store()
     say(f"created the store {store.where}" if store.init() else f"{store.where} exists already")
 
 
