@@ -449,13 +449,18 @@ def cleanup(
     if dry_run:
         log_action("cleanup", "dry-run", store=store.where, keep=keep, bytes_freed=plan.freed)
         return store.where, keep, plan, True
-    doomed = [line for line in plan.log if line.startswith("would remove ")]
-    if doomed:  # (without a version to remove, only the store's own leftovers go: no question)
-        ui.confirm(
-            f"Remove {len(doomed)} version(s) from {store.where} for good ("
-            + "; ".join(line.removeprefix("would remove ") for line in doomed)
-            + ")?"
+    # Always asked (a no-op run too): what is said here is the dry run's log, for the operator
+    # to read; nothing is decided on its wording.
+    doomed = [line.removeprefix("would ") for line in plan.log if line.startswith("would remove ")]
+    ui.confirm(
+        f"Apply the retention policy to {store.where} (keep {keep} newest others): "
+        + (
+            f"{'; '.join(doomed)}, for good"
+            if doomed
+            else "no version would be removed, only leftovers of interrupted store operations"
         )
+        + f" ({plan.freed} bytes)?"
+    )
     result = run(False)
     log_action("cleanup", "ok", store=store.where, keep=keep, bytes_freed=result.freed)
     return store.where, keep, result, False
