@@ -14,9 +14,11 @@ redeploy exactly the hosts that use the model.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import shlex
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,13 +50,19 @@ class ChangeOptions:
     store: str | None = None
 
 
+def _quiet(label: str) -> AbstractContextManager[Any]:
+    return contextlib.nullcontext()
+
+
 @dataclass(frozen=True)
 class Ui:
-    """How a use case talks to the operator: progress lines, and a question before a change (raises
-    Declined for a no, or without a terminal and without --yes)."""
+    """How a use case talks to the operator: progress lines, a question before a change (raises
+    Declined for a no, or without a terminal and without --yes), and ``work(label)``: a context
+    around a long store operation (the CLI may show progress there)."""
 
     say: Callable[[str], None]
     confirm: Callable[[str], None]
+    work: Callable[[str], AbstractContextManager[Any]] = _quiet
 
 
 # --- registry changes ---------------------------------------------------------------------------
@@ -365,7 +373,8 @@ def publish(session: Session, model: str, src: Path, version: str, ui: Ui) -> Pu
     ui.confirm(
         f"Publish {src} as {model}/{version} into the store {store.where} (never overwrites)?"
     )
-    answer = store.publish(model, version, src, required)
+    with ui.work(f"publish {model}/{version} -> {store.where}"):
+        answer = store.publish(model, version, src, required)
     result = Published.from_answer(answer, model, version, store.where)
     log_action("publish", "ok", model=model, version=version, store=store.where)
     return result
@@ -413,7 +422,8 @@ def adopt(session: Session, dry_run: bool, ui: Ui) -> tuple[str, list[Adopted], 
         answer = store.call("adopt", required=_required(session), models=models, dry_run=dry)
         return Adopted.from_answer(answer, store.where)
 
-    plan = run(True)
+    with ui.work(f"adopt: checking manifest-less versions in {store.where}"):
+        plan = run(True)
     todo = [a for a in plan if not a.refused]
     if dry_run or not todo:
         log_action("adopt", "dry-run" if dry_run else "ok", store=store.where, adopted=[])
@@ -422,7 +432,8 @@ def adopt(session: Session, dry_run: bool, ui: Ui) -> tuple[str, list[Adopted], 
         f"Write MANIFEST.sha256 into {len(todo)} version(s) of {store.where}: "
         f"{', '.join(f'{a.model}/{a.version}' for a in todo)}?"
     )
-    results = run(False)
+    with ui.work(f"adopt: writing manifests in {store.where}"):
+        results = run(False)
     log_action(
         "adopt",
         "ok",
@@ -445,7 +456,8 @@ def cleanup(
             store.call("cleanup", policy=policy, keep=keep, dry_run=dry), store.where
         )
 
-    plan = run(True)
+    with ui.work(f"cleanup of {store.where} (dry run)"):
+        plan = run(True)
     if dry_run:
         log_action("cleanup", "dry-run", store=store.where, keep=keep, bytes_freed=plan.freed)
         return store.where, keep, plan, True
@@ -461,6 +473,7 @@ def cleanup(
         )
         + f" ({plan.freed} bytes)?"
     )
-    result = run(False)
+    with ui.work(f"cleanup of {store.where}"):
+        result = run(False)
     log_action("cleanup", "ok", store=store.where, keep=keep, bytes_freed=result.freed)
     return store.where, keep, result, False
