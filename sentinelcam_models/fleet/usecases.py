@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import shlex
+import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from ..core.policy import policy_for
 from ..core.problems import BadInput, CheckFailed
 from ..paths import host_data_file
 from ..store.actionlog import log_action
+from ..store.coral_fetch import fetch_to
 from ..store.files import read_text
 from . import rollouts
 from .answers import Adopted, Cleaned, Published, Verified
@@ -477,3 +479,42 @@ def cleanup(
         result = run(False)
     log_action("cleanup", "ok", store=store.where, keep=keep, bytes_freed=result.freed)
     return store.where, keep, result, False
+
+
+def init_store(session: Session, ui: Ui) -> tuple[str, bool]:
+    """Create the (empty) store directory on the primary datasink: (where, created)."""
+    primary = session.checked.settings[session.checked.primary]
+    where = f"{primary.name}:{primary.path('sentinelcam_model_registry')}"
+    ui.confirm(f"Create the store directory {where}, as {primary.user} (if it is not there)?")
+    store = session.store()
+    return store.where, store.init()
+
+
+@dataclass(frozen=True)
+class CoralFetched:
+    where: str
+    notes: tuple[str, ...]
+    skipped: tuple[str, ...]
+    stored: tuple[str, ...]
+
+
+def coral_fetch(session: Session, source: str | None, with_dev: bool, ui: Ui) -> CoralFetched:
+    """The Coral runtime files into the store, each checked against the registry; all or nothing.
+    Downloaded and checked here first, outside any lock; the store takes them in one step."""
+    coral = session.checked.registry.coral
+    if coral is None:
+        raise BadInput(f"{session.checked.registry.path}: no coral_packages section")
+    store = session.store()
+    present = store.call("coral_files") or {}
+    ui.confirm(
+        f"Download the Coral runtime files coral_packages names ({'with' if with_dev else 'without'} "
+        f"the dev package) from {source or 'each download_url'}, check each sha256, and store "
+        f"the missing ones in {store.where}/coral_packages/?"
+    )
+    with tempfile.TemporaryDirectory(prefix="sentinelcam-coral-") as tmp:
+        with ui.work("coral fetch"):
+            result = fetch_to(Path(tmp), coral, source, with_dev=with_dev, present=present)
+        with ui.work(f"storing the Coral files in {store.where}"):
+            stored = store.install_coral(Path(tmp) if result.staged else None, dict(result.files))
+    log_action("coral fetch", "ok", store=store.where, stored=stored)
+    return CoralFetched(store.where, tuple(result.problems), tuple(result.skipped), tuple(stored))

@@ -95,7 +95,7 @@ class Site:
         files = sorted(p for p in (self.root / "inventories").rglob("*.yaml"))
         return {
             "files": {str(p): p.read_bytes() for p in files},
-            "store": sorted(str(p) for p in self.store.glob("*/*")),
+            "store": sorted(str(p) for p in self.store.glob("*/*/*")),
             "head": self.git("rev-parse", "HEAD"),
         }
 
@@ -150,13 +150,25 @@ def test_pin_loads_twice_to_see_its_pin_and_opens_the_store_once(site):
         ("cleanup", "--keep", "0"),
         ("cleanup",),
         ("publish", HAAR, "SRC", "--version", "2026-09-09"),
+        ("adopt",),
+        ("coral", "fetch", "--from", "SRC"),
     ],
-    ids=["rollback", "promote", "pin", "cleanup", "cleanup-nothing-to-remove", "publish"],
+    ids=[
+        "rollback",
+        "promote",
+        "pin",
+        "cleanup",
+        "cleanup-nothing-to-remove",
+        "publish",
+        "adopt",
+        "coral-fetch",
+    ],
 )
 def test_without_a_terminal_and_without_yes_a_change_is_refused(site, args):
     src = site.root / "src"
     src.mkdir()
     (src / "haarcascade_eye.xml").write_text("<x/>")
+    (site.store / HAAR / "2019-02-02" / "MANIFEST.sha256").unlink()  # something to adopt
     before = site.state()
     done = site.cli(*[str(src) if a == "SRC" else a for a in args])
     assert done.exit_code == 3, done.output

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import click
 
-from ...core.problems import BadInput
-from ...store.actionlog import log_action
-from ...store.coral_fetch import fetch_to
-from ..options import confirm, inventory_option, store_option, yes_option
+from ...fleet import usecases
+from ..options import inventory_option, store_option, ui, yes_option
 from ..render import say
 from ..session import session
 
@@ -39,26 +34,10 @@ def fetch(source: str | None, no_dev: bool, yes: bool, store: str | None, invent
     Files are downloaded and checked on this machine first, outside any lock; the store then takes
     them in one step. Exit 1 on a mismatch or a failed download (the store unchanged).
     """
-    opened = session(inventory, store)
-    checked = opened.checked
-    coral = checked.registry.coral
-    if coral is None:
-        raise BadInput(f"{checked.registry.path}: no coral_packages section")
-    target = opened.store()
-    present = target.call("coral_files") or {}
-    confirm(
-        yes,
-        f"Download the Coral runtime files coral_packages names ({'without' if no_dev else 'with'} "
-        f"the dev package) from {source or 'each download_url'}, check each sha256, and store "
-        f"the missing ones in {target.where}/coral_packages/?",
-    )
-    with tempfile.TemporaryDirectory(prefix="sentinelcam-coral-") as tmp:
-        result = fetch_to(Path(tmp), coral, source, with_dev=not no_dev, present=present)
-        for line in result.problems:
-            say(f"note: {line}")
-        stored = target.install_coral(Path(tmp) if result.staged else None, dict(result.files))
+    result = usecases.coral_fetch(session(inventory, store), source, not no_dev, ui(yes))
+    for line in result.notes:
+        say(f"note: {line}")
     for name in result.skipped:
         say(f"already stored {name} (sha256 matches the registry)")
-    for name in stored:
-        say(f"stored {name} -> {target.where}/coral_packages/")
-    log_action("coral fetch", "ok", store=target.where, stored=stored)
+    for name in result.stored:
+        say(f"stored {name} -> {result.where}/coral_packages/")

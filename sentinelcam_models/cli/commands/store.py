@@ -16,7 +16,6 @@ from ...fleet import usecases
 from ..options import (
     MODEL,
     VERSION,
-    confirm,
     inventory_option,
     json_option,
     store_option,
@@ -34,12 +33,8 @@ SCHEMA = "sentinelcam-models"  # JSON documents: "sentinelcam-models/<command>/1
 @inventory_option
 def init_store(yes: bool, inventory: str) -> None:
     """Create the (empty) store directory on the primary datasink, as its service user."""
-    opened = session(inventory)
-    primary = opened.checked.settings[opened.checked.primary]
-    where = f"{primary.name}:{primary.path('sentinelcam_model_registry')}"
-    confirm(yes, f"Create the store directory {where}, as {primary.user} (if it is not there)?")
-    store = opened.store()
-    say(f"created the store {store.where}" if store.init() else f"{store.where} exists already")
+    where, created = usecases.init_store(session(inventory), ui(yes))
+    say(f"created the store {where}" if created else f"{where} exists already")
 
 
 @click.command()
