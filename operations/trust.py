@@ -6,15 +6,16 @@ in each node's known_hosts.
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Mapping
 from hashlib import sha256
 
 from pyinfra import host, state
 from pyinfra.api import QuoteString, StringCommand, operation
 
-from facts.keys import FileText, PublicKey
+from facts.keys import FileText, PublicKey, PublicKeys
 from facts.shell import script
-from sentinelcam_models.core.trust import authorized_keys
+from sentinelcam_models.core.trust import authorized_keys, backup_path, client_keys, revoked_lines
 
 
 @operation()
@@ -55,14 +56,19 @@ def key(path: str, comment: str):
 def authorize_nodes(path: str, store: str, clients: Mapping[str, tuple[str, dict]]):
     """
     Authorize each node's key in ``path`` (authorized_keys) for ``rrsync -ro STORE`` only, with
-    ``restrict``; lines this tool does not manage stay byte for byte. pyinfra runs an operation again
+    ``restrict``. Any other line that authorizes a key the node's service account holds (the
+    original's plain lines, whatever their options) is revoked: the file as it was is kept as
+    ``path.sentinelcam-before-STAMP`` and each revoked line is reported with its node. Every other
+    line stays byte for byte. pyinfra runs an operation again
     when it executes, so the keys read here include those created earlier in the same run.
 
     + path: the datasink service user's authorized_keys
     + store: the store directory the nodes may read
     + clients: ``{node: (its public key path, connector arguments to read it as its service user)}``
     """
-    keys, unreachable = {}, []
+    keys: dict[str, tuple[str, str]] = {}
+    held: dict[str, list[tuple[str, str]]] = {}
+    unreachable: list[str] = []
     for name, (pub, args) in sorted(clients.items()):
         try:
             found = state.inventory.get_host(name).get_fact(PublicKey, path=pub, **args)
@@ -75,11 +81,25 @@ def authorize_nodes(path: str, store: str, clients: Mapping[str, tuple[str, dict
             continue
         if found:
             keys[name] = found
+            directory = pub.rsplit("/", 1)[0]
+            held[name] = state.inventory.get_host(name).get_fact(
+                PublicKeys, directory=directory, **args
+            )
     current = host.get_fact(FileText, path=path)
-    new = authorized_keys(current, keys, store, unreachable)
+    new = authorized_keys(current, keys, store, unreachable, held)
     if new == current:
         host.noop(f"{len(keys)} node key(s) authorized for a read-only rsync of {store}")
         return
+    revoked = revoked_lines(current, client_keys(keys, held))
+    if revoked:
+        stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        backup = backup_path(path, stamp)
+        for line in revoked:
+            host.log(
+                f"sentinelcam: revoked {line.describe(path)}; replaced by its restricted line, "
+                f"the file as it was is kept in {backup}"
+            )
+        yield StringCommand("cp", "-p", QuoteString(path), QuoteString(backup))
     yield script(
         "config_write.sh",
         {"what": path, "dest": path, "content": new, "digest": sha256(new.encode()).hexdigest()},
