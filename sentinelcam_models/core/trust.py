@@ -149,8 +149,8 @@ def revoked_lines(
     owner: dict[tuple[str, str], str] = {}
     for client in sorted(keys):
         held = keys[client]
-        for key in [held] if isinstance(held, tuple) else list(held):
-            owner.setdefault((key[0], key[1]), client)
+        for kind, blob in [held] if isinstance(held, tuple) else list(held):
+            owner.setdefault((kind, blob), client)
     found = []
     for number, line in enumerate((text or "").splitlines(), 1):
         line = line.rstrip("\r")
