@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 
 from . import catalog
+from .names import is_version
 from .plan import IMAGENODE, SENTINEL, HostPlan, Placement
 from .registry import Registry
 from .settings import HostSettings
@@ -318,7 +319,36 @@ def datapump_patch(settings: HostSettings, plan: HostPlan, text: str | None) -> 
     doc, problems = load(dest, text)
     if doc is None or problems or not isinstance(doc.data, dict):
         return PatchResult(None, tuple(str(p) for p in problems) or (f"{dest}: not a mapping",))
+    refused = facefile_refusal(settings, plan, dest, doc.data.get("facefile"))
+    if refused:
+        return PatchResult(None, (refused,))
     models = (plan.facelist.key,) if value == plan.facelist.csv else ()
     return PatchResult(
         Patch(dest, DATAPUMP_SERVICE, MappingProxyType({("facefile",): value}), models)
+    )
+
+
+def is_registry_facelist(plan: HostPlan, path: object) -> bool:
+    """Whether ``path`` is one of the versioned face lists the deploy places on this datasink."""
+    if plan.facelist is None or not isinstance(path, str):
+        return False
+    prefix = f"{plan.facelist.directory}/facelist_"
+    version = path[len(prefix) : -len(".csv")] if path.startswith(prefix) else ""
+    return path.endswith(".csv") and is_version(version)
+
+
+def facefile_refusal(
+    settings: HostSettings, plan: HostPlan, dest: str, current: object
+) -> str | None:
+    """One line when patching ``facefile`` would change the datapump's locked-event list by
+    accident: the file names a list that is none of the registry's (the original's group_vars
+    override, e.g. ``faces/facelist_gamma4.csv``) and ``faces_data_file`` is not set for the host."""
+    if settings.faces_data_file or plan.facelist is None or current is None:
+        return None
+    if is_registry_facelist(plan, current):
+        return None
+    return (
+        f"{dest}: facefile is {current} (it locks events against deletion), not a registry face "
+        f"list; set faces_data_file for {settings.name}: {current} to keep it, or "
+        f"{plan.facelist.csv} to switch to the registry's list"
     )

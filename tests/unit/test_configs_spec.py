@@ -405,12 +405,20 @@ def datasink(**data) -> CheckedInventory:
     return result
 
 
+# The datapump role's default (§1.7): the registry's face list of an earlier version.
+DATAPUMP_ROLE_DEFAULT = DATAPUMP.replace(
+    "/home/ops/sentinelcam/faces/facelist_gamma4.csv",
+    "/home/ops/sentinelcam/face_recognition/facelist_2025-01-01.csv",
+)
+
+
 def test_datapump_facefile_defaults_to_the_versioned_face_list():
     checked = datasink()
-    after = datapump_patch(checked.settings["data2"], checked.plans["data2"], DATAPUMP).patch.apply(
-        DATAPUMP
+    before = DATAPUMP_ROLE_DEFAULT
+    after = datapump_patch(checked.settings["data2"], checked.plans["data2"], before).patch.apply(
+        before
     )
-    [(_, line)] = changed_lines(DATAPUMP, after)
+    [(_, line)] = changed_lines(before, after)
     assert (
         line
         == f"facefile: /home/ops/sentinelcam/face_recognition/facelist_{V['face_recognition']}.csv\n"
@@ -430,3 +438,28 @@ def test_primary_datasink_gets_no_face_list():
 
 def test_registry_fixture_is_the_shipped_one():
     assert registry().path == str(REGISTRY)
+
+
+# The original's group_vars/datasinks.yaml overrides faces_data_file to faces/facelist_gamma4.csv
+# (sentinelcam-configs.md 3.12, the DATAPUMP text above): patching facefile without being asked
+# would change the list that locks events against deletion.
+GAMMA4 = "/home/ops/sentinelcam/faces/facelist_gamma4.csv"
+
+
+def test_a_facefile_that_is_no_registry_list_is_refused_with_what_to_set():
+    assert f"facefile: {GAMMA4}" in DATAPUMP
+    checked = datasink()
+    result = datapump_patch(checked.settings["data2"], checked.plans["data2"], DATAPUMP)
+    assert result.patch is None
+    [line] = result.problems
+    assert "/home/ops/datapump.yaml" in line and GAMMA4 in line
+    assert "faces_data_file" in line and "data2" in line
+    assert f"facelist_{V['face_recognition']}.csv" in line
+
+
+def test_a_facefile_override_is_patched_once_faces_data_file_says_so():
+    value = f"/home/ops/sentinelcam/face_recognition/facelist_{V['face_recognition']}.csv"
+    checked = datasink(faces_data_file=value)
+    result = datapump_patch(checked.settings["data2"], checked.plans["data2"], DATAPUMP)
+    assert result.problems == ()
+    assert yaml.safe_load(result.patch.apply(DATAPUMP))["facefile"] == value
