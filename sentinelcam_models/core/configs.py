@@ -21,8 +21,9 @@ import jinja2
 
 from . import catalog
 from .names import is_version
-from .plan import IMAGENODE, SENTINEL, HostPlan, Placement
+from .plan import DATAPUMP, IMAGENODE, SENTINEL, HostPlan, Placement
 from .registry import Registry
+from .sentinelconf import accelerator_refusal
 from .settings import HostSettings
 from .yamlpatch import KeyPath, set_values
 from .yamlstrict import load
@@ -275,6 +276,10 @@ def imagenode_patch(settings: HostSettings, plan: HostPlan, text: str | None) ->
                 continue
             kinds.append("coral" if outpost.get("accelerator", "none") == "coral" else "cpu")
         if isinstance(outpost.get("depthai"), dict):
+            v2 = depthai_v2_refusal(dest, str(camera), outpost["depthai"])
+            if v2:
+                found.append(v2)
+                continue
             kinds.append("oak")
         for kind in kinds:
             model, keys = IMAGENODE_MODEL_KEYS[kind]
@@ -293,6 +298,68 @@ def imagenode_patch(settings: HostSettings, plan: HostPlan, text: str | None) ->
     return PatchResult(
         Patch(dest, IMAGENODE_SERVICE, MappingProxyType(edits), tuple(dict.fromkeys(models)))
     )
+
+
+# The DepthAI v2 shape of the imagenode role before v3 (§3.11: snapshot @97fa613, imagenode @838e0a9).
+DEPTHAI_V2_KEYS = ("model", "pipeline", "neural_nets", "images", "jpegs")
+DEPTHAI_V3_REQUIRED = ("nn_archive", "crop_publish")
+
+
+def depthai_v2_refusal(dest: str, camera: str, depthai: Mapping) -> str | None:
+    """One line for an OAK camera whose ``depthai`` block is not the v3 shape: the v3 code reads
+    ``nn_archive`` and requires ``crop_publish``, so adding ``nn_archive`` next to the v2 keys would
+    leave the node running the old blob while drift called the new version deployed."""
+    old = [key for key in DEPTHAI_V2_KEYS if key in depthai]
+    missing = [key for key in DEPTHAI_V3_REQUIRED if key not in depthai]
+    if not old and not missing:
+        return None
+    shape = f"has {', '.join(old)}" if old else "is incomplete"
+    return (
+        f"{dest}: camera {camera}: its depthai block {shape} (the DepthAI v2 shape); it needs the "
+        f"v3 imagenode role's depthai.nn_archive and depthai.crop_publish "
+        f"(missing: {', '.join(missing) or 'none'}): re-render it with the v3 role, then deploy again"
+    )
+
+
+def config_refusals(
+    settings: HostSettings, plan: HostPlan, configs: Mapping[str, str | None]
+) -> dict[str, str]:
+    """role -> the one line refusing its config on this host (sentinel: sentinel.yaml's engine
+    accelerator; imagenode: an OAK camera in the DepthAI v2 shape; datapump: a facefile that is no
+    registry list), from the configs' text as the node reported it. Drift shows these lines."""
+    found: dict[str, str] = {}
+    if settings.roles.sentinel:
+        path = settings.path("sentinel_config_path")
+        line = accelerator_refusal(path, configs.get(path), settings.sentinel_accelerator)
+        if line:
+            found[SENTINEL] = line
+    if settings.roles.outpost:
+        path = settings.path("imagenode_config_path")
+        doc, problems = load(path, configs.get(path) or "")
+        cameras = doc.data.get("cameras") if doc and isinstance(doc.data, dict) else None
+        for camera, config in (cameras or {}).items() if isinstance(cameras, dict) else ():
+            outpost = (
+                ((config or {}).get("detectors") or {}).get("outpost")
+                if isinstance(config, dict)
+                else None
+            )
+            depthai = outpost.get("depthai") if isinstance(outpost, dict) else None
+            line = (
+                depthai_v2_refusal(path, str(camera), depthai)
+                if isinstance(depthai, dict)
+                else None
+            )
+            if line:
+                found[IMAGENODE] = line
+                break
+    if plan.facelist is not None:
+        path = settings.path("datapump_config_path")
+        doc, problems = load(path, configs.get(path) or "")
+        if doc is not None and not problems and isinstance(doc.data, dict):
+            line = facefile_refusal(settings, plan, path, doc.data.get("facefile"))
+            if line:
+                found[DATAPUMP] = line
+    return found
 
 
 def facefile_for(settings: HostSettings, plan: HostPlan) -> str | None:

@@ -383,6 +383,45 @@ def test_imagenode_missing_key_is_inserted_in_its_block():
     assert block["target"] == "cpu"
 
 
+# The DepthAI v2 shape (§3.11, snapshot @97fa613): pipeline, model (a .blob), images, jpegs,
+# neural_nets; no nn_archive, no crop_publish. Written out from the spec's description.
+DEPTHAI_V2 = """\
+        depthai:
+          pipeline: ImageNode
+          model: {N}/mobilenet_ssd_depthai/2022-04-02/mobilenet-ssd_openvino_2021.4_6shave.blob
+          images: {{camera: RGB, size: (640, 360)}}
+          jpegs: {{quality: 90}}
+          neural_nets:
+            Q1: nn
+"""
+
+
+def v2_imagenode() -> str:
+    before = IMAGENODE.format(name="lab1", accelerator="none", model_keys=CPU_KEYS, N=N)
+    start = before.index("        depthai:\n")
+    end = before.index("        sentinel_tasks:\n", start)
+    return before[:start] + DEPTHAI_V2.format(N=N) + before[end:]
+
+
+def test_an_oak_camera_in_the_depthai_v2_shape_is_refused_never_half_patched():
+    checked = outpost(["mobilenet_ssd", "mobilenet_ssd_depthai"])
+    before = v2_imagenode()
+    assert "nn_archive" not in before and "neural_nets" in before
+    result = imagenode_patch(checked.settings["lab1"], checked.plans["lab1"], before)
+    assert result.patch is None  # not even camera P1's keys: the file is left as it is
+    [line] = result.problems
+    assert "camera O1" in line and "/home/ops/imagenode.yaml" in line
+    assert "nn_archive" in line and "crop_publish" in line
+
+
+def test_a_v3_depthai_block_without_crop_publish_is_refused():
+    checked = outpost(["mobilenet_ssd", "mobilenet_ssd_depthai"])
+    before = IMAGENODE.format(name="lab1", accelerator="none", model_keys=CPU_KEYS, N=N)
+    before = before.replace("          crop_publish: 5568\n", "")
+    [line] = imagenode_patch(checked.settings["lab1"], checked.plans["lab1"], before).problems
+    assert "camera O1" in line and "crop_publish" in line
+
+
 # --- datapump.yaml: facefile only (§3.12) ------------------------------------------------------------
 
 DATAPUMP = """\

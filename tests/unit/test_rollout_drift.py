@@ -241,3 +241,54 @@ def test_every_task_template_is_one_the_deploy_renders(path):
     assert f"sentinel/tasks/{path.name}" in TEMPLATES and Path(path).read_text().startswith(
         "%YAML 1.0\n---\n"
     )
+
+
+# sentinel.yaml (role-owned, read only) gives the Alpha engine, which runs GetFaces, the accelerator
+# the sentinel loads its model with (sentinelcam-configs.md §3.1, §3.2).
+SENTINEL_YAML = """\
+%YAML 1.0
+---
+task_engines:
+  Alpha:
+    classes: [1]
+    accelerator: {alpha}
+  Bravo1:
+    classes: [2]
+    accelerator: cpu
+"""
+
+
+def test_a_sentinel_whose_sentinel_yaml_disagrees_installs_models_but_writes_no_config():
+    c = checked(model_version_overrides={"haarcascades": "2026-03-01"})
+    node = converged(
+        checked(), configs={"/home/ops/sentinel.yaml": SENTINEL_YAML.format(alpha="coral")}
+    )
+    done = actions(c, node)
+    assert [i.version for s in done.pulls for i in s.items] == ["2026-03-01"]  # models install
+    [line] = done.problems  # the deploy refuses every config write of the host on this line
+    assert line.startswith("/home/ops/sentinel.yaml: ")
+    assert "coral" in line and "sentinel_accelerator_type is cpu" in line
+    # drift shows it on the sentinel's rows, even where the versions match
+    report = drift.assess_host(c.settings["s1"], c.plans["s1"], node)
+    assert {r.detail for r in report.models} == {f"refused: {line}"}
+    assert drift.exit_code([report]) == 1
+
+
+def test_a_sentinel_whose_sentinel_yaml_agrees_is_not_refused():
+    c = checked()
+    node = converged(c, configs={"/home/ops/sentinel.yaml": SENTINEL_YAML.format(alpha="cpu")})
+    assert actions(c, node).problems == ()
+    report = drift.assess_host(c.settings["s1"], c.plans["s1"], node)
+    assert drift.exit_code([report]) == 0
+
+
+def test_drift_names_a_datasink_whose_facefile_is_the_original_s_override():
+    c = checked()
+    datapump = "facefile: /home/ops/sentinelcam/faces/facelist_gamma4.csv\n"
+    node = converged(c, "data2", configs={"/home/ops/datapump.yaml": datapump})
+    done = actions(c, node, "data2")
+    [line] = done.problems
+    assert "facelist_gamma4.csv" in line and "faces_data_file" in line
+    report = drift.assess_host(c.settings["data2"], c.plans["data2"], node)
+    [row] = [r for r in report.models if r.role == "datapump"]
+    assert (row.status, row.detail) == ("drift", f"refused: {line}")
