@@ -59,7 +59,7 @@ class Patch:
 
     dest: str
     service: str
-    edits: Mapping[KeyPath, str] = field(default_factory=lambda: MappingProxyType({}))
+    edits: Mapping[KeyPath, Any] = field(default_factory=lambda: MappingProxyType({}))
     models: tuple[str, ...] = ()  # model/version keys whose files the edits name
 
     def apply(self, text: str) -> str:
@@ -233,10 +233,34 @@ IMAGENODE_MODEL_KEYS = {
 }
 
 
+def _mobilenet_settings(
+    settings: HostSettings, base: KeyPath, outpost: Mapping, kind: str
+) -> dict[KeyPath, Any]:
+    """``mobilenetssd.confidence`` = ``mobilenet_confidence`` for every mobilenetssd camera, and
+    ``mobilenetssd.target`` for a CPU camera that has none (imagenode reads it unconditionally:
+    ``myriad`` when the camera's accelerator is ncs2, else ``cpu``; §3.11). A value equal to the
+    one there (``0.50`` for 0.5) is left as written."""
+    block = outpost["mobilenetssd"]
+    edits: dict[KeyPath, Any] = {}
+    current = block.get("confidence")
+    if not (
+        isinstance(current, int | float)
+        and not isinstance(current, bool)
+        and float(current) == settings.mobilenet_confidence
+    ):
+        edits[(*base, "mobilenetssd", "confidence")] = settings.mobilenet_confidence
+    if kind == "cpu" and "target" not in block:
+        target = "myriad" if outpost.get("accelerator", "none") == "ncs2" else "cpu"
+        edits[(*base, "mobilenetssd", "target")] = target
+    return edits
+
+
 def imagenode_patch(settings: HostSettings, plan: HostPlan, text: str | None) -> PatchResult:
     """The model keys of ``imagenode.yaml``, per camera (§3.11): chosen by that camera's
     ``detectors.outpost.accelerator`` (not ``imagenode_accelerator_type``), plus ``depthai.nn_archive``
-    for cameras with a ``depthai`` block."""
+    for cameras with a ``depthai`` block, ``mobilenetssd.confidence`` from ``mobilenet_confidence``
+    and a missing CPU ``mobilenetssd.target``. An OAK camera in the DepthAI v2 shape refuses the
+    whole file (no camera is patched)."""
     if not settings.roles.outpost:
         return PatchResult(None)
     dest = settings.path("imagenode_config_path")
@@ -254,7 +278,7 @@ def imagenode_patch(settings: HostSettings, plan: HostPlan, text: str | None) ->
     cameras = doc.data.get("cameras") if isinstance(doc.data, dict) else None
     if not isinstance(cameras, dict):
         return PatchResult(None, (f"{dest}: no cameras mapping",))
-    edits: dict[KeyPath, str] = {}
+    edits: dict[KeyPath, Any] = {}
     models: list[str] = []
     found: list[str] = []
     for camera, config in cameras.items():
@@ -293,6 +317,8 @@ def imagenode_patch(settings: HostSettings, plan: HostPlan, text: str | None) ->
             models.append(placement.key)
             for key, name in keys.items():
                 edits[base + key] = placement.file(name)
+            if kind in ("coral", "cpu"):
+                edits.update(_mobilenet_settings(settings, base, outpost, kind))
     if found:
         return PatchResult(None, tuple(found))
     return PatchResult(

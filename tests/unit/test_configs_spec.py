@@ -383,6 +383,50 @@ def test_imagenode_missing_key_is_inserted_in_its_block():
     assert block["target"] == "cpu"
 
 
+def test_mobilenet_confidence_is_written_to_each_mobilenetssd_camera():
+    result = check_inventory(
+        registry(),
+        [],
+        [
+            host(
+                "lab1",
+                "outposts",
+                outpost_models=["mobilenet_ssd", "mobilenet_ssd_depthai"],
+                mobilenet_confidence=0.65,
+            ),
+            host("data1", "datasinks"),
+        ],
+        "inv.py",
+    )
+    assert isinstance(result, CheckedInventory), result
+    before = IMAGENODE.format(name="lab1", accelerator="none", model_keys=CPU_KEYS, N=N)
+    patch = imagenode_patch(result.settings["lab1"], result.plans["lab1"], before).patch
+    after = yaml.safe_load(patch.apply(before))
+    assert after["cameras"]["P1"]["detectors"]["outpost"]["mobilenetssd"]["confidence"] == 0.65
+    # the default (0.5) equals what the role rendered: that line is left as written
+    checked = outpost(["mobilenet_ssd", "mobilenet_ssd_depthai"])
+    same = imagenode_patch(checked.settings["lab1"], checked.plans["lab1"], before).patch
+    assert "          confidence: 0.5\n" in same.apply(before)
+
+
+@pytest.mark.parametrize("accelerator, target", [("none", "cpu"), ("ncs2", "myriad")])
+def test_a_cpu_block_without_paths_gets_them_with_target(accelerator, target):
+    checked = outpost(["mobilenet_ssd", "mobilenet_ssd_depthai"])
+    before = IMAGENODE.format(name="lab1", accelerator=accelerator, model_keys="", N=N).replace(
+        "          confidence: 0.5\n\n", "          confidence: 0.5\n"
+    )
+    after = imagenode_patch(checked.settings["lab1"], checked.plans["lab1"], before).patch.apply(
+        before
+    )
+    block = yaml.safe_load(after)["cameras"]["P1"]["detectors"]["outpost"]["mobilenetssd"]
+    assert block == {
+        "confidence": 0.5,
+        "prototxt_path": f"{N}/mobilenet_ssd/{V['mobilenet_ssd']}/MobileNetSSD_deploy.prototxt",
+        "model_path": f"{N}/mobilenet_ssd/{V['mobilenet_ssd']}/MobileNetSSD_deploy.caffemodel",
+        "target": target,
+    }
+
+
 # The DepthAI v2 shape (§3.11, snapshot @97fa613): pipeline, model (a .blob), images, jpegs,
 # neural_nets; no nn_archive, no crop_publish. Written out from the spec's description.
 DEPTHAI_V2 = """\
