@@ -19,8 +19,10 @@ from operations import configs, health, models, services
 from operations.notice import refuse
 from sentinelcam_models.core import catalog
 from sentinelcam_models.core.coral import coral_roles
+from sentinelcam_models.core.planview import plan_lines
 from sentinelcam_models.core.policy import policy_path
 from sentinelcam_models.core.rollout import CONFIG_SLOTS, SERVICE_ORDER, config_paths, decide
+from sentinelcam_models.fleet.dryrun import showing_plan
 from sentinelcam_models.fleet.preflight import context
 from sentinelcam_models.fleet.steps import coral_runtime, service_args
 
@@ -47,6 +49,15 @@ if host.name in ctx.selected:
         **as_service,
     )
     actions = decide(settings, plan, ctx.registry, ctx.digests, node, ctx.templates, ctx.previous)
+    if showing_plan(state):  # --dry / --diff: what this host's deploy changes, before it runs
+        policy = policy_path(ctx.checked)
+        others = (
+            [(policy, node.configs.get(policy), ctx.policy_text)]
+            if host.name == ctx.checked.primary
+            else []
+        )
+        for line in plan_lines(actions, node, "datapump" in settings.roles.services, others):
+            host.log(f"plan: {line}")
 
     if host.name == ctx.checked.primary:
         # The weekly store cleanup keeps what this policy names (deploys/retention.py).

@@ -292,3 +292,40 @@ def test_drift_names_a_datasink_whose_facefile_is_the_original_s_override():
     report = drift.assess_host(c.settings["data2"], c.plans["data2"], node)
     [row] = [r for r in report.models if r.role == "datapump"]
     assert (row.status, row.detail) == ("drift", f"refused: {line}")
+
+
+def test_the_plan_shows_pulls_adoptions_config_diffs_and_restarts():
+    from sentinelcam_models.core.planview import plan_lines
+
+    c = checked(model_version_overrides={"haarcascades": "2026-03-01"})
+    # face_recognition is the original's copy: there, but without a manifest
+    node = converged(
+        checked(), extra={"face_recognition": {"2026-02-02": InstalledVersion(None, False)}}
+    )
+    lines = plan_lines(actions(c, node), node)
+    assert (
+        f"haarcascades 2026-03-01: pull (unchanged files linked from 2020-03-25) into {M} from data1"
+        in lines
+    )
+    assert any(line.startswith("face_recognition 2026-02-02: adopt in place") for line in lines)
+    i = lines.index("write /home/ops/sentinel/tasks/FaceRecon.yaml:")
+    assert lines[i + 1 : i + 3] == [
+        "    --- /home/ops/sentinel/tasks/FaceRecon.yaml",
+        "    +++ /home/ops/sentinel/tasks/FaceRecon.yaml",
+    ]
+    assert f"    -  haarcascade_path: {M}/haarcascades/2020-03-25/haarcascade_eye.xml" in lines
+    assert f"    +  haarcascade_path: {M}/haarcascades/2026-03-01/haarcascade_eye.xml" in lines
+    assert not any(line.startswith("restart ") for line in lines)  # task files: read per job
+    assert plan_lines(actions(checked(), converged(checked())), converged(checked())) == [
+        "no change"
+    ]
+
+
+def test_the_plan_of_a_refused_config_says_why_and_writes_nothing():
+    from sentinelcam_models.core.planview import plan_lines
+
+    c = checked()
+    node = converged(c, "data2", configs={"/home/ops/datapump.yaml": "facefile: /x/gamma4.csv\n"})
+    lines = plan_lines(actions(c, node, "data2"), node, has_datapump=True)
+    assert [line for line in lines if line.startswith("configs refused: ")] != []
+    assert not any(line.startswith(("patch ", "write ", "restart ")) for line in lines)
