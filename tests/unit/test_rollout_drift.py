@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sentinelcam_models.core import drift
 from sentinelcam_models.core.configs import render, sentinel_task_files
 from sentinelcam_models.core.nodestate import InstalledVersion, NodeState, ServiceState
+from sentinelcam_models.core.planview import plan_lines
 from sentinelcam_models.core.rollout import decide
 from sentinelcam_models.core.validation import CheckedInventory, check_inventory
 from sentinelcam_models.paths import template_text
@@ -295,8 +296,6 @@ def test_drift_names_a_datasink_whose_facefile_is_the_original_s_override():
 
 
 def test_the_plan_shows_pulls_adoptions_config_diffs_and_restarts():
-    from sentinelcam_models.core.planview import plan_lines
-
     c = checked(model_version_overrides={"haarcascades": "2026-03-01"})
     # face_recognition is the original's copy: there, but without a manifest
     node = converged(
@@ -322,8 +321,6 @@ def test_the_plan_shows_pulls_adoptions_config_diffs_and_restarts():
 
 
 def test_the_plan_of_a_refused_config_says_why_and_writes_nothing():
-    from sentinelcam_models.core.planview import plan_lines
-
     c = checked()
     node = converged(c, "data2", configs={"/home/ops/datapump.yaml": "facefile: /x/gamma4.csv\n"})
     lines = plan_lines(actions(c, node, "data2"), node, has_datapump=True)
