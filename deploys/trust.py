@@ -67,11 +67,21 @@ if settings.roles.datasink:
         for name in checked.settings
         if host.name in pull_sources(checked.settings[name], checked.plans[name], checked.primary)
     }
-    if clients:
-        trust.authorize_nodes(
-            name="Node keys: read-only rsync of the store",
-            path=f"{ssh_dir}/authorized_keys",
-            store=settings.path("sentinelcam_model_registry"),
-            clients=clients,
-            **as_service,
+    # Every other host's keys: a node that pulls from another datasink keeps no plain line here
+    # (the original authorized every node on every datasink with a full shell).
+    others = {
+        name: (
+            f"{checked.settings[name].path('sentinelcam_ssh_dir')}/id_ed25519.pub",
+            service_args(inventory.get_host(name), checked.settings[name]),
         )
+        for name in checked.settings
+        if name != host.name and name not in clients
+    }
+    trust.authorize_nodes(
+        name="Node keys: read-only rsync of the store",
+        path=f"{ssh_dir}/authorized_keys",
+        store=settings.path("sentinelcam_model_registry"),
+        clients=clients,
+        others=others,
+        **as_service,
+    )

@@ -53,7 +53,12 @@ def key(path: str, comment: str):
 
 
 @operation()
-def authorize_nodes(path: str, store: str, clients: Mapping[str, tuple[str, dict]]):
+def authorize_nodes(
+    path: str,
+    store: str,
+    clients: Mapping[str, tuple[str, dict]],
+    others: Mapping[str, tuple[str, dict]] | None = None,
+):
     """
     Authorize each node's key in ``path`` (authorized_keys) for ``rrsync -ro STORE`` only, with
     ``restrict``. Any other line that authorizes a key the node's service account holds (the
@@ -65,6 +70,8 @@ def authorize_nodes(path: str, store: str, clients: Mapping[str, tuple[str, dict
     + path: the datasink service user's authorized_keys
     + store: the store directory the nodes may read
     + clients: ``{node: (its public key path, connector arguments to read it as its service user)}``
+    + others: the inventory's other hosts, the same way: they get no line, and any line
+      authorizing a key they hold is revoked
     """
     keys: dict[str, tuple[str, str]] = {}
     held: dict[str, list[tuple[str, str]]] = {}
@@ -85,9 +92,21 @@ def authorize_nodes(path: str, store: str, clients: Mapping[str, tuple[str, dict
             held[name] = state.inventory.get_host(name).get_fact(
                 PublicKeys, directory=directory, **args
             )
+    for name, (pub, args) in sorted((others or {}).items()):
+        if name in clients:
+            continue
+        try:
+            held[name] = state.inventory.get_host(name).get_fact(
+                PublicKeys, directory=pub.rsplit("/", 1)[0], **args
+            )
+        except Exception as exc:  # cannot be read: its lines (if any) stay, and that is said
+            host.log(
+                f"sentinelcam: cannot read the keys of {name} ({type(exc).__name__}); "
+                "a line authorizing them (if any) stays"
+            )
     current = host.get_fact(FileText, path=path)
     new = authorized_keys(current, keys, store, unreachable, held)
-    if new == current:
+    if new == current or (current is None and not new):
         host.noop(f"{len(keys)} node key(s) authorized for a read-only rsync of {store}")
         return
     revoked = revoked_lines(current, client_keys(keys, held))
@@ -95,9 +114,14 @@ def authorize_nodes(path: str, store: str, clients: Mapping[str, tuple[str, dict
         stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         backup = backup_path(path, stamp)
         for line in revoked:
+            instead = (
+                "replaced by its restricted line"
+                if line.client in keys
+                else "it pulls from no store here, so it gets no line"
+            )
             host.log(
-                f"sentinelcam: revoked {line.describe(path)}; replaced by its restricted line, "
-                f"the file as it was is kept in {backup}"
+                f"sentinelcam: revoked {line.describe(path)}; {instead}; the file as it was is "
+                f"kept in {backup}"
             )
         yield StringCommand("cp", "-p", QuoteString(path), QuoteString(backup))
     yield script(

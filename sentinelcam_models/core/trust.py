@@ -63,7 +63,8 @@ def authorized_keys(
     except the lines :func:`revoked_lines` finds (another line authorizing a client's key).
 
     ``held``: every other key a client's service account holds (its ``~/.ssh/*.pub``); lines
-    authorizing them are revoked too.
+    authorizing them are revoked too. A node in ``held`` that is not a client (it pulls from
+    another datasink) gets no line here, and lines authorizing its keys are revoked.
 
     A client in ``unreachable`` (its key could not be read this run) keeps the line it has: a node
     that is down while trust is set up must not lose its access until the next run.
@@ -165,11 +166,14 @@ def revoked_lines(
 def client_keys(
     keys: Mapping[str, tuple[str, str]], held: Mapping[str, Sequence[tuple[str, str]]] | None
 ) -> dict[str, list[tuple[str, str]]]:
-    """client -> its pull key first, then every other key it holds."""
+    """client -> its pull key first, then every other key it holds (nodes in ``held`` only: the
+    keys they hold)."""
     held = held or {}
-    return {
-        client: list(dict.fromkeys([key, *held.get(client, ())])) for client, key in keys.items()
-    }
+    found = {client: list(held[client]) for client in held if client not in keys}
+    found.update(
+        {client: list(dict.fromkeys([key, *held.get(client, ())])) for client, key in keys.items()}
+    )
+    return found
 
 
 def _without(text: str | None, numbers: set[int]) -> str | None:

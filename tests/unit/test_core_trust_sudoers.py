@@ -126,6 +126,12 @@ def test_revoked_lines_name_the_line_and_its_node():
     )
 
 
+def test_a_node_that_pulls_elsewhere_loses_its_plain_line_and_gets_none():
+    new = trust.authorized_keys(ORIGINAL, {"s1": K1}, STORE, held={"s2": [K2]})
+    assert f"{K2[0]} {K2[1]}" not in new and "sentinelcam-pull@s2" not in new
+    assert new.endswith(f"{restricted(K1, 's1')}\n")
+
+
 def test_a_migrated_file_is_stable_and_managed_lines_are_never_revoked():
     once = trust.authorized_keys(ORIGINAL, {"s1": K1, "s2": K2}, STORE)
     assert trust.revoked_lines(once, {"s1": K1, "s2": K2}) == []
