@@ -18,6 +18,7 @@ builder (the project's virtualenv).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -67,9 +68,14 @@ def known_hosts(datasinks: list[dict], host_keys: dict[str, str]) -> str:
 # After boot: the store without manifests and the nodes' manifest-less copies
 
 
-def install_models(fleet: dict, scale: float = 0.002) -> None:
+def install_models(fleet: dict, scale: float | None = None) -> None:
     """The original's store on the primary (no manifests) and each node's copies of the current
-    versions it runs (no manifests), the sentinels' face list curated on the node."""
+    versions it runs (no manifests), the sentinels' face list curated on the node.
+
+    Files are at ``scale`` of the demo's realistic sizes: $SENTINELCAM_ORIGINAL_SCALE, default
+    0.002 as in the fleet tests (1 for the demo's full sizes, about 108 MB of store)."""
+    if scale is None:
+        scale = float(os.environ.get("SENTINELCAM_ORIGINAL_SCALE") or 0.002)
     from devfleet import demo  # noqa: PLC0415 (the virtualenv: PyYAML, the registry)
     from sentinelcam_models.core import catalog  # noqa: PLC0415
 
