@@ -12,5 +12,7 @@ from typing import Any
 
 
 def showing_plan(state: Any, argv: list[str] | None = None) -> bool:
+    if state is None:
+        return False
     args = sys.argv[1:] if argv is None else argv
-    return bool(getattr(state.config, "DIFF", False)) or "--dry" in args
+    return bool(getattr(getattr(state, "config", None), "DIFF", False)) or "--dry" in args
