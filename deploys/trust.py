@@ -21,6 +21,7 @@ from sentinelcam_models.fleet import remote
 from sentinelcam_models.fleet.inventory import check_pyinfra
 from sentinelcam_models.fleet.preflight import refusal
 from sentinelcam_models.fleet.runcache import once_per_run
+from sentinelcam_models.fleet.trust import operator_keys
 
 checked = once_per_run(state, "trust", lambda _: check_pyinfra(inventory))
 if isinstance(checked, Refused):
@@ -79,6 +80,7 @@ if settings.roles.datasink:
     }
     trust.authorize_nodes(
         name="Node keys: read-only rsync of the store",
+        spare=once_per_run(state, "operator keys", lambda _: operator_keys(inventory)),
         path=f"{ssh_dir}/authorized_keys",
         store=settings.path("sentinelcam_model_registry"),
         clients=clients,

@@ -7,7 +7,7 @@ in each node's known_hosts.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from hashlib import sha256
 
 from pyinfra import host, state
@@ -58,6 +58,7 @@ def authorize_nodes(
     store: str,
     clients: Mapping[str, tuple[str, dict]],
     others: Mapping[str, tuple[str, dict]] | None = None,
+    spare: Sequence[tuple[str, str]] = (),
 ):
     """
     Authorize each node's key in ``path`` (authorized_keys) for ``rrsync -ro STORE`` only, with
@@ -72,6 +73,8 @@ def authorize_nodes(
     + clients: ``{node: (its public key path, connector arguments to read it as its service user)}``
     + others: the inventory's other hosts, the same way: they get no line, and any line
       authorizing a key they hold is revoked
+    + spare: the operator's public keys: a node that holds one of them (a copied key pair) does
+      not make its lines revoked, so the operator is never locked out
     """
     keys: dict[str, tuple[str, str]] = {}
     held: dict[str, list[tuple[str, str]]] = {}
@@ -104,6 +107,13 @@ def authorize_nodes(
                 f"sentinelcam: cannot read the keys of {name} ({type(exc).__name__}); "
                 "a line authorizing them (if any) stays"
             )
+    spared = set(spare)
+    for name in sorted(held):
+        if spared & set(held[name]):
+            host.log(
+                f"sentinelcam: {name} holds one of the operator's keys; lines authorizing it stay"
+            )
+            held[name] = [key for key in held[name] if key not in spared]
     current = host.get_fact(FileText, path=path)
     new = authorized_keys(current, keys, store, unreachable, held)
     if new == current or (current is None and not new):

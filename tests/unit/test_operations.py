@@ -194,3 +194,26 @@ def test_authorize_nodes_keeps_the_file_as_it_was_then_writes_it_without_the_pla
     assert "ssh-rsa AAAAop op@laptop" in text(write) and "sentinelcam-pull@s1" in text(write)
     assert [line.split(" (key of ")[1][:2] for line in logged] == ["s1", "s2"]
     assert "line 2 (key of s1)" in logged[0] and "gets no line" in logged[1]
+
+
+def test_authorize_nodes_never_revokes_the_operator_s_key_a_node_holds():
+    k1, operator = ("ssh-ed25519", "AAAAk1"), ("ssh-ed25519", "AAAAoperator")
+    before = "ssh-ed25519 AAAAoperator op@laptop\n"
+    state = FakeState()
+    state.inventory = _Inventory({"s1": _Node(k1, [k1, operator])})
+    path = "/home/ops/.ssh/authorized_keys"
+    host = create_host(state, facts={"keys.FileText": {f"path={path}": before}})
+    logged = []
+    host.log = logged.append
+    with ctx_state.use(state), ctx_host.use(host):
+        commands = list(
+            trust.authorize_nodes._inner(
+                path=path,
+                store="/home/ops/sentinelcam/model_registry",
+                clients={"s1": ("/home/ops/.ssh/id_ed25519.pub", {})},
+                spare=[operator],
+            )
+        )
+    [write] = commands  # no backup: nothing is revoked
+    assert "ssh-ed25519 AAAAoperator op@laptop" in text(write)
+    assert logged == ["sentinelcam: s1 holds one of the operator's keys; lines authorizing it stay"]
