@@ -112,7 +112,7 @@ def test_3_trust_replaces_the_original_s_plain_lines_and_reports_each(site):
 def test_4_the_original_store_is_adopted(site):
     dry = timed("adopt --dry-run", lambda: site.cli("adopt", "--dry-run"))
     assert dry.returncode == 0 and f"{FR}/{V1}" in dry.output, dry.output
-    run = timed("adopt", lambda: site.cli("adopt"))
+    run = timed("adopt", lambda: site.cli("adopt", "--yes"))
     assert run.returncode == 0, run.output
     verify = timed("verify", lambda: site.cli("verify", FR))
     assert verify.returncode == 0, verify.output
