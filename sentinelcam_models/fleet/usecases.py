@@ -341,9 +341,14 @@ def rollout_resume(session: Session, model: str, no_commit: bool, ui: Ui) -> int
         raise BadInput(
             f"the rollout of {model} {rollout.version} is {rollout.stage}; nothing to resume"
         )
+    where = (
+        f"again from its canaries ({', '.join(rollout.canary)})"
+        if rollout.stage == "stopped"
+        else f"at its {rollout.stage} stage (pending: {', '.join(rollout.pending()) or 'none'})"
+    )
     ui.confirm(
-        f"Resume the rollout of {model} {rollout.version} at its {rollout.stage} stage "
-        f"(pending: {', '.join(rollout.pending()) or 'none'}), committing each step?"
+        f"Resume the rollout of {model} {rollout.version} {where}: deploy and gate each stage, "
+        "committing each step?"
     )
     if rollout.stage == "stopped":  # start again at the canaries, with the same plan
         rollout.stage, rollout.passed, rollout.failed = "canary", [], {}
