@@ -1,6 +1,7 @@
 """Registry changes as values: rollback, promote, pin and unpin return the new file text, the commit
-message, the hosts to redeploy and the command that undoes them. One ``apply`` (fleet/changes.py)
-then locks, writes, commits, logs, refreshes the retention policy and redeploys.
+message, the hosts to redeploy and the command that undoes them. The use cases (fleet/usecases.py)
+then apply them through one Edit (fleet/edit.py: lock, check, write, commit, log), write the
+retention policy and redeploy.
 
 Edits change only the values they name (core/yamlpatch); aliased values cannot occur (anchors and
 aliases are refused when the files are read) and every edit is read back before it is accepted.
