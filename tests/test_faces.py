@@ -157,7 +157,7 @@ def test_publish_refuses_a_version_without_a_file_the_configs_name(site, tmp_pat
 
 
 def test_an_ncs2_sentinel_deploys_with_target_myriad(site):
-    site.set_data(STORE_MODE, sentinel_accelerator_type="ncs2")
+    site.set_sentinel_accelerator(STORE_MODE, "ncs2")
     run = site.deploy()
     assert run.returncode == 0, run.output[-3000:]
     warnings = [line for line in run.output.splitlines() if "NCS2 is deprecated" in line]
