@@ -11,12 +11,13 @@ from ...core.problems import BadInput
 from ...fleet.stores import open_store
 from ...store.actionlog import log_action
 from ...store.coral_fetch import fetch_to
-from ..options import inventory_option, store_option
+from ..options import inventory_option, store_option, warns_coral
 from ..render import say
 from ..session import load
 
 
 @click.group()
+@warns_coral
 def coral() -> None:
     """The Coral EdgeTPU runtime packages in the store."""
 

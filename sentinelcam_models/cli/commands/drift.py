@@ -14,7 +14,7 @@ from ...core.problems import BadInput
 from ...fleet.query import query_fleet, select_hosts
 from ...fleet.rollouts import pending_hosts
 from ...store.atomic import write_atomically
-from ..options import inventory_option
+from ..options import hosts_option, inventory_option, warns_coral
 from ..render import out, row, table, text
 from ..session import load
 
@@ -33,7 +33,7 @@ STATUS_STYLE = {
 
 @click.command()
 @inventory_option
-@click.option("--limit", "limits", multiple=True, help="host name (glob) or group; repeatable")
+@hosts_option("--limit", "limits", help="host names (globs) or groups", patterns=True)
 @click.option("--model", "model_filter", multiple=True, help="only these models; repeatable")
 @click.option(
     "--deep", is_flag=True, help="re-hash installed files against their manifests on the nodes"
@@ -47,6 +47,7 @@ STATUS_STYLE = {
     default=None,
     help="also write Prometheus text format here (node_exporter textfile collector)",
 )
+@warns_coral
 def drift(
     inventory: str,
     limits: tuple[str, ...],

@@ -18,7 +18,7 @@ from ...fleet.stores import open_store
 from ...store.actionlog import log_action
 from ..options import MODEL, VERSION, inventory_option, json_option, store_option
 from ..render import out, row, say, table, text
-from ..session import load, store_for
+from ..session import load, store_for, store_models
 
 
 def required_files(registry: Registry, model: str) -> list[str]:
@@ -68,9 +68,10 @@ def publish(
 def verify(model: str | None, version: str | None, store: str | None, inventory: str) -> None:
     """Re-hash store versions against their manifests; exit 1 on any mismatch."""
     target, checked = store_for(inventory, store)
-    models = [model] if model else sorted(checked.registry.models) if checked else []
+    models = [model] if model else store_models(target, checked, inventory)
     if not models:
-        raise BadInput("name a MODEL (with --store, the registry's models are not known)")
+        say(f"no versions in the store ({target.where})")
+        return
     bad = 0
     for name in models:
         versions = (
