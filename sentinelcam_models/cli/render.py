@@ -3,16 +3,14 @@ text (never as rich markup) with control characters made visible."""
 
 from __future__ import annotations
 
-import sys
-
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from ..core.problems import one_line
 
-# Wide enough for the drift table when piped (cron, CI logs); a terminal keeps its own width.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+# The terminal's own width, also when piped (rich asks stdin and stderr too), or $COLUMNS; else 80.
+out = Console(highlight=False, soft_wrap=True)
 
 
 def text(value: object, style: str = "") -> Text:

@@ -33,8 +33,8 @@ def _where(exc: BaseException, near: Path) -> str | None:
         except (ValueError, OSError):
             continue
         ours.append(frame)
-    frame = ours[-1] if ours else (frames[-1] if frames else None)
-    return f"{frame.filename}:{frame.lineno}" if frame else None
+    chosen = ours or frames
+    return f"{chosen[-1].filename}:{chosen[-1].lineno}" if chosen else None
 
 
 def describe(exc: BaseException, path: Path) -> str:
