@@ -9,8 +9,10 @@ width the table needs.
 
 from __future__ import annotations
 
-from rich import box
+from dataclasses import dataclass
+
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -88,63 +90,124 @@ def _versions(values: list[str]) -> str:
     return ", ".join(values) or "-"
 
 
-def compact(reports: list[drift_core.HostReport]) -> Table:
-    """One group per host: the host line, then its models."""
-    several_roles = any(len({r.role for r in report.models}) > 1 for report in reports)
-    rows: list[list[Text | str]] = []
-    for report in reports:
-        for item in report.models:
+HEADERS = ("model", "desired", "active", "installed", "status")
+VERSION_WIDTH = 10  # YYYY-MM-DD
+
+
+@dataclass
+class _Row:
+    """One model row of the compact table; ``notes`` go on lines of their own below it."""
+
+    cells: list[Text]
+    notes: list[Text]
+    versions: tuple[list[str], list[str]]  # active, installed: one per line when narrow
+
+
+def _model_rows(report: drift_core.HostReport) -> list[_Row]:
+    """The host's model rows; with several roles, each role's models under a role line."""
+    roles = list(dict.fromkeys(item.role for item in report.models))
+    indent = "    " if len(roles) > 1 else "  "
+    rows: list[_Row] = []
+    for role in roles:
+        if len(roles) > 1:
+            rows.append(_Row([text(f"  {role}", "dim")], [], ([], [])))
+        for item in (m for m in report.models if m.role == role):
             detail = (report.error or "") if item.status == "unreachable" else item.detail
-            label = f"  {item.model}" + (f" ({item.role})" if several_roles else "")
+            notes = []
+            if detail and item.status not in ("ok", "unreachable"):
+                notes.append(status(item.status).append(text(f": {detail}")))
+            if item.node_modified:
+                notes.append(text(f"node-modified: {', '.join(item.node_modified)}"))
             rows.append(
-                [
-                    label,
-                    item.desired + (" pin" if item.pinned else ""),
-                    _versions(item.active),
-                    _versions(item.installed),
-                    "unreachable"
-                    if item.status == "unreachable"
-                    else status(item.status, detail if item.status != "ok" else ""),
-                    ", ".join(item.node_modified) or "-",
-                ]
+                _Row(
+                    [
+                        text(indent + item.model),
+                        text(item.desired + (" pin" if item.pinned else "")),
+                        text(_versions(item.active)),
+                        text(_versions(item.installed)),
+                        status(item.status),
+                    ],
+                    notes,
+                    (list(item.active), list(item.installed)),
+                )
             )
-    headers = [
-        "host / model",
-        "desired",
-        "active",
-        "installed (inactive)",
-        "status",
-        "node-modified",
+    return rows
+
+
+def _layout(rows: list[_Row], width: int) -> tuple[list[int], dict[int, int], int]:
+    """The columns shown, their widths and the gap: model, desired and status as wide as their
+    longest value; active and installed too, or one version per line when that does not fit."""
+    models = [row for row in rows if len(row.cells) == len(HEADERS)]
+    shown = [
+        i
+        for i in range(len(HEADERS))
+        if i not in (2, 3) or any(row.cells[i].plain != "-" for row in models)
     ]
-    # Hide a column that is empty ("-") on every model row; host, desired and status always show.
-    keep = [
-        index
-        for index, _ in enumerate(headers)
-        if index in (0, 1, 4) or any(str(row[index]) != "-" for row in rows)
-    ]
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
-    for index in keep:
-        longest = max([len(headers[index])] + [len(str(row[index])) for row in rows])
-        if index == 0:
-            longest = max([longest] + [len(report.host) for report in reports])
-        wraps = headers[index] in ("status", "node-modified", "installed (inactive)", "active")
-        table.add_column(
-            headers[index],
-            no_wrap=not wraps,
-            min_width=None if wraps else longest,
-            overflow="fold",
-        )
-    position = 0
-    for report in reports:
-        header = [text(report.host, "bold")] + [Text("") for _ in keep[1:]]
-        header[keep.index(4)] = _host_line(report)
-        table.add_row(*header)
-        for _ in report.models:
-            row = rows[position]
-            position += 1
-            table.add_row(*[row[i] if isinstance(row[i], Text) else text(row[i]) for i in keep])
-        table.add_section()
-    return table
+    widths = {
+        i: max([len(HEADERS[i])] + [len(row.cells[i].plain) for row in models]) for i in shown
+    }
+    widths[0] = max([widths[0]] + [len(row.cells[0].plain) for row in rows])
+    for gap in (2, 1):
+        for narrow in (False, True):
+            if narrow:
+                widths.update(
+                    {i: max(VERSION_WIDTH, len(HEADERS[i])) for i in (2, 3) if i in shown}
+                )
+            if sum(widths.values()) + gap * (len(shown) - 1) <= width:
+                return shown, widths, gap
+    return shown, widths, 1  # narrower than any version row: lines run long, nothing is cut
+
+
+def _cell_lines(row: _Row, index: int, size: int) -> list[Text]:
+    cell = row.cells[index]
+    if index in (2, 3) and len(cell.plain) > size:
+        values = row.versions[index - 2]
+        return [text(value) for value in values]
+    return [cell]
+
+
+def _lines(row: _Row, shown: list[int], widths: dict[int, int], gap: int) -> list[Text]:
+    if len(row.cells) != len(HEADERS):  # a role line
+        return [row.cells[0]]
+    cells = [_cell_lines(row, i, widths[i]) for i in shown]
+    out = []
+    for n in range(max(len(c) for c in cells)):
+        line = Text()
+        for k, (i, lines) in enumerate(zip(shown, cells, strict=True)):
+            part = lines[n] if n < len(lines) else Text("")
+            line.append(part)
+            if k < len(shown) - 1:
+                line.append(" " * (widths[i] - len(part.plain) + gap))
+        out.append(line)
+    return out
+
+
+def print_compact(console: Console, reports: list[drift_core.HostReport]) -> None:
+    """A header, then per host: its line (services, Coral, gate; wrapped to the terminal), its
+    models in columns of the same widths for every host, and a note line under a model for its
+    status detail and the face files the node changed."""
+    per_host = [(report, _model_rows(report)) for report in reports]
+    shown, widths, gap = _layout([row for _, rows in per_host for row in rows], console.width)
+    header = Text()
+    for k, i in enumerate(shown):
+        header.append(HEADERS[i], "bold")
+        if k < len(shown) - 1:
+            header.append(" " * (widths[i] - len(HEADERS[i]) + gap))
+    console.print(header, soft_wrap=True)
+    total = sum(widths.values()) + gap * (len(shown) - 1)
+    console.print(text("─" * min(console.width, total)), soft_wrap=True)
+    for report, rows in per_host:
+        line = text(report.host, "bold")
+        about = _host_line(report)
+        if about.plain:
+            line.append("  ")
+            line.append(about)
+        console.print(line, soft_wrap=False, overflow="fold")
+        for row in rows:
+            for model_line in _lines(row, shown, widths, gap):
+                console.print(model_line, soft_wrap=True)
+            for note in row.notes:
+                console.print(Padding(note, (0, 0, 0, 6)), soft_wrap=False, overflow="fold")
 
 
 def wide(reports: list[drift_core.HostReport]) -> Table:
@@ -202,4 +265,4 @@ def print_drift(console: Console, reports: list[drift_core.HostReport], output: 
             )
         console.print(table)
         return
-    console.print(compact(reports))
+    print_compact(console, reports)
