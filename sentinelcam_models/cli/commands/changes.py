@@ -31,7 +31,7 @@ from ..options import (
     json_option,
     requires,
 )
-from ..render import out, row, say, table
+from ..render import narrow_table, out, row, say, short_time
 from ..session import load
 
 STORE_REASONS = {
@@ -239,11 +239,13 @@ def history(model: str, inventory: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    shown = table("date", "author", "from", "to", "commit", "message", title=f"{model} history")
+    shown = narrow_table(
+        "date", "author", "from", "to", "commit", "message", title=f"{model} history", wraps=(1, 5)
+    )
     for item in rows:
         row(
             shown,
-            item["date"],
+            short_time(item["date"]),
             item["author"],
             item["from"] or "-",
             item["to"] or "-",
