@@ -13,6 +13,7 @@ from ..core import names
 from ..core.problems import Declined
 from ..fleet.changes import ChangeOptions
 from ..paths import INVENTORY_ENV, default_inventory
+from ..store.atomic import LockWait
 from . import completion
 
 inventory_option = click.option(
@@ -25,12 +26,35 @@ inventory_option = click.option(
     show_default="$SENTINELCAM_INVENTORY, else the checkout's inventories/production.py",
     help="pyinfra inventory file",
 )
-store_option = click.option(
+_store_dir = click.option(
     "--store",
     type=click.Path(file_okay=False),
     default=None,
     help="a store directory on this machine (default: the primary datasink's store, over SSH from elsewhere)",
 )
+
+
+def _set_lock_timeout(_ctx: Any, _param: Any, value: float | None) -> None:
+    LockWait.timeout = value
+
+
+_lock_timeout = click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=None,
+    expose_value=False,
+    callback=_set_lock_timeout,
+    metavar="SECONDS",
+    help="give up when the store lock is still held after this long (default: wait, saying who "
+    "holds it)",
+)
+
+
+def store_option(func: Callable) -> Callable:
+    """--store DIR and --lock-timeout SECONDS."""
+    return _store_dir(_lock_timeout(func))
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 
 
