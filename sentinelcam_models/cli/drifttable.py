@@ -251,6 +251,8 @@ def wide(reports: list[drift_core.HostReport]) -> Table:
 
 def print_drift(console: Console, reports: list[drift_core.HostReport], output: str) -> None:
     console.print(summary_line(reports))
+    # a host with no row left (drift --model) has nothing to show, unless it is unreachable
+    reports = [r for r in reports if r.models or not r.reachable]
     if output == "wide":
         table = wide(reports)
         needed = console.measure(table, options=console.options.update_width(10_000)).maximum
