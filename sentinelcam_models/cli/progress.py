@@ -16,17 +16,35 @@ from rich.progress import (
     DownloadColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
-    TransferSpeedColumn,
 )
+from rich.text import Text
 
 from ..store import progress as store_progress
 from ..store.atomic import LockWait
 
 FORCE_ENV = "SENTINELCAM_PROGRESS"
+
+
+class AverageRate(ProgressColumn):
+    """Bytes per second since the start (rsync reports about once a second: a rate from the last
+    two reports alone would be nonsense after a jump)."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = (task.finished_time if task.finished else task.elapsed) or 0.0
+        if elapsed <= 0 or not task.completed:
+            return Text("?", style="progress.data.speed")
+        rate = task.completed / elapsed
+        for unit in ("B", "kB", "MB", "GB"):
+            if rate < 1000 or unit == "GB":
+                return Text(f"{rate:.1f} {unit}/s", style="progress.data.speed")
+            rate /= 1000
+        return Text("?")  # not reached
 
 
 def _console() -> Console:
@@ -64,7 +82,7 @@ def transfer(
         TextColumn("{task.description}"),
         BarColumn(),
         DownloadColumn(),
-        TransferSpeedColumn(),
+        AverageRate(),
         TimeRemainingColumn(),
         console=console,
         transient=False,
