@@ -18,7 +18,6 @@ from .core.problems import BadInput
 REPO_ROOT = Path(__file__).resolve().parent.parent  # this package's own tree (or site-packages)
 TEMPLATES = REPO_ROOT / "templates"  # the shipped templates (a checkout's own come first)
 DEPLOYS = REPO_ROOT / "deploys"  # the shipped deploy files (a checkout's own come first)
-DEFAULT_INVENTORY = REPO_ROOT / "inventories" / "production.py"
 REGISTRY_FILE_NAME = "model_registry.yaml"
 HOST_DATA_DIR = "host_data"
 INVENTORY_ENV = "SENTINELCAM_INVENTORY"
