@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from .. import __version__
-from ..paths import checkout
+from ..paths import REPO_ENV, checkout
 
 PROG = "sentinelcam-models"
 HELP_OPTIONS = ["-h", "--help"]
@@ -174,7 +174,11 @@ def quiet_third_party() -> None:
 
 def announce_checkout() -> None:
     """The first line names the checkout when it is not the current directory (stderr: --json
-    documents stay one document on stdout)."""
+    documents stay one document on stdout). Every process this command starts (a redeploy's
+    pyinfra run) acts on the same checkout: it is exported as $SENTINELCAM_REPO."""
     repo = checkout()
-    if repo is not None and repo != Path.cwd().resolve():
+    if repo is None:
+        return
+    os.environ[REPO_ENV] = str(repo)
+    if repo != Path.cwd().resolve():
         click.echo(f"checkout: {repo}", err=True)

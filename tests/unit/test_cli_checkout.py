@@ -192,3 +192,27 @@ def test_a_non_editable_install_ships_what_it_needs_and_acts_on_the_checkout(ins
     version = run_installed(installed, command, "--version", cwd=second)
     assert version.stdout.splitlines()[0].startswith("sentinelcam-models ")
     assert version.stdout.splitlines()[-1] == f"checkout: {second}"
+
+
+def test_the_checkout_is_exported_to_what_the_command_starts_and_no_longer(clones, monkeypatch):
+    """A redeploy's pyinfra process inherits $SENTINELCAM_REPO: its templates come from the
+    same checkout; after the command the environment is as it was (the CLI run in-process)."""
+    from sentinelcam_models.cli import main  # noqa: PLC0415
+    from sentinelcam_models.cli.commands import inventory as validate_module  # noqa: PLC0415
+    from sentinelcam_models.core.problems import BadInput  # noqa: PLC0415
+
+    _, second = clones
+    monkeypatch.delenv("SENTINELCAM_REPO", raising=False)
+    monkeypatch.chdir(second / "inventories")
+    seen = []
+
+    def fake_load(inventory):
+        seen.append(os.environ.get("SENTINELCAM_REPO"))
+        raise BadInput("stop here")
+
+    monkeypatch.setattr(validate_module, "load", fake_load)
+    with pytest.raises(SystemExit) as stopped:
+        main.main(["validate"], prog_name="sentinelcam-models")
+    assert stopped.value.code == 2
+    assert seen == [str(second)]
+    assert "SENTINELCAM_REPO" not in os.environ
