@@ -370,3 +370,44 @@ def test_drift_through_the_cli_at_80_columns_and_the_version_in_json(checkout, m
     assert document["version"] == __version__
     schema = json.loads((Path(drift_command.__file__).parents[2] / "drift_schema.json").read_text())
     assert "version" in schema["properties"]
+
+
+def _width_when_piped(columns: str | None) -> int:
+    """The output console's width in a process whose stdout is a pipe and whose stderr and stdin
+    are a 123-column terminal (``sentinelcam-models drift | less`` in a terminal)."""
+    import fcntl  # noqa: PLC0415
+    import os  # noqa: PLC0415
+    import pty  # noqa: PLC0415
+    import struct  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    import termios  # noqa: PLC0415
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 123, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "TERM")}
+    if columns is not None:
+        env["COLUMNS"] = columns
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from sentinelcam_models.cli.render import out; print(out.width)",
+            ],
+            stdin=follower,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            env={**env, "TERM": "xterm"},
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    return int(done.stdout)
+
+
+def test_piped_output_keeps_the_terminals_width_or_columns():
+    assert _width_when_piped(None) == 123
+    assert _width_when_piped("91") == 91
