@@ -178,6 +178,7 @@ def _lines(row: _Row, shown: list[int], widths: dict[int, int], gap: int) -> lis
             line.append(part)
             if k < len(shown) - 1:
                 line.append(" " * (widths[i] - len(part.plain) + gap))
+        line.rstrip()
         out.append(line)
     return out
 
@@ -197,17 +198,19 @@ def print_compact(console: Console, reports: list[drift_core.HostReport]) -> Non
     total = sum(widths.values()) + gap * (len(shown) - 1)
     console.print(text("─" * min(console.width, total)), soft_wrap=True)
     for report, rows in per_host:
-        line = text(report.host, "bold")
-        about = _host_line(report)
-        if about.plain:
-            line.append("  ")
-            line.append(about)
-        console.print(line, soft_wrap=False, overflow="fold")
+        # the host's name, then what it says about itself, wrapped under itself
+        line = Table.grid(padding=(0, 2, 0, 0))
+        line.add_column(no_wrap=True)
+        line.add_column(overflow="fold")
+        line.add_row(text(report.host, "bold"), _host_line(report))
+        console.print(line)
         for row in rows:
             for model_line in _lines(row, shown, widths, gap):
                 console.print(model_line, soft_wrap=True)
             for note in row.notes:
-                console.print(Padding(note, (0, 0, 0, 6)), soft_wrap=False, overflow="fold")
+                console.print(
+                    Padding(note, (0, 0, 0, 6), expand=False), soft_wrap=False, overflow="fold"
+                )
 
 
 def wide(reports: list[drift_core.HostReport]) -> Table:
