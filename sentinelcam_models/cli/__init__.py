@@ -15,7 +15,6 @@ from .conventions import (
     add_examples,
     announce_checkout,
     print_version,
-    quiet_third_party,
 )
 from .errors import Cli
 
@@ -45,7 +44,6 @@ def main(repo: str | None) -> None:
     in. Shell completion (models, hosts, versions): see the README, "Shell completion".
     """
     choose_checkout(repo)
-    quiet_third_party()
     announce_checkout()
 
 

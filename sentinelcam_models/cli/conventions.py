@@ -4,9 +4,11 @@ third-party log lines (pyinfra's and paramiko's loggers; ``SENTINELCAM_DEBUG=1``
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import platform
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -160,16 +162,27 @@ def print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> N
     ctx.exit()
 
 
-def quiet_third_party() -> None:
+@contextlib.contextmanager
+def quiet_third_party() -> Iterator[None]:
     """pyinfra's and paramiko's loggers print to stderr through logging's last resort ("Failed to
-    load host keys from ..."); the commands report connection problems themselves, one line each."""
+    load host keys from ..."); the commands report connection problems themselves, one line each.
+    For the command's duration only (the CLI may run in-process, as in tests)."""
     if os.environ.get("SENTINELCAM_DEBUG"):
+        yield
         return
+    saved = []
     for name in ("pyinfra", "paramiko"):
         logger = logging.getLogger(name)
-        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
-            logger.addHandler(logging.NullHandler())
+        handler = logging.NullHandler()
+        saved.append((logger, handler, logger.propagate))
+        logger.addHandler(handler)
         logger.propagate = False
+    try:
+        yield
+    finally:
+        for logger, handler, propagate in saved:
+            logger.removeHandler(handler)
+            logger.propagate = propagate
 
 
 def announce_checkout() -> None:

@@ -21,6 +21,7 @@ from ..core.problems import (
 )
 from ..fleet.interrupt import deliver_to_main
 from ..paths import REPO_ENV
+from .conventions import quiet_third_party
 
 
 def _lines(text: str) -> list[str]:
@@ -37,7 +38,8 @@ class Cli(click.Group):
         deliver_to_main()
         saved = os.environ.get(REPO_ENV)  # set for this command's subprocesses (conventions.py)
         try:
-            return self._main(args, prog_name, **extra)
+            with quiet_third_party():
+                return self._main(args, prog_name, **extra)
         finally:
             if saved is None:
                 os.environ.pop(REPO_ENV, None)

@@ -225,6 +225,8 @@ def test_no_third_party_log_lines(checkout, monkeypatch):
     result = invoke("drift")
     assert "Failed to load host keys" not in result.stderr
     assert "paramiko noise" not in result.stderr
+    # only for the command: logging is as it was afterwards (the CLI may run in-process)
+    assert logging.getLogger("pyinfra").propagate and logging.getLogger("paramiko").propagate
 
 
 def test_completion_of_models_versions_and_hosts(checkout):
