@@ -132,8 +132,10 @@ def _flock(lock_path: Path, shared: bool) -> Iterator[None]:
             raise
         # A reader without write access to the store still takes a shared lock on the file.
         fd = os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    held = False
     try:
         _take(fd, lock_path, shared)
+        held = not shared
         if not shared:  # for whoever waits: who holds it, since when
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, 0)
@@ -141,6 +143,9 @@ def _flock(lock_path: Path, shared: bool) -> Iterator[None]:
                 os.pwrite(fd, f"{os.getpid()} {since} {socket.gethostname()}\n".encode(), 0)
         yield
     finally:
+        if held:  # a free lock names nobody (a killed holder's record stays: harmless)
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
         os.close(fd)  # closing the descriptor releases the lock
 
 

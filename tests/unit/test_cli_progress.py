@@ -121,6 +121,7 @@ def test_a_held_store_lock_names_its_holder_and_lock_timeout_gives_up(checkout, 
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
         result = invoke("cleanup", "--store", str(store), "--lock-timeout", "0.5")
+        record = (store / ".lock").read_text()  # the waiter that gave up erased nothing
     finally:
         assert holder.stdin is not None
         holder.stdin.close()
@@ -135,6 +136,8 @@ def test_a_held_store_lock_names_its_holder_and_lock_timeout_gives_up(checkout, 
     ), waiting
     assert lines[-1].startswith(f"error: {store / '.lock'}: still held by PID {holder.pid} ")
     assert "(--lock-timeout); nothing changed" in lines[-1]
+    assert record.startswith(f"{holder.pid} ")
+    assert (store / ".lock").read_text() == ""  # released: a free lock names nobody
     # the lock is free again: the same command runs
     again = invoke("cleanup", "--store", str(store), "--lock-timeout", "5", "--dry-run")
     assert again.exit_code == 0, again.output
