@@ -89,12 +89,18 @@ def _holder(fd: int) -> str:
     """Who holds the lock, from what the holder wrote into the lock file: "PID 123 (host) since
     2026-01-01T10:00:00Z", or "another process" (a shared holder writes nothing)."""
     try:
-        words = os.pread(fd, 200, 0).decode("ascii", "replace").split()
+        record = os.pread(fd, 200, 0).decode("ascii", "replace")
     except OSError:
-        words = []
+        record = ""
+    return describe_holder(record) or "another process"
+
+
+def describe_holder(record: str) -> str | None:
+    """``PID 123 (host) since TIME`` from a lock file's ``PID TIME HOST`` line; None if empty."""
+    words = record[:200].split()
     if len(words) >= 3 and words[0].isdigit():
         return one_line(f"PID {words[0]} ({words[2][:64]}) since {words[1][:32]}")
-    return "another process"
+    return None
 
 
 def _take(fd: int, lock_path: Path, shared: bool) -> None:

@@ -142,3 +142,61 @@ def test_a_held_store_lock_names_its_holder_and_lock_timeout_gives_up(checkout, 
     again = invoke("cleanup", "--store", str(store), "--lock-timeout", "5", "--dry-run")
     assert again.exit_code == 0, again.output
     assert "waiting" not in again.stderr
+
+
+class _Line:
+    def __init__(self, buffer_name: str, line: str):
+        self.buffer_name, self.line = buffer_name, line
+
+
+class _FakeRemote:
+    """A RemoteStore stand-in: the lock file's text over "SSH", and the agent calls made."""
+
+    root = "/home/ops/sentinelcam/model_registry"
+    where = f"data1:{root}"
+
+    def __init__(self, lock_text: str):
+        self.lock_text = lock_text
+        self.calls: list[str] = []
+        self.host = self
+
+    def run_shell_command(self, command, **_):
+        self.calls.append(f"shell {command.get_raw_value()}")
+        return True, [_Line("stdout", line) for line in self.lock_text.splitlines()]
+
+    def connector_args(self):
+        return {}
+
+    def call(self, command, **_):
+        self.calls.append(command)
+        return {}
+
+
+@pytest.mark.parametrize(
+    "lock_text, said",
+    [
+        (
+            "712 2026-12-06T10:15:00Z data1\n",
+            "waiting for the lock data1:/home/ops/sentinelcam/model_registry/.lock held by PID 712 "
+            "(data1) since 2026-12-06T10:15:00Z",
+        ),
+        ("", None),  # released: nobody to name
+    ],
+)
+def test_a_remote_store_says_whom_it_waits_for_before_the_agent_blocks(
+    monkeypatch, lock_text, said
+):
+    from sentinelcam_models.fleet.stores import RemoteClient  # noqa: PLC0415
+    from sentinelcam_models.store.atomic import LockWait  # noqa: PLC0415
+
+    told: list[str] = []
+    monkeypatch.setattr(LockWait, "report", staticmethod(told.append))
+    monkeypatch.setattr(LockWait, "timeout", None)
+    remote = _FakeRemote(lock_text)
+    client = RemoteClient(remote)  # type: ignore[arg-type]
+    client.call("versions", model="haarcascades")  # takes no lock: no look
+    assert remote.calls == ["versions"] and told == []
+    client.call("cleanup", policy={}, keep=1, dry_run=True)
+    assert remote.calls[1].startswith("shell cat -- ") and remote.calls[1].endswith("/.lock")
+    assert remote.calls[2] == "cleanup"  # said before the agent runs
+    assert told == ([said] if said else [])
