@@ -80,6 +80,10 @@ def test_2_sudoers(site):
 def test_3_trust_replaces_the_original_s_plain_lines_and_reports_each(site):
     # Before: a node's key opens a shell on both datasinks (the original's plain lines).
     assert site.fleet.ssh("sentinel2", "ssh -o BatchMode=yes data1 id -un").stdout.strip() == "ops"
+    dry = timed("trust --dry", lambda: site.pyinfra("deploys/trust.py", dry=True))
+    assert dry.returncode == 0 and "sentinelcam: revoked" in dry.output, dry.output[-3000:]
+    for datasink in site.fleet.names("datasinks"):
+        assert site.fleet.ssh(datasink, f"cat {AK}").stdout == site.before[datasink]
     run = timed("trust", lambda: site.pyinfra("deploys/trust.py"))
     assert run.returncode == 0, run.output[-3000:]
     nodes = set(site.fleet.names())

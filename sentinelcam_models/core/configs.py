@@ -416,6 +416,8 @@ def is_registry_facelist(plan: HostPlan, path: object) -> bool:
     """Whether ``path`` is one of the versioned face lists the deploy places on this datasink."""
     if plan.facelist is None or not isinstance(path, str):
         return False
+    if path == plan.facelist.current_link:  # facelist_current.csv: the registry's, switched by it
+        return True
     prefix = f"{plan.facelist.directory}/facelist_"
     version = path[len(prefix) : -len(".csv")] if path.startswith(prefix) else ""
     return path.endswith(".csv") and is_version(version)

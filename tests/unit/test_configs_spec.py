@@ -540,6 +540,13 @@ def test_a_facefile_that_is_no_registry_list_is_refused_with_what_to_set():
     assert f"facelist_{V['face_recognition']}.csv" in line
 
 
+def test_a_facefile_naming_the_registry_s_current_link_is_no_override():
+    checked = datasink()
+    text = DATAPUMP.replace(GAMMA4, "/home/ops/sentinelcam/face_recognition/facelist_current.csv")
+    result = datapump_patch(checked.settings["data2"], checked.plans["data2"], text)
+    assert result.problems == () and result.patch is not None
+
+
 def test_a_facefile_override_is_patched_once_faces_data_file_says_so():
     value = f"/home/ops/sentinelcam/face_recognition/facelist_{V['face_recognition']}.csv"
     checked = datasink(faces_data_file=value)
