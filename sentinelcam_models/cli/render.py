@@ -3,7 +3,6 @@ text (never as rich markup) with control characters made visible."""
 
 from __future__ import annotations
 
-from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -32,19 +31,22 @@ def row(table_: Table, *cells: object) -> None:
     )
 
 
-def narrow_table(*columns: str, title: str | None = None, wraps: tuple[int, ...] = ()) -> Table:
-    """A table for 80 columns: light rules, and only the columns ``wraps`` (names, messages)
-    wrapped, between words; the others (dates, versions, commits) are never cut or wrapped."""
-    shown = Table(
-        title=one_line(title) if title else None,
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-        padding=(0, 1, 0, 0),
-    )
-    for index, name in enumerate(columns):
-        shown.add_column(name, no_wrap=index not in wraps, overflow="fold")
-    return shown
+def print_history(console: Console, model: str, rows: list[dict]) -> None:
+    """A model's version changes as git log prints commits, readable at 80 columns: per change a
+    line with the date (to the minute), from -> to, the commit and the author, and the commit
+    message on the line below, wrapped (the JSON keeps the full date)."""
+    console.print(text(f"{model}: {len(rows)} version change(s), newest first"))
+    for item in rows:
+        line = text(short_time(item["date"]), "bold")
+        line.append("  ")
+        line.append(text(f"{item['from'] or '-'} -> {item['to'] or '-'}", "cyan"))
+        line.append(text(f"  {item['commit']}  {item['author']}"))
+        console.print(line, soft_wrap=False, overflow="fold")
+        message = Table.grid()  # the message, indented and wrapped under itself
+        message.add_column(width=4)
+        message.add_column(overflow="fold")
+        message.add_row("", text(item["subject"]))
+        console.print(message)
 
 
 def short_time(iso: str) -> str:

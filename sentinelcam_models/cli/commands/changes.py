@@ -31,7 +31,7 @@ from ..options import (
     json_option,
     requires,
 )
-from ..render import narrow_table, out, row, say, short_time
+from ..render import out, print_history, say
 from ..session import load
 
 STORE_REASONS = {
@@ -239,17 +239,4 @@ def history(model: str, inventory: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    shown = narrow_table(
-        "date", "author", "from", "to", "commit", "message", title=f"{model} history", wraps=(1, 5)
-    )
-    for item in rows:
-        row(
-            shown,
-            short_time(item["date"]),
-            item["author"],
-            item["from"] or "-",
-            item["to"] or "-",
-            item["commit"],
-            item["subject"],
-        )
-    out.print(shown)
+    print_history(out, model, rows)
