@@ -9,11 +9,15 @@ import click
 from ..core.coral import coral_roles, unset_problem
 from ..core.validation import CheckedInventory
 from ..fleet.session import Session
+from .options import CORAL_WARNING
 
 
 def warn(checked: CheckedInventory) -> None:
     for problem in checked.warnings:
         click.echo(f"warning: {problem}", err=True)
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or not ctx.meta.get(CORAL_WARNING):
+        return  # only validate, drift and coral say it (see options.warns_coral)
     coral = checked.registry.coral
     why = unset_problem(coral) if coral else None
     hosts = [name for name, settings in checked.settings.items() if coral_roles(settings)]

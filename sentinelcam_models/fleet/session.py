@@ -9,6 +9,7 @@ typed value, the retention policy written (the only place a command writes it) a
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from ..core import catalog
 from ..core.policy import data_path, policy_for, policy_path
 from ..core.problems import BadInput, OperatorError, Refused
 from ..core.validation import CheckedInventory
-from ..paths import DEPLOYS, REPO_ROOT
+from ..paths import REPO_ENV, REPO_ROOT, checkout, deploy_file
 from ..store.files import read_text
 from .answers import StoredVersion, Verified, check_answer, version_names
 from .inventory import check as check_inventory
@@ -174,7 +175,7 @@ class Session:
             "pyinfra",
             "-y",
             str(Path(self.inventory).resolve()),
-            str(DEPLOYS / "models.py"),
+            str(deploy_file("models.py")),
             "--data",
             f"models={model}",
         ]
@@ -186,5 +187,8 @@ class Session:
 
 
 def run_deploy(command: list[str]) -> int:
-    """Run pyinfra from the checkout (the deploy files import from it); its exit code."""
-    return subprocess.run(command, cwd=REPO_ROOT).returncode
+    """Run pyinfra from the checkout (the deploy reads its templates from the same checkout); its
+    exit code."""
+    repo = checkout()
+    env = {**os.environ, REPO_ENV: str(repo)} if repo else None
+    return subprocess.run(command, cwd=repo or REPO_ROOT, env=env).returncode

@@ -24,18 +24,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core import names
 from ..core import waves as waves_core
 from ..core.changes import Change, NoChange, pin_change, version_change
 from ..core.policy import policy_for
 from ..core.problems import BadInput, CheckFailed
-from ..paths import host_data_file
+from ..paths import host_data_file, registry_file_for
 from ..store.actionlog import log_action
 from ..store.coral_fetch import fetch_to
-from ..store.files import read_text
+from ..store.files import read_registry, read_text
 from . import rollouts
 from .answers import Adopted, Cleaned, Published, Verified
 from .edit import Edit
 from .session import Session
+from .stores import LocalClient
 
 PLAN_SCHEMA = "sentinelcam-models/change-plan/v1"
 
@@ -380,7 +382,7 @@ def publish(session: Session, model: str, src: Path, version: str, ui: Ui) -> Pu
     ui.confirm(
         f"Publish {src} as {model}/{version} into the store {store.where} (never overwrites)?"
     )
-    with ui.work(f"publish {model}/{version} -> {store.where}"):
+    with ui.work(f"publish {model}/{version}"):
         answer = store.publish(model, version, src, required)
     result = Published.from_answer(answer, model, version, store.where)
     log_action("publish", "ok", model=model, version=version, store=store.where)
@@ -390,29 +392,47 @@ def publish(session: Session, model: str, src: Path, version: str, ui: Ui) -> Pu
 @dataclass(frozen=True)
 class Verification:
     where: str
+    named: bool  # a MODEL was named: a model without versions is then a failure
     results: list[Verified] = field(default_factory=list)
     empty: list[str] = field(default_factory=list)  # models with no version in the store
 
     @property
     def bad(self) -> int:
-        return len(self.empty) + sum(not r.ok for r in self.results)
+        return (len(self.empty) if self.named else 0) + sum(not r.ok for r in self.results)
 
 
-def verify(session: Session, model: str | None, version: str | None) -> Verification:
-    """Re-hash store versions against their manifests (MODEL, else every registry model)."""
-    if model:
-        models = [model]
-    elif session.store_dir and not Path(session.inventory).is_file():
-        raise BadInput("name a MODEL (with --store, the registry's models are not known)")
+def store_models(session: Session) -> list[str]:
+    """Every model a whole-store command covers: the registry's (with --store, the checkout's
+    registry file, read without loading the inventory) and, for a store on this machine, every
+    model directory in it."""
+    if session.store_dir:
+        registry, _, _ = read_registry(registry_file_for(session.inventory))
+        found = set(registry.models) if registry is not None else set()
     else:
-        models = sorted(session.checked.registry.models)
-    report = Verification(session.store().where)
+        found = set(session.checked.registry.models)
+    store = session.store()
+    if isinstance(store, LocalClient):
+        root = Path(store.root)
+        if root.is_dir():
+            found |= {
+                entry.name
+                for entry in root.iterdir()
+                if names.is_model_name(entry.name) and entry.is_dir() and not entry.is_symlink()
+            }
+    return sorted(found)
+
+
+def verify(session: Session, model: str | None, version: str | None, ui: Ui) -> Verification:
+    """Re-hash store versions against their manifests (MODEL, else every version in the store)."""
+    models = [model] if model else store_models(session)
+    report = Verification(session.store().where, named=model is not None)
     for name in models:
         versions = [version] if version else session.versions(name)
         if not versions:
             report.empty.append(name)
         for item in versions:
-            report.results.append(session.verify(name, item))
+            with ui.work(f"verify {name}/{item}"):
+                report.results.append(session.verify(name, item))
     return report
 
 

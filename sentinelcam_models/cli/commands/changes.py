@@ -12,8 +12,19 @@ from ...fleet import usecases
 from ...fleet.usecases import ChangeOptions
 from ...paths import registry_file_for
 from ...store.git import history as git_history
-from ..options import HOST, MODEL, VERSION, change_options, inventory_option, json_option, ui
-from ..render import out, row, say, table
+from ..options import (
+    HOST,
+    MODEL,
+    VERSION,
+    change_options,
+    conflicts,
+    hosts_option,
+    inventory_option,
+    json_option,
+    requires,
+    ui,
+)
+from ..render import out, print_history, say
 from ..session import session
 
 
@@ -57,9 +68,7 @@ def rollback(
 @click.command()
 @click.argument("model", type=MODEL)
 @click.argument("version", type=VERSION)
-@click.option(
-    "--canary", default=None, metavar="HOST,...", help="stage the rollout: these hosts first"
-)
+@hosts_option("--canary", "canary", help="stage the rollout: these hosts first")
 @click.option(
     "--waves", default="100%", show_default=True, help="then the others in waves (cumulative %)"
 )
@@ -71,10 +80,13 @@ def rollback(
     help="stop the rollout when a stage has more failed hosts than this",
 )
 @change_options
+@requires("waves", "canary", "waves follow the canary stage")
+@requires("max_failed", "canary", "it counts failed hosts of a staged rollout")
+@conflicts("no_deploy", "canary", "a staged rollout deploys each stage to judge it")
 def promote(
     model: str,
     version: str,
-    canary: str | None,
+    canary: tuple[str, ...],
     waves: str,
     max_failed: int,
     opts: ChangeOptions,
@@ -87,12 +99,11 @@ def promote(
     a stage with more than --max-failed failed hosts stops it and puts everything back.
     """
     opened = session(opts.inventory, opts.store)
-    if canary is None:
+    if not canary:
         _render(usecases.promote(opened, model, version, opts, ui(opts.yes)), as_json)
         return
-    hosts = [h.strip() for h in canary.split(",") if h.strip()]
     result = usecases.promote_staged(
-        opened, model, version, hosts, waves, max_failed, opts, ui(opts.yes)
+        opened, model, version, list(canary), waves, max_failed, opts, ui(opts.yes)
     )
     if isinstance(result, NoChange):
         _render(result, as_json)
@@ -134,15 +145,4 @@ def history(model: str, inventory: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    shown = table("date", "author", "from", "to", "commit", "message", title=f"{model} history")
-    for item in rows:
-        row(
-            shown,
-            item["date"],
-            item["author"],
-            item["from"] or "-",
-            item["to"] or "-",
-            item["commit"],
-            item["subject"],
-        )
-    out.print(shown)
+    print_history(out, model, rows)

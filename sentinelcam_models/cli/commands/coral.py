@@ -5,12 +5,14 @@ from __future__ import annotations
 import click
 
 from ...fleet import usecases
-from ..options import inventory_option, store_option, ui, yes_option
+from ..options import inventory_option, store_option, ui, warns_coral, yes_option
+from ..progress import transfer, working
 from ..render import say
 from ..session import session
 
 
 @click.group()
+@warns_coral
 def coral() -> None:
     """The Coral EdgeTPU runtime packages in the store."""
 
@@ -34,7 +36,10 @@ def fetch(source: str | None, no_dev: bool, yes: bool, store: str | None, invent
     Files are downloaded and checked on this machine first, outside any lock; the store then takes
     them in one step. Exit 1 on a mismatch or a failed download (the store unchanged).
     """
-    result = usecases.coral_fetch(session(inventory, store), source, not no_dev, ui(yes))
+    shown = ui(
+        yes, work=lambda label: transfer(label, 0) if label == "coral fetch" else working(label)
+    )
+    result = usecases.coral_fetch(session(inventory, store), source, not no_dev, shown)
     for line in result.notes:
         say(f"note: {line}")
     for name in result.skipped:

@@ -8,7 +8,7 @@ import json
 import click
 
 from ...fleet import faces as faces_usecases
-from ..options import HOST, confirm, inventory_option, json_option, yes_option
+from ..options import HOST, confirm, hosts_option, inventory_option, json_option, yes_option
 from ..render import out, row, say, table
 from ..session import session
 
@@ -21,7 +21,7 @@ def faces() -> None:
 
 
 @faces.command(name="archives")
-@click.argument("hosts", type=HOST, nargs=-1)
+@hosts_option("--limit", "hosts", help="only these sentinels")
 @json_option
 @inventory_option
 def archives(hosts: tuple[str, ...], as_json: bool, inventory: str) -> None:

@@ -9,7 +9,7 @@ from dataclasses import asdict
 import click
 
 from ...core.problems import EXIT_BAD_INPUT, BadInput, Problem, Refused
-from ..options import inventory_option, json_option
+from ..options import inventory_option, json_option, warns_coral
 from ..render import say
 from ..session import session
 
@@ -23,6 +23,7 @@ def _problem(problem: Problem) -> dict:
 
 @click.command()
 @inventory_option
+@warns_coral
 @json_option
 def validate(inventory: str, as_json: bool) -> None:
     """Check the registry file and every host's data; exit 2 listing every problem."""

@@ -22,6 +22,7 @@ from ..options import (
     ui,
     yes_option,
 )
+from ..progress import transfer, tree_size
 from ..render import out, row, say, table, text
 from ..session import session
 
@@ -62,7 +63,9 @@ def publish(
     files are uploaded to the primary datasink and checked and renamed there under the store lock.
     """
     version = version or _dt.date.today().isoformat()
-    result = usecases.publish(session(inventory, store), model, Path(src_dir), version, ui(yes))
+    size = tree_size(Path(src_dir))
+    shown = ui(yes, work=lambda label: transfer(label, size))  # bytes and rate
+    result = usecases.publish(session(inventory, store), model, Path(src_dir), version, shown)
     if as_json:
         click.echo(json.dumps({"schema": f"{SCHEMA}/publish/v1", **asdict(result)}, indent=2))
         return
@@ -81,7 +84,7 @@ def verify(
     model: str | None, version: str | None, as_json: bool, store: str | None, inventory: str
 ) -> None:
     """Re-hash store versions against their manifests; exit 1 on any mismatch."""
-    report = usecases.verify(session(inventory, store), model, version)
+    report = usecases.verify(session(inventory, store), model, version, ui(False))
     if as_json:
         document = {
             "schema": f"{SCHEMA}/verify/v1",
@@ -95,8 +98,11 @@ def verify(
         if report.bad:
             sys.exit(1)
         return
-    for name in report.empty:
-        click.echo(f"{name}: no versions in the store", err=True)
+    if not report.results and not report.empty:
+        say(f"no versions in the store ({report.where})")
+        return
+    for name in report.empty:  # a failure when named; else the store just has none of it
+        click.echo(f"{name}: no versions in the store", err=report.named)
     for result in report.results:
         for line in result.lines:
             say(line) if result.ok else click.echo(line, err=True)
