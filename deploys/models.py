@@ -44,8 +44,11 @@ if host.name in ctx.selected:
         health=f"{settings.path('sentinelcam_state_path')}/health.json",
         coral_package=coral.deb_package_name if coral and roles else "",
         coral_venvs=sorted({r.venv for r in roles}),
+        _timeout=NodeState.timeout(settings.deep_verify),
         **as_service,
     )
+    if node.failure:  # whatever this node answered, it fails this host alone
+        refuse(name="Node state refused", reasons=(node.failure,))
     actions = decide(settings, plan, ctx.registry, ctx.digests, node, ctx.templates, ctx.previous)
 
     if host.name == ctx.checked.primary:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from facts.node import NodeState
-from facts.shell import script
+from facts.shell import body, script
 from sentinelcam_models.core.manifest import format_manifest
 from sentinelcam_models.store.local import LocalStore
 
@@ -414,3 +414,50 @@ def test_node_state_reads_each_service_with_one_systemctl_call(tmp_path):
         "imagenode": ("activating", 3),
     }
     assert len(calls.read_text().splitlines()) == 2
+
+
+def run_node_state(fact: NodeState, env_path: Path | None = None, **asked):
+    command = fact.command(**{"roots": [], "configs": [], "services": [], **asked})
+    env = dict(os.environ)
+    if env_path is not None:
+        env["PATH"] = f"{env_path}:{env['PATH']}"
+    done = subprocess.run(
+        ["sh", "-c", command.get_raw_value()], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    return fact.process(done.stdout.splitlines())
+
+
+def test_node_state_survives_a_hostile_health_record(tmp_path):
+    """A service account that writes a deeply nested health.json (RecursionError in json.loads)
+    gets its record ignored and reported; the node's answer stays usable."""
+    health = tmp_path / "health.json"
+    health.write_text("[" * 20_000 + "]" * 20_000)
+    state = run_node_state(NodeState(), health=str(health))
+    assert state.failure is None and state.health is None and state.login
+    assert state.problems and "health record ignored" in state.problems[0]
+
+
+def test_node_state_never_pastes_a_venv_pythons_output(tmp_path):
+    """A replaced ~/.opencv/bin/python prints text that once made the answer a duplicate-key JSON
+    record (AttributeError for the whole run); now that venv fails this host with one line."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    python = venv / "bin" / "python"
+    python.write_text('#!/bin/sh\nprintf \'{"pycoral": "1"}, "%s": {"a": 1}\\n\' "$1"\n')
+    python.chmod(0o755)
+    state = run_node_state(NodeState(), coral_package="libedgetpu1-std", coral_venvs=[str(venv)])
+    assert state.failure is not None and str(venv) in state.failure
+    assert "\n" not in state.failure
+
+
+def test_node_state_times_out_a_hanging_venv_python(tmp_path, monkeypatch):
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    python = venv / "bin" / "python"
+    python.write_text("#!/bin/sh\nexec sleep 600\n")
+    python.chmod(0o755)
+    program = body("node_state.py").replace("PROGRAM_TIMEOUT = 20", "PROGRAM_TIMEOUT = 1")
+    monkeypatch.setattr("facts.node.body", lambda name: program)
+    state = run_node_state(NodeState(), coral_package="libedgetpu1-std", coral_venvs=[str(venv)])
+    assert state.failure is not None and "timed out" in state.failure

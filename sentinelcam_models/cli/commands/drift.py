@@ -24,6 +24,7 @@ STATUS_STYLE = {
     "missing": "red",
     "corrupt": "bold red",
     "unreachable": "magenta",
+    "error": "bold red",
     "passed": "green",
     "reverted": "bold red",
     "failed": "bold red",
@@ -128,7 +129,9 @@ def _print(reports: list[drift_core.HostReport]) -> None:
         for index, item in enumerate(report.models):
             service = report.services.get(item.role, "-") if report.reachable else "-"
             desired = item.desired + (" (pin)" if item.pinned else "")
-            detail = (report.error or "") if item.status == "unreachable" else item.detail
+            detail = (
+                (report.error or "") if item.status in ("unreachable", "error") else item.detail
+            )
             coral = report.coral if index == 0 else None
             gate = report.gate if index == 0 else None
             row(
