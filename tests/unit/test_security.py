@@ -3,6 +3,7 @@ stopped the whole fleet, files that once changed under the tool."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -49,3 +50,68 @@ def test_a_remote_publish_passes_the_directory_to_rsync_as_one_argument(
     argv = log.read_text().splitlines()
     assert f"{src}/" in argv  # the whole path, one argument
     assert argv[-1] == f"data1:/home/ops/model_registry/{upload}/"
+
+
+# --- 23.7: the store agent's answers are parsed as strictly as the registry ----------------------
+
+
+class Line:
+    def __init__(self, line: str, buffer_name: str = "stdout"):
+        self.line, self.buffer_name = line, buffer_name
+
+
+class AgentHost:
+    """A datasink whose store agent prints ``answer``."""
+
+    name = "data1"
+    connected = True
+
+    def __init__(self, answer: str):
+        self.answer = answer
+
+    def run_shell_command(self, command, **kwargs):
+        return True, [Line(line) for line in self.answer.split("\n")]
+
+
+def agent_store(answer: str) -> RemoteStore:
+    remote = object.__new__(RemoteStore)
+    remote.host = AgentHost(answer)
+    remote.settings = type("S", (), {"name": "data1"})()
+    remote.root, remote.where = "/home/ops/model_registry", "data1:/home/ops/model_registry"
+    remote._args = {}
+    return remote
+
+
+ITEM = "face_recognition/2026-02-02"
+HOSTILE_ANSWERS = {
+    "digest with a newline": {ITEM: {"digest": "a" * 64 + "\n../../../tmp/x 1", "problems": []}},
+    "item not asked about": {"../x/2026-01-01": {"digest": "a" * 64, "problems": []}},
+    "problems not text": {ITEM: {"digest": "a" * 64, "problems": [{"x": 1}]}},
+    "extra key": {ITEM: {"digest": "a" * 64, "problems": [], "x": 1}},
+    "escape in a problem": {ITEM: {"digest": None, "problems": ["\x1b]0;owned\x07"]}},
+}
+
+
+@pytest.mark.parametrize("result", HOSTILE_ANSWERS.values(), ids=HOSTILE_ANSWERS.keys())
+def test_a_store_agent_answer_that_is_not_what_check_answers_is_refused(result):
+    from sentinelcam_models.core.problems import CheckFailed  # noqa: PLC0415
+
+    store = agent_store(json.dumps({"ok": True, "result": result}))
+    with pytest.raises(CheckFailed) as refused:
+        store.call("check", wanted=[ITEM], required={})
+    message = str(refused.value)
+    assert message.startswith("host data1: ") and "\n" not in message and "\x1b" not in message
+
+
+def test_a_deeply_nested_store_agent_answer_is_one_line_not_a_crash():
+    from sentinelcam_models.core.problems import CheckFailed  # noqa: PLC0415
+
+    store = agent_store("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(CheckFailed):
+        store.call("coral_files")
+
+
+def test_a_good_store_agent_answer_passes():
+    result = {ITEM: {"digest": "a" * 64, "problems": []}}
+    store = agent_store(json.dumps({"ok": True, "result": result}))
+    assert store.call("check", wanted=[ITEM], required={}) == result
