@@ -115,3 +115,55 @@ def test_a_good_store_agent_answer_passes():
     result = {ITEM: {"digest": "a" * 64, "problems": []}}
     store = agent_store(json.dumps({"ok": True, "result": result}))
     assert store.call("check", wanted=[ITEM], required={}) == result
+
+
+# --- 23.5: rollout state files are parsed as strictly as the registry ----------------------------
+
+GOOD_STATE = {
+    "model": "face_recognition",
+    "version": "2026-02-02",
+    "old_current": "2025-01-01",
+    "old_previous": None,
+    "canary": ["sentinel1"],
+    "waves": [["sentinel2"]],
+    "max_failed": 0,
+    "stage": "canary",
+    "passed": [],
+    "failed": {},
+    "held": [],
+    "steps": [],
+}
+HOSTILE_STATES = {
+    "canary leaves host_data": {"canary": ["../../../../tmp/x"]},
+    "old_current with a newline": {"old_current": "x\ny"},
+    "old_previous not a version": {"old_previous": "2025-13-01"},
+    "held host with a slash": {"held": ["a/b"]},
+    "wave host not a string": {"waves": [[1]]},
+    "unknown stage": {"stage": "wave-9"},
+    "unknown key": {"extra": 1},
+    "failed reason not text": {"failed": {"sentinel1": 3}},
+    "max_failed a bool": {"max_failed": True},
+}
+
+
+@pytest.mark.parametrize("change", HOSTILE_STATES.values(), ids=HOSTILE_STATES.keys())
+def test_a_hostile_rollout_state_is_refused_with_one_line(change):
+    from sentinelcam_models.core.problems import BadInput  # noqa: PLC0415
+    from sentinelcam_models.core.waves import Rollout  # noqa: PLC0415
+
+    with pytest.raises(BadInput) as refused:
+        Rollout.from_json({**GOOD_STATE, **change})
+    assert "\n" not in str(refused.value)
+
+
+def test_a_good_rollout_state_loads():
+    from sentinelcam_models.core.waves import Rollout  # noqa: PLC0415
+
+    assert Rollout.from_json(dict(GOOD_STATE)).canary == ["sentinel1"]
+
+
+def test_host_data_paths_never_leave_host_data(tmp_path):
+    from sentinelcam_models.paths import host_data_file  # noqa: PLC0415
+
+    with pytest.raises(ValueError):
+        host_data_file(tmp_path / "production.py", "../../../../tmp/x")
