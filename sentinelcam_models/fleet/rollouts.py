@@ -13,9 +13,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..core import drift
+from ..core import drift, untrusted
 from ..core.changes import pin_text
-from ..core import untrusted
 from ..core.problems import BadInput, CheckFailed, one_line
 from ..core.validation import CheckedInventory
 from ..core.waves import Rollout
