@@ -167,3 +167,40 @@ def test_host_data_paths_never_leave_host_data(tmp_path):
 
     with pytest.raises(ValueError):
         host_data_file(tmp_path / "production.py", "../../../../tmp/x")
+
+
+# --- 23.6: host data holds only what the tool writes there ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ssh_strict_host_key_checking: 'no'\n",
+        "ssh_known_hosts_file: /dev/null\n",
+        "ssh_config_file: /tmp/evil_config\n",
+        "model_version_overrides: {haarcascades: '2020-03-25'}\nssh_port: 2222\n",
+    ],
+)
+def test_host_data_refuses_every_key_but_pins(tmp_path, text):
+    from sentinelcam_models.core.settings import HOST_DATA_PROBLEMS  # noqa: PLC0415
+    from sentinelcam_models.store.files import host_data  # noqa: PLC0415
+
+    (tmp_path / "host_data").mkdir()
+    (tmp_path / "host_data" / "s1.yaml").write_text(text)
+    data = host_data(tmp_path / "production.py", "s1")
+    assert list(data) == [HOST_DATA_PROBLEMS]
+    [[file, _line, key, message]] = data[HOST_DATA_PROBLEMS]
+    assert file.endswith("host_data/s1.yaml") and key.startswith("ssh_")
+    assert "model_version_overrides" in message
+
+
+def test_host_data_pins_still_load(tmp_path):
+    from sentinelcam_models.store.files import host_data  # noqa: PLC0415
+
+    (tmp_path / "host_data").mkdir()
+    (tmp_path / "host_data" / "s1.yaml").write_text(
+        "model_version_overrides:\n  haarcascades: '2020-03-25'\n"
+    )
+    assert host_data(tmp_path / "production.py", "s1") == {
+        "model_version_overrides": {"haarcascades": "2020-03-25"}
+    }
