@@ -8,6 +8,7 @@ command (configs are a few KB), checked by digest before the rename.
 
 from __future__ import annotations
 
+import base64
 from hashlib import sha256
 
 from pyinfra import host
@@ -15,6 +16,7 @@ from pyinfra.api import operation
 
 from facts.keys import FileText
 from facts.shell import script
+from sentinelcam_models.core.untrusted import as_bytes
 
 UNKNOWN = object()
 
@@ -39,7 +41,19 @@ def file(dest: str, content: str, current: str | object | None = UNKNOWN):
     if current == content:
         host.noop(f"{dest} is up to date")
         return
-    digest = sha256(content.encode()).hexdigest()
-    yield script(
-        "config_write.sh", {"what": dest, "dest": dest, "content": content, "digest": digest}
+    yield write_command(dest, content)
+
+
+def write_command(dest: str, content: str):
+    """config_write.sh with ``content``'s exact bytes (``untrusted.as_bytes``: text read from a
+    node in any encoding goes back byte for byte), in base64, and their digest."""
+    data = as_bytes(content)
+    return script(
+        "config_write.sh",
+        {
+            "what": dest,
+            "dest": dest,
+            "content": base64.b64encode(data).decode("ascii"),
+            "digest": sha256(data).hexdigest(),
+        },
     )

@@ -7,13 +7,12 @@ in each node's known_hosts.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from hashlib import sha256
 
 from pyinfra import host, state
 from pyinfra.api import QuoteString, StringCommand, operation
 
 from facts.keys import FileText, PublicKey
-from facts.shell import script
+from operations.configs import write_command
 from sentinelcam_models.core.trust import authorized_keys
 
 
@@ -80,7 +79,4 @@ def authorize_nodes(path: str, store: str, clients: Mapping[str, tuple[str, dict
     if new == current:
         host.noop(f"{len(keys)} node key(s) authorized for a read-only rsync of {store}")
         return
-    yield script(
-        "config_write.sh",
-        {"what": path, "dest": path, "content": new, "digest": sha256(new.encode()).hexdigest()},
-    )
+    yield write_command(path, new)

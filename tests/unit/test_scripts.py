@@ -7,6 +7,7 @@ Pulls go through the datasink's real forced command: an ``ssh`` stand-in on PATH
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import shutil
@@ -361,7 +362,10 @@ def test_config_write_is_exact_and_keeps_the_mode(tmp_path):
     dest.chmod(0o640)
     content = "a: 1\r\nb: '%s' $HOME `x`\n\n"
     done = run_script(
-        "config_write.sh", dest=str(dest), content=content, digest=sha(content.encode())
+        "config_write.sh",
+        dest=str(dest),
+        content=base64.b64encode(content.encode()).decode(),
+        digest=sha(content.encode()),
     )
     assert done.returncode == 0, done.stderr
     assert dest.read_bytes() == content.encode() and stat.S_IMODE(dest.stat().st_mode) == 0o640
