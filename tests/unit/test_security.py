@@ -204,3 +204,61 @@ def test_host_data_pins_still_load(tmp_path):
     assert host_data(tmp_path / "production.py", "s1") == {
         "model_version_overrides": {"haarcascades": "2020-03-25"}
     }
+
+
+# --- 23.9: text from a node is printed escaped, on one line --------------------------------------
+
+
+class Output:
+    def __init__(self, line: str, buffer_name: str):
+        self.line, self.buffer_name = line, buffer_name
+
+
+class RunState:
+    """A stand-in for pyinfra's State (the window keeps one semaphore per run)."""
+
+
+class WindowHost:
+    print_prefix = "[s1] "
+
+    def __init__(self, lines, ok=False):
+        self.lines, self.ok, self.logged = lines, ok, []
+
+    def run_shell_command(self, command, **kwargs):
+        return self.ok, self.lines
+
+    def log(self, message):
+        self.logged.append(message)
+
+
+HOSTILE_LINES = [
+    Output("sentinelcam: \x1b]0;pwned\x07title", "stdout"),
+    Output("journal: \x1b[2J\x1b[Hall good\r", "stderr"),
+]
+
+
+def test_a_failed_commands_node_output_is_printed_escaped(caplog):
+    import pyinfra.api.facts  # noqa: PLC0415
+    import pyinfra.api.operations  # noqa: PLC0415
+
+    import facts  # noqa: F401, PLC0415 - installs the escaped printer
+    from facts.output import print_node_output  # noqa: PLC0415
+    from operations.datasink import in_window  # noqa: PLC0415
+
+    assert pyinfra.api.operations.print_host_combined_output is print_node_output
+    assert pyinfra.api.facts.print_host_combined_output is print_node_output
+    host = WindowHost(HOSTILE_LINES)
+    with caplog.at_level("ERROR", logger="pyinfra"):
+        assert not in_window(RunState(), host, None, "data1", 1, {})
+    shown = "\n".join(r.getMessage() for r in caplog.records)
+    assert "pwned" in shown and "\\x1b" in shown and "\\r" in shown
+    node_parts = shown.replace("\x1b[31m", "").replace("\x1b[0m", "").replace("\x1b[39m", "")
+    assert "\x1b" not in node_parts and "\x07" not in node_parts and "\r" not in node_parts
+
+
+def test_a_window_log_line_from_a_node_is_escaped():
+    from operations.datasink import in_window  # noqa: PLC0415
+
+    host = WindowHost(HOSTILE_LINES, ok=True)
+    assert in_window(RunState(), host, None, "data1", 1, {})
+    assert host.logged == ["sentinelcam: \\x1b]0;pwned\\x07title"]
