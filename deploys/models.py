@@ -21,8 +21,10 @@ from sentinelcam_models.core import catalog
 from sentinelcam_models.core.coral import coral_roles
 from sentinelcam_models.core.policy import policy_path
 from sentinelcam_models.core.rollout import CONFIG_SLOTS, SERVICE_ORDER, config_paths, decide
+from sentinelcam_models.core.serving import served_roots
 from sentinelcam_models.fleet.preflight import context
 from sentinelcam_models.fleet.steps import coral_runtime, service_args
+from sentinelcam_models.store.bundle import bundle_source
 
 ctx = context(state, inventory)
 
@@ -91,6 +93,18 @@ if host.name in ctx.selected:
                     node_owned=catalog.node_owned(catalog.FACE_MODEL),
                     tries=settings.pull_tries,
                     window=(session.source, datasink.window),
+                    **as_service,
+                )
+            if stage == "Fill mirror stores" and any(sessions.get(r) for r in fill_roots):
+                # A mirror that received versions serves each role only its served root
+                # (core/serving.py; the pre-flight kept them for what it held already).
+                served, coral_served = served_roots(ctx.checked, host.name)
+                models.serve(
+                    name="Served roots of this mirror",
+                    program=bundle_source(),
+                    store=settings.path("sentinelcam_model_registry"),
+                    roots=served,
+                    coral=coral_served,
                     **as_service,
                 )
 

@@ -9,6 +9,7 @@ store's manifest with ``sha256sum -c`` and renames each version into place.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from pyinfra import host
@@ -157,3 +158,25 @@ def prune(item: Prune, node_owned: Sequence[str] = ()):
             "owned": words(node_owned),
         },
     )
+
+
+@operation(is_idempotent=False)
+def serve(program: str, store: str, roots: dict, coral: Sequence[str]):
+    """
+    Keep a mirror's served roots (``STORE/.served/ROLE``: hard links to the versions hosts of each
+    role pull from it) with the store agent's ``serve`` command, after the mirror is filled.
+
+    + program: the store agent program (sentinelcam_models.store.bundle.bundle_source())
+    + store: the mirror's store directory
+    + roots: ``{root name: [model/version, ...]}`` (sentinelcam_models.core.serving.served_roots)
+    + coral: root names that get ``coral_packages/``
+
+    **Example:**
+
+    .. code:: python
+
+        models.serve(program=bundle_source(), store="/home/ops/sentinelcam/model_registry",
+                     roots={"sentinel": ["face_recognition/2026-02-02"]}, coral=[])
+    """
+    document = json.dumps({"store": store, "roots": roots, "coral": list(coral)}, sort_keys=True)
+    yield StringCommand("python3", "-c", QuoteString(program), "serve", QuoteString(document))

@@ -51,15 +51,21 @@ def key(path: str, comment: str):
 
 
 @operation()
-def authorize_nodes(path: str, store: str, clients: Mapping[str, tuple[str, dict]]):
+def authorize_nodes(
+    path: str,
+    store: str,
+    clients: Mapping[str, tuple[str, dict]],
+    roots: Mapping[str, str] | None = None,
+):
     """
-    Authorize each node's key in ``path`` (authorized_keys) for ``rrsync -ro STORE`` only, with
+    Authorize each node's key in ``path`` (authorized_keys) for ``rrsync -ro`` of its served root only, with
     ``restrict``; lines this tool does not manage stay byte for byte. pyinfra runs an operation again
     when it executes, so the keys read here include those created earlier in the same run.
 
     + path: the datasink service user's authorized_keys
     + store: the store directory the nodes may read
     + clients: ``{node: (its public key path, connector arguments to read it as its service user)}``
+    + roots: ``{node: the directory its key may read}`` (its served root, ``STORE/.served/ROLE``)
     """
     keys, unreachable = {}, []
     for name, (pub, args) in sorted(clients.items()):
@@ -75,7 +81,7 @@ def authorize_nodes(path: str, store: str, clients: Mapping[str, tuple[str, dict
         if found:
             keys[name] = found
     current = host.get_fact(FileText, path=path)
-    new = authorized_keys(current, keys, store, unreachable)
+    new = authorized_keys(current, keys, store, unreachable, roots)
     if new == current:
         host.noop(f"{len(keys)} node key(s) authorized for a read-only rsync of {store}")
         return

@@ -139,6 +139,21 @@ def _write_policy(result: Any, arguments: Mapping[str, Any], problems: list[str]
         problems.append("write_policy: the result is not a path")
 
 
+def _serve(result: Any, arguments: Mapping[str, Any], problems: list[str]) -> None:
+    asked = set(arguments.get("roots") or {})
+    if (
+        not isinstance(result, dict)
+        or set(result) != asked
+        or not all(
+            isinstance(r, dict)
+            and set(r) == {"placed", "removed"}
+            and all(isinstance(n, int) and not isinstance(n, bool) for n in r.values())
+            for r in result.values()
+        )
+    ):
+        problems.append(f"serve: {short(result, 160)} is not a report per served root")
+
+
 CHECKS: dict[str, Callable[[Any, Mapping[str, Any], list[str]], None]] = {
     "exists": _exists,
     "versions": _versions,
@@ -150,6 +165,7 @@ CHECKS: dict[str, Callable[[Any, Mapping[str, Any], list[str]], None]] = {
     "install_coral": _install_coral,
     "coral_files": _coral_files,
     "write_policy": _write_policy,
+    "serve": _serve,
 }
 
 

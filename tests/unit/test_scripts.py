@@ -465,3 +465,89 @@ def test_node_state_times_out_a_hanging_venv_python(tmp_path, monkeypatch):
     monkeypatch.setattr("facts.node.body", lambda name: program)
     state = run_node_state(NodeState(), coral_package="libedgetpu1-std", coral_venvs=[str(venv)])
     assert state.failure is not None and "timed out" in state.failure
+
+
+# --- issue 23.3: each key reads only its role's served root ---------------------------------------
+
+
+def rrsync_shim(tmp_path: Path, root: Path) -> Path:
+    """A PATH directory whose ``ssh`` behaves like a key forced to ``rrsync -ro ROOT``."""
+    bin_dir = tmp_path / f"bin-{root.name}"
+    bin_dir.mkdir()
+    ssh = bin_dir / "ssh"
+    ssh.write_text(f"""#!/bin/sh
+while [ $# -gt 0 ]; do
+  case $1 in -o|-p|-i|-l) shift 2 ;; -*) shift ;; *) shift; break ;; esac
+done
+SSH_ORIGINAL_COMMAND="$*" exec python3 {RRSYNC} -ro {root}
+""")
+    ssh.chmod(0o755)
+    return bin_dir
+
+
+def fetch(shim: Path, path: str, dest: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["rsync", "-r", "-e", "ssh", f"ops@data1:{path}", str(dest)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": f"{shim}:{os.environ['PATH']}"},
+    )
+
+
+def test_an_outposts_key_cannot_fetch_face_files_and_no_key_fetches_an_upload(tmp_path, store):
+    from sentinelcam_models.core.serving import root_path  # noqa: PLC0415
+    from sentinelcam_models.store.served import serve  # noqa: PLC0415
+
+    publish(
+        store,
+        "face_recognition",
+        "2025-01-01",
+        {"facelist.csv": b"names", "facedata.hdf5": b"faces", "facemodel.pickle": b"m"},
+    )
+    publish(store, "mobilenet_ssd", "2020-12-06", {"frozen_inference_graph.pb": b"g"})
+    upload = store / ".upload-0123456789abcdef"
+    upload.mkdir()
+    (upload / "facedata.hdf5").write_bytes(b"an upload in progress")
+    serve(
+        store,
+        {"outpost": ["mobilenet_ssd/2020-12-06"], "sentinel": ["face_recognition/2025-01-01"]},
+    )
+    outpost = rrsync_shim(tmp_path, Path(root_path(str(store), "outpost")))
+    sentinel = rrsync_shim(tmp_path, Path(root_path(str(store), "sentinel")))
+    got = tmp_path / "got"
+    got.mkdir()
+    # What each role needs, it gets (the pulls' own paths, unchanged).
+    assert fetch(outpost, "/mobilenet_ssd/2020-12-06/", got / "m").returncode == 0
+    assert (got / "m" / "frozen_inference_graph.pb").read_bytes() == b"g"
+    assert fetch(sentinel, "/face_recognition/2025-01-01/", got / "f").returncode == 0
+    assert (got / "f" / "facedata.hdf5").read_bytes() == b"faces"
+    # An outpost's key cannot fetch a face file, whatever path it asks for.
+    for path in (
+        "/face_recognition/2025-01-01/facelist.csv",
+        "/../face_recognition/2025-01-01/facedata.hdf5",
+        "/../../face_recognition/",
+    ):
+        done = fetch(outpost, path, got / "o")
+        assert done.returncode != 0 and not (got / "o").exists(), done.stderr
+    # A sentinel's key cannot fetch an upload in progress.
+    for path in ("/.upload-0123456789abcdef/", "/../.upload-0123456789abcdef/facedata.hdf5"):
+        done = fetch(sentinel, path, got / "u")
+        assert done.returncode != 0 and not (got / "u").exists(), done.stderr
+    # A version no longer needed leaves the root; the store keeps it.
+    serve(store, {"outpost": [], "sentinel": ["face_recognition/2025-01-01"]})
+    assert fetch(outpost, "/mobilenet_ssd/2020-12-06/", got / "gone").returncode != 0
+    assert (store / "mobilenet_ssd/2020-12-06/frozen_inference_graph.pb").exists()
+
+
+def test_served_roots_are_hard_links_and_a_second_serve_changes_nothing(store):
+    from sentinelcam_models.store.served import serve  # noqa: PLC0415
+
+    publish(store, "haarcascades", "2020-03-25", {"haarcascade_eye.xml": b"x"})
+    first = serve(store, {"sentinel": ["haarcascades/2020-03-25"]})
+    served = store / ".served/sentinel/haarcascades/2020-03-25/haarcascade_eye.xml"
+    original = store / "haarcascades/2020-03-25/haarcascade_eye.xml"
+    assert served.stat().st_ino == original.stat().st_ino
+    assert first == {"sentinel": {"placed": 1, "removed": 0}}
+    assert serve(store, {"sentinel": ["haarcascades/2020-03-25"]}) == {
+        "sentinel": {"placed": 0, "removed": 0}
+    }

@@ -262,3 +262,30 @@ def test_a_window_log_line_from_a_node_is_escaped():
     host = WindowHost(HOSTILE_LINES, ok=True)
     assert in_window(RunState(), host, None, "data1", 1, {})
     assert host.logged == ["sentinelcam: \\x1b]0;pwned\\x07title"]
+
+
+# --- 23.3: which versions each role's key may read --------------------------------------------
+
+
+def test_served_roots_give_outposts_no_face_model_and_coral_only_where_coral_hosts_pull():
+    from sentinelcam_models.core.serving import root_name, served_roots  # noqa: PLC0415
+    from sentinelcam_models.core.validation import CheckedInventory, check_inventory  # noqa: PLC0415
+    from tests.support.units import host, registry  # noqa: PLC0415
+
+    checked = check_inventory(
+        registry(),
+        [],
+        [
+            host("sentinel1", "sentinels", sentinel_accelerator_type="cpu"),
+            host("east", "outposts"),
+            host("alpha5", "outposts", imagenode_accelerator_type="coral"),
+            host("data1", "datasinks"),
+        ],
+        "inv.py",
+    )
+    assert isinstance(checked, CheckedInventory), checked
+    roots, coral = served_roots(checked, "data1")
+    assert root_name(checked.settings["east"]) == "outpost"
+    assert roots["outpost"] and not any(i.startswith("face_recognition/") for i in roots["outpost"])
+    assert any(i.startswith("face_recognition/") for i in roots["sentinel"])
+    assert coral == ["outpost"]
