@@ -36,7 +36,7 @@ def site(fresh_fleet, tmp_path_factory):
     s.fleet.ssh(
         s.victim,
         "mkdir -p ~/.sentinelcam && "
-        "python3 -c 'print(\"[\" * 20000 + \"]\" * 20000)' > ~/.sentinelcam/health.json",
+        'python3 -c \'print("[" * 20000 + "]" * 20000)\' > ~/.sentinelcam/health.json',
     )
     script = HOSTILE_PYTHON.replace("'", "'\\''")
     s.fleet.ssh(
