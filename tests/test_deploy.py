@@ -202,7 +202,9 @@ def test_unreachable_datasink_keeps_every_node_as_it_was(site):
     try:
         run = site.deploy()
     finally:
-        site.set_data("data1", model_pull_address="127.0.0.101", model_pull_tries=6)
+        site.set_data(
+            "data1", model_pull_address=site.fleet.node("data1")["address"], model_pull_tries=6
+        )
     assert run.returncode != 0
     assert "pull from the datasink failed" in run.output
     assert snapshot(site) == before
