@@ -289,3 +289,18 @@ def test_served_roots_give_outposts_no_face_model_and_coral_only_where_coral_hos
     assert roots["outpost"] and not any(i.startswith("face_recognition/") for i in roots["outpost"])
     assert any(i.startswith("face_recognition/") for i in roots["sentinel"])
     assert coral == ["outpost"]
+
+
+# --- 23.2: a refused node state fails that host alone, in the deploy -----------------------------
+
+
+def test_a_refused_node_state_makes_the_deploy_refuse_that_host_only(monkeypatch):
+    from sentinelcam_models.core.nodestate import NodeState  # noqa: PLC0415
+    from tests.unit import test_deploy_models as harness  # noqa: PLC0415
+
+    fixture = harness.load("first-deploy.json")
+    refused = NodeState(failure="node state refused: nested deeper than 16 levels")
+    monkeypatch.setattr(harness, "node_state", lambda fixture: refused)
+    operations, asked = harness.deploy(fixture)
+    assert [op["name"] for op in operations] == ["Node state refused"]
+    assert asked[0][1]["_timeout"] > 0  # the fact has a time limit
