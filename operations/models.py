@@ -29,6 +29,7 @@ def pull(
     node_owned: Sequence[str] = (),
     tries: int = 6,
     window: tuple[str, int] | None = None,
+    then: StringCommand | None = None,
 ):
     """
     Pull model versions from a datasink in one rsync/SSH session, verify each, rename each into place.
@@ -40,6 +41,8 @@ def pull(
     + node_owned: file names the node's services write (kept when a version is reinstalled in place)
     + tries: attempts when the datasink drops the connection (jittered backoff)
     + window: ``(datasink, limit)``: at most ``limit`` hosts of this run pull from it at once
+    + then: a command run right after the pull, in the same operation (a filled mirror's served
+      roots, ``serve_command``: nodes pull from them in the next operation)
 
     **Example:**
 
@@ -80,6 +83,8 @@ def pull(
         yield FunctionCommand(
             in_window, (command, window[0], window[1], caller_connector_args()), {}
         )
+    if then is not None:
+        yield then
 
 
 @operation()
@@ -160,23 +165,15 @@ def prune(item: Prune, node_owned: Sequence[str] = ()):
     )
 
 
-@operation(is_idempotent=False)
-def serve(program: str, store: str, roots: dict, coral: Sequence[str]):
+def serve_command(program: str, store: str, roots: dict, coral: Sequence[str]) -> StringCommand:
     """
-    Keep a mirror's served roots (``STORE/.served/ROLE``: hard links to the versions hosts of each
-    role pull from it) with the store agent's ``serve`` command, after the mirror is filled.
+    The store agent's ``serve`` command for a mirror: its served roots (``STORE/.served/ROLE``,
+    hard links to the versions hosts of each role pull from it), given to ``pull(then=...)``.
 
     + program: the store agent program (sentinelcam_models.store.bundle.bundle_source())
     + store: the mirror's store directory
     + roots: ``{root name: [model/version, ...]}`` (sentinelcam_models.core.serving.served_roots)
     + coral: root names that get ``coral_packages/``
-
-    **Example:**
-
-    .. code:: python
-
-        models.serve(program=bundle_source(), store="/home/ops/sentinelcam/model_registry",
-                     roots={"sentinel": ["face_recognition/2026-02-02"]}, coral=[])
     """
     document = json.dumps({"store": store, "roots": roots, "coral": list(coral)}, sort_keys=True)
-    yield StringCommand("python3", "-c", QuoteString(program), "serve", QuoteString(document))
+    return StringCommand("python3", "-c", QuoteString(program), "serve", QuoteString(document))

@@ -32,8 +32,6 @@ from .query import fact_arguments
 from .remote import as_service
 from .steps import coral_runtime
 
-SERVE_STAGE = "Served roots of this mirror"
-
 
 def deploy_models(host: Any, ctx: RunContext) -> None:
     """The whole model deploy of ``host`` (nothing when the run does not select it)."""
@@ -148,51 +146,45 @@ def apply(host: Any, ctx: RunContext, node: NodeState, actions: HostActions) -> 
 
 
 def _pulls(host: Any, ctx: RunContext, actions: HostActions, service: dict[str, Any]) -> None:
-    """Mirrors are filled before any node pulls, and a filled mirror's served roots updated;
-    then one operation holds every node's session (each in its datasink's window), so the
-    primary and the mirrors serve at the same time."""
+    """Mirrors are filled before any node pulls (and a filled mirror's served roots updated in
+    the same operation); then one operation holds every node's session (each in its datasink's
+    window), so the primary and the mirrors serve at the same time."""
     settings = ctx.checked.settings[host.name]
     fill_roots, node_roots = ctx.checked.plans[host.name].pull_roots()
     sessions = {s.models_path: s for s in actions.pulls}
-    filled = any(sessions.get(r) for r in fill_roots)
     stages = (
         ("Fill mirror stores", ctx.fill_slots, fill_roots),
-        (SERVE_STAGE, (0,) if ctx.fill_slots else (), ("",) if filled else ()),
         ("Install models", ctx.pull_slots, node_roots),
     )
     for stage, slots, roots in host.loop(stages):
         for index in host.loop(slots):
-            if index >= len(roots):
+            session = sessions.get(roots[index]) if index < len(roots) else None
+            if session is None:
                 continue
-            if stage == SERVE_STAGE:
-                # A mirror that received versions serves each role only its served root
-                # (core/serving.py; the pre-flight kept them for what it held already).
+            datasink = ctx.datasinks[session.source]
+            then = None
+            if stage == "Fill mirror stores":
+                # The mirror serves each role only its served root (core/serving.py); the
+                # pre-flight kept them for what it held already, this adds what it received.
                 served, coral_served = served_roots(ctx.checked, host.name)
-                op: Any = models.serve
-                arguments: dict[str, Any] = {
-                    "program": bundle_source(),
-                    "store": settings.path("sentinelcam_model_registry"),
-                    "roots": served,
-                    "coral": coral_served,
-                }
-            else:
-                session = sessions.get(roots[index])
-                if session is None:
-                    continue
-                datasink = ctx.datasinks[session.source]
-                op = models.pull
-                arguments = {
-                    "items": session.items,
-                    "models_path": session.models_path,
-                    "source": datasink.source,
-                    "port": datasink.port,
-                    "node_owned": catalog.node_owned(catalog.FACE_MODEL),
-                    "tries": settings.pull_tries,
-                    "window": (session.source, datasink.window),
-                }
-            # One call line for every stage: pyinfra orders operations by line before loop
-            # position, so the stages keep their fleet-wide order only if they share it.
-            op(name=stage, **arguments, **service)
+                then = models.serve_command(
+                    bundle_source(),
+                    settings.path("sentinelcam_model_registry"),
+                    served,
+                    coral_served,
+                )
+            models.pull(
+                name=stage,
+                items=session.items,
+                models_path=session.models_path,
+                source=datasink.source,
+                port=datasink.port,
+                node_owned=catalog.node_owned(catalog.FACE_MODEL),
+                tries=settings.pull_tries,
+                window=(session.source, datasink.window),
+                then=then,
+                **service,
+            )
 
 
 def _configs_restarts_gate(
