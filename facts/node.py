@@ -31,7 +31,7 @@ DEEP_TIMEOUT = 900
 class NodeState(FactBase[nodestate.NodeState]):
     """
     Parsed into ``sentinelcam_models.core.nodestate.NodeState`` from one JSON document
-    (``operations/scripts/node_state.py``, run by the node's ``python3 -I``). An answer that is not
+    (``operations/scripts/node_state.py``, run by the node's ``python3 -I -S``). An answer that is not
     such a document gives a NodeState whose ``failure`` names why: that host alone is refused.
     """
 
@@ -75,7 +75,8 @@ class NodeState(FactBase[nodestate.NodeState]):
             "5",
             str(DEEP_TIMEOUT if deep else TIMEOUT),
             "python3",
-            "-I",
+            "-I",  # isolated: the service account's environment and ~/.local cannot hook it
+            "-S",  # no site packages: the standard library is all it needs, and it starts faster
             "-c",
             QuoteString(body("node_state.py")),
             QuoteString(json.dumps(request, sort_keys=True)),

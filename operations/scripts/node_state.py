@@ -1,7 +1,7 @@
 """What a node holds and runs, printed as one JSON document (facts/node.py; parsed by
 sentinelcam_models.core.nodestate.parse_document).
 
-    python3 -I -c "$(cat node_state.py)" '<json request>'
+    python3 -I -S -c "$(cat node_state.py)" '<json request>'
 
 The request names the models paths, config files, services, face list directory, node-owned file
 names, the health record and the Coral package and virtualenvs to look at. The answer names paths
