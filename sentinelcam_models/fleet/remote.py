@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import json
 import secrets
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from ..core import untrusted
 from ..core.agentanswers import checked_result
-from ..core.names import is_host_name, is_user_name
 from ..core.problems import BadInput, CheckFailed, OperatorError, one_line
 from ..core.settings import HostSettings
+from ..store import progress
+from ..store.atomic import LockWait
 from ..store.bundle import bundle_source
+from . import transfer
 
 
 def service_args(settings: HostSettings, login: str | None) -> dict[str, Any]:
@@ -69,7 +70,8 @@ class RemoteStore:
     def call(self, command: str, **arguments: Any) -> Any:
         from pyinfra.api import QuoteString, StringCommand  # noqa: PLC0415
 
-        document = json.dumps({"store": self.root, **arguments})
+        wait = {"lock_timeout": LockWait.timeout} if LockWait.timeout is not None else {}
+        document = json.dumps({"store": self.root, **wait, **arguments})
         _ok, output = self.host.run_shell_command(
             StringCommand(
                 "python3", "-c", QuoteString(bundle_source()), command, QuoteString(document)
@@ -85,19 +87,20 @@ class RemoteStore:
         rsync runs with an argument list (no local shell) and ``--protect-args`` (no remote shell
         splitting), so any directory name a filesystem allows is only ever a path."""
         name = f".upload-{secrets.token_hex(8)}"
-        argv = upload_argv(
-            Path(src).resolve(),
+        args = self.connector_args()
+        argv = transfer.upload_argv(
+            str(Path(src).resolve()),
             f"{self.root}/{name}/",
             self.host.data,
             self.host.name,
-            self.connector_args(),
+            args.get("_sudo_user") if args.get("_sudo") else None,
         )
-        try:
-            done = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL)
+        try:  # rsync's progress advances the caller's bar (store/progress.py listeners)
+            code, errors = transfer.run(argv, progress.advance)
         except OSError as exc:
             raise CheckFailed(f"{self.where}: cannot run rsync ({exc})") from None
-        if done.returncode != 0:
-            why = one_line(done.stderr.decode("utf-8", "replace").strip()[-300:])
+        if code != 0:
+            why = one_line(errors.strip()[-300:])
             raise CheckFailed(f"{self.where}: uploading {one_line(str(src))} failed: {why}")
         return name
 
@@ -131,56 +134,3 @@ def parse_answer(
         raise CheckFailed(
             one_line(f"host {host}: the store agent's answer refused: {exc}")
         ) from None
-
-
-UPLOAD_FLAGS = ("-rt", "--no-links", "--protect-args", "--chmod=D0755,Fu+rw,Fa-x,Fgo-w,Fa-s")
-
-
-def _ssh_word(value: object, what: str) -> str:
-    """A value that goes into rsync's ``-e`` command (which rsync splits on spaces itself)."""
-    text = str(value)
-    if (
-        not text
-        or not all(c.isprintable() and not c.isspace() for c in text)
-        or any(c in text for c in "'\"\\")
-    ):
-        raise BadInput(f"{what} {one_line(text)!r} cannot be passed to ssh (spaces or quotes)")
-    return text
-
-
-def upload_argv(
-    src: Path, dest: str, data: Any, host_name: str, connector_args: dict[str, Any]
-) -> list[str]:
-    """``rsync ... SRC/ [user@]host:DEST`` as an argument list, with ssh's options from the host's
-    data (host key checking stays on: ``BatchMode=yes``, the configured known_hosts)."""
-    ssh = ["ssh", "-o", "BatchMode=yes"]
-    known = data.get("ssh_known_hosts_file")
-    if known:
-        ssh += ["-o", f"UserKnownHostsFile={_ssh_word(known, 'ssh_known_hosts_file')}"]
-    port = data.get("ssh_port")
-    if port:
-        ssh += ["-p", _ssh_word(int(port), "ssh_port")]
-    key = data.get("ssh_key")
-    if key:
-        ssh += ["-i", _ssh_word(key, "ssh_key")]
-    hostname = str(data.get("ssh_hostname") or host_name)
-    if not is_host_name(hostname):
-        raise BadInput(f"ssh_hostname {one_line(hostname)!r} is not a host name")
-    user = data.get("ssh_user")
-    if user and not is_user_name(user):
-        raise BadInput(f"ssh_user {one_line(str(user))!r} is not a user name")
-    remote = ["rsync"]
-    if connector_args.get("_sudo"):
-        remote = ["sudo", "-n", "-u", str(connector_args["_sudo_user"]), "rsync"]
-    target = f"{user}@{hostname}" if user else hostname
-    return [
-        "rsync",
-        *UPLOAD_FLAGS,
-        "-e",
-        " ".join(ssh),
-        "--rsync-path",
-        " ".join(remote),
-        "--",
-        f"{src}/",
-        f"{target}:{dest}",
-    ]
