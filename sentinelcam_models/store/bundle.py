@@ -25,6 +25,10 @@ MODULES = (
     ("sentinelcam_models.core.problems", "core/problems.py"),
     ("sentinelcam_models.core.retention", "core/retention.py"),
     ("sentinelcam_models.store.atomic", "store/atomic.py"),
+    ("sentinelcam_models.store.safefs", "store/safefs.py"),
+    ("sentinelcam_models.store.versions", "store/versions.py"),
+    ("sentinelcam_models.store.publish", "store/publish.py"),
+    ("sentinelcam_models.store.coralstore", "store/coralstore.py"),
     ("sentinelcam_models.store.local", "store/local.py"),
     ("sentinelcam_models.store.agent", "store/agent.py"),
 )
