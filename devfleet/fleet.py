@@ -33,6 +33,10 @@ import shutil
 import sys
 import time
 
+try:
+    from devfleet import original
+except ImportError:  # run as a script (python3 devfleet/fleet.py): devfleet/ is sys.path[0]
+    import original  # type: ignore[import-not-found,no-redef]
 from devfleet.access import (
     existing_node_names,
     ssh_cmd,
@@ -105,6 +109,7 @@ from devfleet.nodes import (
     mount_overlay,
     mounts_under,
     node_pids,
+    original_key,
     prepare_node,
     proc_start_time,
     read_pub,
@@ -177,6 +182,7 @@ __all__ = [
     "node_dir",
     "node_pids",
     "node_specs",
+    "original_key",
     "prepare_node",
     "proc_start_time",
     "raise_host_limits",
@@ -202,7 +208,7 @@ __all__ = [
 ]
 
 
-def write_fleet_json(nodes: list[dict]) -> None:
+def write_fleet_json(nodes: list[dict], as_original: bool = False) -> None:
     """fleet.json: the nodes (name, address, groups, login), the operator key and known_hosts.
     ``ssh_user`` (ops) stays for older readers; each node's ``login`` is the account to log in
     with, ``root_login`` the account for test-only privileged actions."""
@@ -212,6 +218,7 @@ def write_fleet_json(nodes: list[dict]) -> None:
         "root_login": ROOT_USER,
         "ssh_key": fleet_key(),
         "known_hosts": known_hosts_path(),
+        "original": as_original,
     }
     tmp = fleet_json_path() + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
@@ -220,10 +227,13 @@ def write_fleet_json(nodes: list[dict]) -> None:
     os.replace(tmp, fleet_json_path())
 
 
-def is_up(n: int | None = None, check_ssh: bool = True) -> bool:
-    """True if a fleet (of n nodes, if given) is running and every node accepts SSH."""
+def is_up(n: int | None = None, check_ssh: bool = True, as_original: bool = False) -> bool:
+    """True if a fleet (of n nodes, if given; the original's if ``as_original``) is running and
+    every node accepts SSH."""
     fleet = load_fleet()
     if not fleet or (n is not None and len(fleet["nodes"]) != n):
+        return False
+    if n is not None and bool(fleet.get("original")) != as_original:
         return False
     if any(recorded_pid(node["name"]) is None for node in fleet["nodes"]):
         return False
@@ -257,15 +267,17 @@ def _boot(nodes: list[dict], root: str) -> None:
         raise FleetError(f"{len(failed)} node(s) did not accept SSH ({why}); console logs: {logs}")
 
 
-def cmd_up(n: int) -> None:
+def cmd_up(n: int, as_original: bool = False) -> None:
     if n < MIN_NODES:
         raise FleetError(f"a fleet needs at least {MIN_NODES} nodes (got {n})")
+    if as_original and n < original.MIN_NODES:
+        raise FleetError(f"--as-original needs at least {original.MIN_NODES} nodes (got {n})")
     check_root()
     check_tools()
     check_cgroups()
     with flock(os.path.join(state_dir(), ".lock")):
         t0 = time.monotonic()
-        if is_up(n):
+        if is_up(n, as_original=as_original):
             log(f"{n} nodes already up; nothing to do")
             return
         if load_fleet() or existing_node_names():
@@ -274,6 +286,11 @@ def cmd_up(n: int) -> None:
         raise_host_limits(n)
         os.makedirs(state_dir(), mode=0o700, exist_ok=True)
         nodes = node_specs(n)
+        if as_original:
+            for node in nodes:
+                node["original"] = True
+                if node["name"] in original.INVENTORY_DATA:
+                    node["data"] = original.INVENTORY_DATA[node["name"]]
         keygen(fleet_key(), "sentinelcam-fleet operator")
         for p in (stale_node_key(), stale_node_key() + ".pub"):
             with contextlib.suppress(FileNotFoundError):
@@ -282,6 +299,8 @@ def cmd_up(n: int) -> None:
         def keys(node):
             os.makedirs(node_dir(node["name"]), exist_ok=True)
             keygen(host_key(node["name"]), f"root@{node['name']}")
+            if as_original:
+                keygen(original_key(node["name"]), f"ops@{node['name']}")
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
             list(ex.map(keys, nodes))
@@ -289,9 +308,11 @@ def cmd_up(n: int) -> None:
             for node in nodes:
                 f.write(f"{node['address']} {read_pub(host_key(node['name']))}\n")
         os.replace(known_hosts_path() + ".tmp", known_hosts_path())
-        write_fleet_json(nodes)
+        write_fleet_json(nodes, as_original)
         try:
             _boot(nodes, root)
+            if as_original:
+                original.install_models(load_fleet() or {})
         except BaseException:
             if not isinstance(sys.exc_info()[1], FleetError):
                 _down()
@@ -360,6 +381,8 @@ def cmd_reset() -> None:
         with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
             list(ex.map(wipe, names))
         _boot(nodes, root)
+        if fleet.get("original"):
+            original.install_models(fleet)
     log(f"{len(nodes)} nodes reset in {time.monotonic() - t0:.1f} s")
 
 
@@ -432,6 +455,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     p_up = sub.add_parser("up", help="boot N nodes (idempotent)")
     p_up.add_argument("--nodes", type=int, default=6)
+    p_up.add_argument(
+        "--as-original",
+        action="store_true",
+        help=f"nodes as the original Ansible roles left them (at least {original.MIN_NODES} nodes)",
+    )
     sub.add_parser("down", help="stop every node and clean up")
     sub.add_parser("status", help="list nodes and whether they are up")
     sub.add_parser("reset", help="restore every node to a pristine state")
@@ -443,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         if args.cmd == "up":
-            cmd_up(args.nodes)
+            cmd_up(args.nodes, args.as_original)
         elif args.cmd == "down":
             cmd_down()
         elif args.cmd == "status":

@@ -9,8 +9,9 @@ import subprocess
 import time
 
 try:
-    from devfleet import provision
+    from devfleet import original, provision
 except ImportError:  # run as a script (python3 devfleet/fleet.py): devfleet/ is sys.path[0]
+    import original  # type: ignore[import-not-found,no-redef]
     import provision  # type: ignore[import-not-found,no-redef]
 from devfleet.host import run
 from devfleet.layout import (
@@ -45,6 +46,11 @@ def read_pub(path: str) -> str:
 
 def host_key(name: str) -> str:
     return os.path.join(node_dir(name), "ssh_host_ed25519_key")
+
+
+def original_key(name: str) -> str:
+    """ops' own key on a node of the original's fleet (--as-original), which datasinks trust plainly."""
+    return os.path.join(node_dir(name), "original_id_ed25519")
 
 
 def write_file(
@@ -128,6 +134,23 @@ def prepare_node(node: dict, nodes: list[dict]) -> None:
         os.chmod(ssh, 0o700)
         os.chown(ssh, uid, uid)
         write_file(f"{ssh}/authorized_keys", f"{operator}\n", 0o600, uid, uid)
+    if node.get("original"):  # the original's plain node-to-datasink trust (original.py)
+        ssh = f"{m}/home/ops/.ssh"
+        copy_in(original_key(name), f"{ssh}/id_ed25519", 0o600, OPS_UID, OPS_UID)
+        copy_in(original_key(name) + ".pub", f"{ssh}/id_ed25519.pub", 0o644, OPS_UID, OPS_UID)
+        keys = {n["name"]: read_pub(original_key(n["name"])) for n in nodes}
+        datasinks = [n for n in nodes if "datasinks" in n["groups"]]
+        host_keys = {d["name"]: read_pub(host_key(d["name"])) for d in datasinks}
+        write_file(
+            f"{ssh}/known_hosts",
+            original.known_hosts(datasinks, host_keys),
+            0o644,
+            OPS_UID,
+            OPS_UID,
+        )
+        if "datasinks" in node["groups"]:
+            text = original.datasink_authorized_keys(operator, keys, name)
+            write_file(f"{ssh}/authorized_keys", text, 0o600, OPS_UID, OPS_UID)
     # The files the service roles left, owned by ops.
     for path, text in provision.node_files(node).items():
         make_dirs(m, os.path.dirname(path), OPS_UID, OPS_UID)

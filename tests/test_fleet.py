@@ -37,7 +37,7 @@ def test_fleet_json_matches_roles(fresh_fleet):
     assert names[:3] == ["data1", "sentinel1", "east"]
     assert len(set(names)) == len(names)
     for i, node in enumerate(fresh_fleet.nodes, start=1):
-        assert node["address"] == fleet_mod.node_address(i)  # 127.0.0.{100 + i} on fleet 0
+        assert node["address"] == f"127.{fleet_mod.fleet_net()}.0.{100 + i}"
     assert "data1" in fresh_fleet.names("datasinks")
     assert fresh_fleet.data["ssh_user"] == "ops"
     # Deploys log in as the service user on some nodes and as another account on others, in every group.
