@@ -259,7 +259,7 @@ def _nspawn_pids():
 def _fleet_mounts():
     state = os.path.realpath(fleet_mod.state_dir())
     with open("/proc/mounts") as fh:
-        return [line for line in fh if state in line]
+        return [line for line in fh if state + "/" in line]
 
 
 def test_down_leaves_nothing_behind_and_up_is_idempotent(fleet):

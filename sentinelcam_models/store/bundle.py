@@ -25,6 +25,7 @@ MODULES = (
     ("sentinelcam_models.core.problems", "core/problems.py"),
     ("sentinelcam_models.core.retention", "core/retention.py"),
     ("sentinelcam_models.store.atomic", "store/atomic.py"),
+    ("sentinelcam_models.store.progress", "store/progress.py"),
     ("sentinelcam_models.store.safefs", "store/safefs.py"),
     ("sentinelcam_models.store.versions", "store/versions.py"),
     ("sentinelcam_models.store.publish", "store/publish.py"),

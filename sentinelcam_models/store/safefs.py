@@ -16,9 +16,9 @@ from pathlib import Path
 from ..core import names
 from ..core.manifest import MANIFEST, content_mtime
 from ..core.problems import BadInput, CheckFailed, one_line
+from . import progress
 
 CHUNK = 1 << 20
-
 
 _SETID = stat.S_ISUID | stat.S_ISGID
 
@@ -150,6 +150,7 @@ def _sha256_fd(fd: int) -> str:
     digest = hashlib.sha256()
     while chunk := os.read(fd, CHUNK):
         digest.update(chunk)
+        progress.advance(len(chunk), progress.HASH)
     return digest.hexdigest()
 
 
@@ -161,6 +162,7 @@ def _copy_fd(src: int, dest: int) -> str:
         view = memoryview(chunk)
         while view:
             view = view[os.write(dest, view) :]
+        progress.advance(len(chunk))
     return digest.hexdigest()
 
 
