@@ -12,6 +12,7 @@ from pyinfra.api import QuoteString, StringCommand, operation
 
 from facts.shell import body
 from sentinelcam_models.core.rollout import Gate
+from sentinelcam_models.core.untrusted import as_bytes
 
 SERVICE_RESTART = ("sudo", "-n", "systemctl", "restart")
 
@@ -53,7 +54,7 @@ def gate(
             {
                 "dest": r.dest,
                 "restarts": r.restarts,
-                "text": None if r.text is None else base64.b64encode(r.text.encode()).decode(),
+                "text": None if r.text is None else base64.b64encode(as_bytes(r.text)).decode(),
             }
             for r in spec.revert
         ],

@@ -31,6 +31,7 @@ MODULES = (
     ("sentinelcam_models.store.publish", "store/publish.py"),
     ("sentinelcam_models.store.coralstore", "store/coralstore.py"),
     ("sentinelcam_models.store.local", "store/local.py"),
+    ("sentinelcam_models.store.served", "store/served.py"),
     ("sentinelcam_models.store.agent", "store/agent.py"),
 )
 PACKAGES = ("sentinelcam_models", "sentinelcam_models.core", "sentinelcam_models.store")
