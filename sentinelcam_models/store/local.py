@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core import names
+from ..core import modelfiles, names
 from ..core.manifest import MANIFEST, content_mtime, format_manifest, parse_manifest
 from ..core.problems import BadInput, CheckFailed, one_line
 from ..core.retention import Policy, parse_policy, policy_document
@@ -226,6 +226,20 @@ def _copy_fd(src: int, dest: int) -> str:
     return digest.hexdigest()
 
 
+def _format_faults(top_fd: int, files: Iterator[str] | list[str]) -> list[str]:
+    """One line per file that does not hold its format (``core.modelfiles``), in name order."""
+    faults = []
+    for rel in sorted(files):
+        if modelfiles.file_format(rel) is None:
+            continue
+        fd = _open_file(top_fd, rel)
+        with open(fd, "rb", buffering=1 << 16) as handle:
+            fault = modelfiles.check_file(rel, handle, os.fstat(fd).st_size)
+        if fault is not None:
+            faults.append(fault)
+    return faults
+
+
 def _write_new(dir_fd: int, name: str, data: bytes, mode: int) -> None:
     """A new file with ``data``; its mtime derives from its content, like every store file's (two
     manifests of equal size written in the same second would otherwise look alike to rsync)."""
@@ -391,8 +405,9 @@ class LocalStore:
         entries, problems = parse_manifest(text)
         return entries, [one_line(p) for p in problems], digest
 
-    def verify(self, model: str, version: str) -> VerifyResult:
-        """Re-hash every file of a version against its manifest (slow: reads every byte)."""
+    def verify(self, model: str, version: str, deep: bool = False) -> VerifyResult:
+        """Re-hash every file of a version against its manifest (slow: reads every byte); with
+        ``deep``, also check each file's format (``core.modelfiles``)."""
         _check_names(model, version)
         self.require()
         result = VerifyResult(model, version)
@@ -425,6 +440,9 @@ class LocalStore:
                             result.altered.append(rel)
                     finally:
                         os.close(fd)
+                if deep:
+                    checked = sorted(set(entries) & present)
+                    result.problems += _format_faults(dir_fd, checked)
         finally:
             os.close(dir_fd)
         return result
@@ -591,6 +609,10 @@ class LocalStore:
                     raise BadInput(
                         one_line(f"{where} lacks {', '.join(lacking)} (the configs name them)")
                     )
+                faults = _format_faults(top, set(tree.files) - {MANIFEST})
+                if faults:
+                    more = f" (and {len(faults) - 1} more)" if len(faults) > 1 else ""
+                    raise BadInput(one_line(f"{where}: {faults[0]}{more}; nothing published"))
                 entries = _seal(top, tree, skip=frozenset({MANIFEST}))
                 text = format_manifest(entries).encode("utf-8")
                 if MANIFEST in tree.files:  # the uploader's own; the store writes its own
@@ -756,6 +778,10 @@ class LocalStore:
             lacking = [rel for rel in dict.fromkeys(required) if rel not in tree.files]
             if lacking:
                 return refused(f"lacks {', '.join(lacking)} (the configs name them)")
+            faults = _format_faults(fd, list(tree.files))
+            if faults:
+                more = f" (and {len(faults) - 1} more)" if len(faults) > 1 else ""
+                return refused(faults[0] + more)
             if dry_run:
                 return AdoptResult(model, version, "would adopt", f"{len(tree.files)} files")
             with contextlib.suppress(FileNotFoundError):
