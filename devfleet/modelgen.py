@@ -23,10 +23,13 @@ and, with the node's numpy, scikit-learn and h5py (``node_files``, run on a flee
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
 import random
 import struct
+import subprocess
 import sys
 import tarfile
 
@@ -60,13 +63,13 @@ def _blob(shape: list[int], values) -> bytes:
     return _field(7, _field(1, dims)) + _field(5, _floats(values))
 
 
-def _conv_layer(name: str, outputs: int, inputs: int, rng: random.Random) -> bytes:
-    weights = [rng.uniform(-0.5, 0.5) for _ in range(outputs * inputs * 9)]
+def _conv_layer(name: str, outputs: int, inputs: int, rng: random.Random, kernel: int = 3) -> bytes:
+    weights = [rng.uniform(-0.5, 0.5) for _ in range(outputs * inputs * kernel * kernel)]
     bias = [rng.uniform(-0.1, 0.1) for _ in range(outputs)]
     return (
         _field(1, name)
         + _field(2, "Convolution")
-        + _field(7, _blob([outputs, inputs, 3, 3], weights))
+        + _field(7, _blob([outputs, inputs, kernel, kernel], weights))
         + _field(7, _blob([outputs], bias))
     )
 
@@ -98,10 +101,12 @@ def caffe_prototxt(size: int = 0, seed: str = "") -> bytes:
     return text.encode()
 
 
-def caffemodel(size: int = 0, seed: str = "") -> bytes:
-    """A NetParameter with the prototxt's weights; an unused layer of weights fills ``size``."""
+def caffemodel(size: int = 0, seed: str = "", broken: bool = False) -> bytes:
+    """A NetParameter with the prototxt's weights; an unused layer of weights fills ``size``.
+    ``broken``: well-formed, but conv1's weights are 5x5 where the net says 3x3."""
     rng = random.Random(f"caffemodel/{seed}")
-    data = _field(1, "sentinelcam-tiny") + _field(100, _conv_layer("conv1", 2, 3, rng))
+    conv = _conv_layer("conv1", 2, 3, rng, kernel=5 if broken else 3)
+    data = _field(1, "sentinelcam-tiny") + _field(100, conv)
     room = size - len(data) - 64
     if room > 0:
         count = room // 4
@@ -174,7 +179,8 @@ class _T7:
         self.raw_string("V 1")
         self.raw_string("torch.FloatTensor")
         self.i32(len(shape))
-        strides, step = [], 1
+        strides: list[int] = []
+        step = 1
         for dim in reversed(shape):
             strides.insert(0, step)
             step *= dim
@@ -191,13 +197,15 @@ class _T7:
         self.out.write(data)
 
 
-def torch7(size: int = 0, seed: str = "") -> bytes:
-    """nn.Sequential { nn.SpatialConvolution(3 -> 2, 3x3, stride 2) }, padded to ``size``."""
+def torch7(size: int = 0, seed: str = "", broken: bool = False) -> bytes:
+    """nn.Sequential { nn.SpatialConvolution(3 -> 2, 3x3, stride 2) }, padded to ``size``.
+    ``broken``: well-formed, but the convolution takes 7 input planes (the image has 3)."""
     rng = random.Random(f"torch7/{seed}")
-    weight = _floats([rng.uniform(-0.5, 0.5) for _ in range(2 * 3 * 9)])
+    planes = 7 if broken else 3
+    weight = _floats([rng.uniform(-0.5, 0.5) for _ in range(2 * planes * 9)])
     bias = _floats([rng.uniform(-0.1, 0.1) for _ in range(2)])
     conv = {
-        "nInputPlane": 3,
+        "nInputPlane": planes,
         "nOutputPlane": 2,
         "kW": 3,
         "kH": 3,
@@ -205,7 +213,7 @@ def torch7(size: int = 0, seed: str = "") -> bytes:
         "dH": 2,
         "padW": 0,
         "padH": 0,
-        "weight": ("tensor", [2, 3, 3, 3], weight),
+        "weight": ("tensor", [2, planes, 3, 3], weight),
         "bias": ("tensor", [2], bias),
         "train": False,
     }
@@ -291,21 +299,30 @@ def _flatbuffer(root: _Table, ident: bytes) -> bytes:
     return bytes(buf)
 
 
-def tflite(edgetpu: bool, size: int = 0, seed: str = "") -> bytes:
-    """One subgraph: float32 [1, 4] -> RELU (or the EdgeTPU custom op) -> [1, 4]."""
+def tflite(edgetpu: bool, size: int = 0, seed: str = "", broken: bool = False) -> bytes:
+    """An SSD detector's interface, as pycoral's detect adapter reads it: uint8 [1, 300, 300, 3]
+    in; boxes [1, 10, 4], classes, scores [1, 10] and count [1] out, through the EdgeTPU custom
+    op (``edgetpu``) or a CPU builtin (DETECTION_POSTPROCESS is custom too, so a CPU file here
+    is a RELU: it holds no edgetpu-custom-op, which is what the checks look at).
+    ``broken``: a float [1, 4] input, a model exported for another task."""
     rng = random.Random(f"tflite/{seed}")
     if edgetpu:
         code = _Table([("i8", 32), "edgetpu-custom-op", ("i32", 1), ("i32", 32)])
     else:
         code = _Table([("i8", 19), None, ("i32", 1), ("i32", 19)])
+    shapes = [([1, 4], 0)] if broken else [([1, 300, 300, 3], 3)]
+    shapes += [([1, 10, 4], 0), ([1, 10], 0), ([1, 10], 0), ([1], 0)]
     tensor = [
-        _Table([_Vector([1, 4], "i32"), ("i8", 0), ("u32", 0), name]) for name in ("in", "out")
+        _Table([_Vector(shape, "i32"), ("i8", kind), ("u32", 0), f"t{i}"])
+        for i, (shape, kind) in enumerate(shapes)
     ]
-    op = _Table([("u32", 0), _Vector([0], "i32"), _Vector([1], "i32")])
-    subgraph = _Table([_Vector(tensor), _Vector([0], "i32"), _Vector([1], "i32"), _Vector([op])])
+    op = _Table([("u32", 0), _Vector([0], "i32"), _Vector([1, 2, 3, 4], "i32")])
+    subgraph = _Table(
+        [_Vector(tensor), _Vector([0], "i32"), _Vector([1, 2, 3, 4], "i32"), _Vector([op])]
+    )
     buffers = [_Table([])]
-    if size > 1024:
-        buffers.append(_Table([rng.randbytes(size - 1024)]))  # the compiled weights' place
+    if size > 2048:
+        buffers.append(_Table([rng.randbytes(size - 2048)]))  # the compiled weights' place
     model = _Table(
         [
             ("u32", 3),
@@ -326,7 +343,11 @@ def nn_archive(size: int = 0, seed: str = "") -> bytes:
     config = {
         "config_version": "1.0",
         "model": {
-            "metadata": {"name": "mobilenet-ssd", "path": "mobilenet-ssd.blob", "precision": "float16"},
+            "metadata": {
+                "name": "mobilenet-ssd",
+                "path": "mobilenet-ssd.blob",
+                "precision": "float16",
+            },
             "inputs": [{"name": "data", "shape": [1, 3, 300, 300], "layout": "NCHW"}],
             "outputs": [{"name": "detection_out"}],
             "heads": [{"parser": "SSD", "metadata": {"classes": ["background", "person"]}}],
@@ -380,6 +401,67 @@ def facelist(size: int = 0, seed: str = "") -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+# --- the files of one version -------------------------------------------------------------------
+
+# Without a fleet (unit tests): files that pass the format checks but that no loader was asked
+# about: a pickle naming the trainer's classes, an HDF5 superblock, an empty cascade.
+STDLIB_TEMPLATES = {
+    "facemodel.pickle": (
+        b"\x80\x02}q\x00(X\x03\x00\x00\x00svmq\x01csklearn.svm._classes\nSVC\nq\x02)\x81q\x03"
+        b"}q\x04bX\x06\x00\x00\x00labelsq\x05csklearn.preprocessing._label\nLabelEncoder\nq\x06)"
+        b"\x81q\x07}q\x08bu."
+    ),
+    "wrong-class.pickle": b"\x80\x02]q\x00(K\x01K\x02e.",
+    "haarcascade_eye.xml": (
+        b'<?xml version="1.0"?>\n<opencv_storage>\n<cascade>\n  <stageType>BOOST</stageType>\n'
+        b"  <featureType>HAAR</featureType>\n  <height>20</height>\n  <width>20</width>\n"
+        b"  <stages></stages>\n</cascade>\n</opencv_storage>\n"
+    ),
+}
+
+
+def hdf5_stub(size: int = 96) -> bytes:
+    """An HDF5 version 0 superblock whose end-of-file address is ``size``."""
+    undefined = b"\xff" * 8
+    head = b"\x89HDF\r\n\x1a\n" + bytes([0, 0, 0, 0, 0, 8, 8, 0]) + struct.pack("<HHI", 4, 16, 0)
+    head += struct.pack("<Q", 0) + undefined + struct.pack("<Q", size) + undefined
+    return head + bytes(max(0, size - len(head)))
+
+
+BROKEN_EMPTY_CASCADE = STDLIB_TEMPLATES["haarcascade_eye.xml"]
+
+
+def file_bytes(
+    name: str, size: int, seed: str, templates: dict[str, bytes], broken: bool = False
+) -> bytes:
+    """A valid file for ``name``'s format, about ``size`` bytes, different per ``seed``;
+    ``broken``: one that passes the format checks but that the loader refuses."""
+    if name.endswith(".prototxt"):
+        return caffe_prototxt(size, seed)
+    if name.endswith(".caffemodel"):
+        return caffemodel(size, seed, broken)
+    if name.endswith(".t7"):
+        return torch7(size, seed, broken)
+    if name.endswith(".tflite"):
+        return tflite(name.endswith("_edgetpu.tflite"), size, seed, broken)
+    if name.endswith(".tar.xz"):
+        return nn_archive(size, seed)
+    if name.endswith("labels.txt"):
+        return labels(size, seed)
+    if name == "facelist.csv":
+        return facelist(size, seed)
+    if name.endswith(".pickle"):
+        return templates["wrong-class.pickle" if broken else "facemodel.pickle"]
+    if name.endswith(".xml"):
+        return BROKEN_EMPTY_CASCADE if broken else templates["haarcascade_eye.xml"]
+    if name.endswith((".hdf5", ".h5")):
+        base = templates.get(name) or hdf5_stub()
+        # After the file's end-of-file address: h5py reads the file, rsync sees new bytes.
+        pad = random.Random(f"hdf5/{seed}").randbytes(max(16, size - len(base)))
+        return base + pad
+    return random.Random(seed).randbytes(size)
+
+
 # --- on a node: numpy, scikit-learn, h5py, opencv-data ------------------------------------------
 
 HAARCASCADE = "/usr/share/opencv4/haarcascades/haarcascade_eye.xml"
@@ -387,12 +469,12 @@ HAARCASCADE = "/usr/share/opencv4/haarcascades/haarcascade_eye.xml"
 
 def node_files() -> dict[str, bytes]:
     """The files only the node's libraries write: run on a fleet node (``python3 -``)."""
-    import pickle
+    import pickle  # noqa: PLC0415  (node-only libraries: imported where they run)
 
-    import h5py
-    import numpy as np
-    from sklearn.preprocessing import LabelEncoder
-    from sklearn.svm import SVC
+    import h5py  # type: ignore[import-not-found]  # noqa: PLC0415
+    import numpy as np  # type: ignore[import-not-found]  # noqa: PLC0415
+    from sklearn.preprocessing import LabelEncoder  # type: ignore[import-not-found]  # noqa: PLC0415
+    from sklearn.svm import SVC  # type: ignore[import-not-found]  # noqa: PLC0415
 
     rng = np.random.default_rng(7)
     names = np.array(FACE_NAMES)
@@ -417,6 +499,51 @@ def node_files() -> dict[str, bytes]:
     with open(HAARCASCADE, "rb") as f:
         out["haarcascade_eye.xml"] = f.read()
     return out
+
+
+_CACHE: dict[str, dict[str, bytes]] = {}
+
+
+def _generate_on_node(fleet: dict, source: bytes, cache: str) -> None:
+    node = fleet["nodes"][0]["address"]
+    ssh = [
+        "ssh", "-F", "/dev/null", "-i", fleet["ssh_key"], "-o", "IdentitiesOnly=yes",
+        "-o", f"UserKnownHostsFile={fleet['known_hosts']}", "-o", "StrictHostKeyChecking=yes",
+        "-o", "BatchMode=yes", f"ops@{node}", "python3", "-", "node-files",
+    ]  # fmt: skip
+    proc = subprocess.run(ssh, input=source, capture_output=True, timeout=300, check=False)
+    if proc.returncode != 0:
+        tail = proc.stderr.decode(errors="replace")[-500:]
+        raise RuntimeError(f"generating models on {node} failed: {tail}")
+    json.loads(proc.stdout)  # one JSON document, or an error here
+    tmp = f"{cache}.{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(proc.stdout)
+    os.replace(tmp, cache)
+
+
+def templates() -> dict[str, bytes]:
+    """The files only a node's libraries write, made on a node of the local fleet (as the service
+    user, with the node's own python3) once per generator and node root, cached in the fleet's
+    state directory; ``STDLIB_TEMPLATES`` when no fleet is up (unit tests)."""
+    state = os.environ.get("SENTINELCAM_FLEET_DIR") or "/var/lib/sentinelcam-fleet"
+    try:
+        with open(os.path.join(state, "fleet.json"), encoding="utf-8") as f:
+            fleet = json.load(f)
+    except (OSError, ValueError):
+        return dict(STDLIB_TEMPLATES)
+    with open(__file__, "rb") as f:
+        source = f.read()
+    key = hashlib.sha256(source + str(fleet.get("root", "")).encode()).hexdigest()[:16]
+    if key in _CACHE:
+        return _CACHE[key]
+    cache = os.path.join(state, f"modelgen-{key}.json")
+    if not os.path.exists(cache):
+        _generate_on_node(fleet, source, cache)
+    with open(cache, encoding="utf-8") as f:
+        documents = json.load(f)
+    _CACHE[key] = {name: bytes.fromhex(text) for name, text in documents.items()}
+    return _CACHE[key]
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["node-files"]:

@@ -168,7 +168,9 @@ def _fields(handle: BinaryIO, start: int, end: int) -> list[tuple[int, int, int,
         else:
             raise Fault(f"wire type {wire} at byte {at} (not protobuf)")
         if begin + length > end:
-            raise Fault(f"field {number} at byte {at} runs {begin + length - end} bytes past the end")
+            raise Fault(
+                f"field {number} at byte {at} runs {begin + length - end} bytes past the end"
+            )
         handle.seek(begin + length)
         found.append((number, wire, begin, begin + length))
     return found
@@ -271,19 +273,21 @@ def _check_haarcascade(handle: BinaryIO, size: int) -> None:
     if size > TEXT_MAX:
         raise Fault(f"{size} bytes, more than {TEXT_MAX} for a cascade")
     parser = expat.ParserCreate()
-    state = {"depth": 0, "root": None, "cascade": False}
+    depth = [0]
+    root: list[str] = []
+    cascade: list[bool] = []
 
     def start(name: str, attrs: dict) -> None:
-        if state["depth"] == 0:
-            state["root"] = name
-        elif state["depth"] == 1 and (
+        if depth[0] == 0:
+            root.append(name)
+        elif depth[0] == 1 and (
             name == "cascade" or attrs.get("type_id") == "opencv-haar-classifier"
         ):
-            state["cascade"] = True
-        state["depth"] += 1
+            cascade.append(True)
+        depth[0] += 1
 
     def end(name: str) -> None:
-        state["depth"] -= 1
+        depth[0] -= 1
 
     def doctype(*_: object) -> None:
         raise Fault("a DOCTYPE (cascades have none; entities are refused)")
@@ -298,9 +302,9 @@ def _check_haarcascade(handle: BinaryIO, size: int) -> None:
         parser.Parse(b"", True)
     except expat.ExpatError as exc:
         raise Fault(f"XML error: {expat.ErrorString(exc.code)} at line {exc.lineno}") from None
-    if state["root"] != "opencv_storage":
-        raise Fault(f"the root element is {state['root']!r}, not opencv_storage")
-    if not state["cascade"]:
+    if root[:1] != ["opencv_storage"]:
+        raise Fault(f"the root element is {root[0] if root else None!r}, not opencv_storage")
+    if not cascade:
         raise Fault("no cascade in opencv_storage")
 
 
@@ -391,9 +395,9 @@ def _check_tflite(handle: BinaryIO, size: int, edgetpu: bool) -> None:
             buffer = flat.table(flat.ref(start + 4 * index))
             if (data_field := buffer(0)) is not None:
                 flat.vector(data_field, 1)
-            offset, length = buffer(1), buffer(2)
-            if offset is not None and length is not None:
-                end = flat._at("<Q", offset) + flat._at("<Q", length)
+            offset_at, length_at = buffer(1), buffer(2)
+            if offset_at is not None and length_at is not None:
+                end = flat._at("<Q", offset_at) + flat._at("<Q", length_at)
                 if end > size:
                     raise Fault(f"buffer {index} ends at byte {end}, past the end (truncated?)")
     has_edgetpu = EDGETPU_OP in custom
@@ -439,7 +443,9 @@ def _check_hdf5(handle: BinaryIO, size: int) -> None:
         _need(handle, offsets * skip, "the superblock")
     eof = struct.unpack(fmt, _need(handle, offsets, "the superblock"))[0]
     if base_address + eof > size:
-        raise Fault(f"the superblock says {base_address + eof} bytes, the file has {size} (truncated)")
+        raise Fault(
+            f"the superblock says {base_address + eof} bytes, the file has {size} (truncated)"
+        )
 
 
 def _check_pickle(handle: BinaryIO, size: int) -> None:
@@ -456,10 +462,10 @@ def _check_pickle(handle: BinaryIO, size: int) -> None:
                 _allowed(module, attr)
                 pushed.append(None)
             elif name == "STACK_GLOBAL":
-                module, attr = (pushed[-2], pushed[-1]) if len(pushed) >= 2 else (None, None)
-                if not (isinstance(module, str) and isinstance(attr, str)):
+                pair = (pushed[-2], pushed[-1]) if len(pushed) >= 2 else (None, None)
+                if not (isinstance(pair[0], str) and isinstance(pair[1], str)):
                     raise Fault("a global whose name the check cannot follow")
-                _allowed(module, attr)
+                _allowed(pair[0], pair[1])
                 pushed.append(None)
             elif name in ("EXT1", "EXT2", "EXT4"):
                 raise Fault("an extension-registry global")
@@ -568,7 +574,9 @@ def _check_torch7(handle: BinaryIO, size: int) -> None:
             else:
                 obj(depth + 1)
             return None
-        raise Fault(f"object type {kind} at byte {handle.tell() - 4} (a Lua function or not Torch7)")
+        raise Fault(
+            f"object type {kind} at byte {handle.tell() - 4} (a Lua function or not Torch7)"
+        )
 
     if size < 8:
         raise Fault(f"{size} bytes")
@@ -635,3 +643,37 @@ _CHECKS: dict[str, Callable[[BinaryIO, int], None]] = {
     LABELS: _check_labels,
     FACELIST: _check_facelist,
 }
+
+
+def tflite_interface(data: bytes) -> tuple[list[tuple[tuple[int, ...], int]], int]:
+    """A TFLite model's first subgraph as an interpreter shows it: the inputs' (shape, TensorType)
+    and the number of outputs (what pycoral's detect adapter looks at)."""
+    flat = _Flat(data)
+    model = flat.table(flat.ref(0))
+    subgraphs = model(2)
+    if subgraphs is None:
+        raise Fault("no subgraphs")
+    start, count = flat.vector(subgraphs, 4)
+    if not count:
+        raise Fault("no subgraphs")
+    subgraph = flat.table(flat.ref(start))
+    tensors: list[tuple[tuple[int, ...], int]] = []
+    if (pos := subgraph(0)) is not None:
+        items, length = flat.vector(pos, 4)
+        for item in range(length):
+            tensor = flat.table(flat.ref(items + 4 * item))
+            shape: tuple[int, ...] = ()
+            if (at := tensor(0)) is not None:
+                first, dims = flat.vector(at, 4)
+                shape = tuple(flat._at("<i", first + 4 * d) for d in range(dims))
+            kind = flat._at("<B", at) if (at := tensor(1)) is not None else 0
+            tensors.append((shape, kind))
+
+    def indices(field: int) -> list[int]:
+        if (pos := subgraph(field)) is None:
+            return []
+        first, length = flat.vector(pos, 4)
+        return [flat._at("<i", first + 4 * i) for i in range(length)]
+
+    inputs = [tensors[i] for i in indices(1) if 0 <= i < len(tensors)]
+    return inputs, len(indices(2))

@@ -23,7 +23,7 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -226,7 +226,7 @@ def _copy_fd(src: int, dest: int) -> str:
     return digest.hexdigest()
 
 
-def _format_faults(top_fd: int, files: Iterator[str] | list[str]) -> list[str]:
+def _format_faults(top_fd: int, files: Iterable[str]) -> list[str]:
     """One line per file that does not hold its format (``core.modelfiles``), in name order."""
     faults = []
     for rel in sorted(files):
