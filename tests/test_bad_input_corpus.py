@@ -416,8 +416,9 @@ def test_rich_markup_and_escape_codes_are_printed_as_text(world):
     assert "[/]ore[bold]" in done.stdout and "\x1b" not in done.stdout
     replace_in(
         world.registry,
-        'current_version: "2020-03-25"\n    previous_version: null\n\n  # OpenFace',
-        'current_version: "2026-01-01"\n    previous_version: "2020-03-25"\n\n  # OpenFace',
+        'current_version: "2020-03-25"\n    previous_version: null\n    probe: builtin\n\n  # OpenFace',
+        'current_version: "2026-01-01"\n    previous_version: "2020-03-25"\n    probe: builtin\n\n'
+        "  # OpenFace",
     )
     world.git(
         "-c",

@@ -63,9 +63,16 @@ def publish(
 @click.command()
 @click.argument("model", type=MODEL, required=False)
 @click.argument("version", type=VERSION, required=False)
+@click.option(
+    "--deep",
+    is_flag=True,
+    help="also check each file's format (caffemodel, tflite, pickle, HDF5, ...) as publish does",
+)
 @store_option
 @inventory_option
-def verify(model: str | None, version: str | None, store: str | None, inventory: str) -> None:
+def verify(
+    model: str | None, version: str | None, deep: bool, store: str | None, inventory: str
+) -> None:
     """Re-hash store versions against their manifests; exit 1 on any mismatch."""
     target, checked = store_for(inventory, store)
     models = [model] if model else sorted(checked.registry.models) if checked else []
@@ -80,7 +87,7 @@ def verify(model: str | None, version: str | None, store: str | None, inventory:
             click.echo(f"{name}: no versions in the store", err=True)
             bad += 1
         for item in versions:
-            result = target.call("verify", model=name, version=item)
+            result = target.call("verify", model=name, version=item, deep=deep)
             for line in result["lines"]:
                 click.echo(line, err=not result["ok"]) if not result["ok"] else say(line)
             bad += not result["ok"]
