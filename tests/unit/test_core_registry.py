@@ -259,9 +259,9 @@ def test_shipped_registry_is_valid():
     assert dict(blaze.variants) == {"short_range": "face_detection_short_range_edgetpu.tflite"}
     assert blaze.previous_version is None and blaze.versions == ("2026-01-02",)
     # Every model SentinelCam loads has the shipped probe (operations/scripts/model_probe.py).
-    assert {m.name: m.probe for m in registry.models.values()} == {
-        name: ("builtin",) for name in catalog.CATALOG
-    }
+    assert {m.name: m.probe for m in registry.models.values()} == dict.fromkeys(
+        catalog.CATALOG, ("builtin",)
+    )
     assert registry.models["openface_torch"].probe_timeout == 60
 
 
