@@ -91,7 +91,7 @@ def settle(service, seconds, timeout, failures):
             return
 
 
-NOTES = []  # what passing probes could not check (a library or a Coral the node lacks)
+NOTES: list[str] = []  # what passing probes could not check (a library or a Coral the node lacks)
 
 
 def probe(spec, as_service, failures):

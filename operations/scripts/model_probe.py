@@ -25,7 +25,7 @@ import os
 import pickle
 import sys
 
-NOTES = []
+NOTES: list[str] = []
 
 
 class Refused(Exception):
