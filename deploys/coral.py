@@ -19,14 +19,16 @@ from facts.node import NodeState
 from operations import services
 from operations.notice import refuse
 from sentinelcam_models.core.coral import UDEV_RULE_PATH, coral_roles
+from sentinelcam_models.core.services import SERVICES
 from sentinelcam_models.fleet.preflight import context
-from sentinelcam_models.fleet.steps import coral_runtime, service_args
+from sentinelcam_models.fleet.remote import as_service
+from sentinelcam_models.fleet.steps import coral_runtime
 
 ctx = context(state, inventory)
 settings = ctx.checked.settings.get(host.name)
 roles = coral_roles(settings) if settings and host.name in ctx.selected else ()
-if roles and ctx.registry.coral is not None:
-    as_service = service_args(host, settings)
+if settings is not None and roles and ctx.registry.coral is not None:
+    service = as_service(host, settings)
     node = host.get_fact(
         NodeState,
         roots=[],
@@ -34,17 +36,17 @@ if roles and ctx.registry.coral is not None:
         services=[],
         coral_package=ctx.registry.coral.deb_package_name,
         coral_venvs=sorted({r.venv for r in roles}),
-        **as_service,
+        **service,
     )
     if host.name in ctx.coral_refused:
         refuse(name="Coral EdgeTPU runtime refused", reasons=(ctx.coral_refused[host.name],))
     else:
-        changes = coral_runtime(ctx, settings, node, as_service)
-        for service in host.loop(("sentinel", "imagenode")):
-            if changes.get(service):
+        changes = coral_runtime(ctx, settings, node, service)
+        for unit in host.loop(SERVICES):
+            if changes.get(unit):
                 services.restart(
-                    name=f"Restart {service} (Coral runtime installed)",
-                    service=service,
+                    name=f"Restart {unit} (Coral runtime installed)",
+                    service=unit,
                     _sudo=True,
-                    _if=any_changed(*changes[service]),
+                    _if=any_changed(*changes[unit]),
                 )

@@ -22,8 +22,8 @@ from sentinelcam_models.core.problems import Refused
 from sentinelcam_models.core.sudoers import CLEANUP_UNIT
 from sentinelcam_models.fleet.inventory import check_pyinfra
 from sentinelcam_models.fleet.preflight import refusal
+from sentinelcam_models.fleet.remote import as_service
 from sentinelcam_models.fleet.runcache import once_per_run
-from sentinelcam_models.fleet.steps import service_args
 from sentinelcam_models.paths import template_text
 from sentinelcam_models.store.bundle import bundle_source
 
@@ -33,20 +33,20 @@ if isinstance(checked, Refused):
 
 if host.name == checked.primary:
     settings = checked.settings[host.name]
-    as_service = service_args(host, settings)
+    service = as_service(host, settings)
     data = settings.path("sentinelcam_data_path")
     program = f"{data}/bin/sentinelcam-store-agent"
     configs.file(
         name="Cleanup program (the store agent)",
         dest=program,
         content=bundle_source(),
-        **as_service,
+        **service,
     )
     configs.file(
         name="Retention policy (current, previous and pinned versions)",
         dest=policy_path(checked),
         content=policy_text(policy_for(checked)),
-        **as_service,
+        **service,
     )
     arguments = json.dumps(
         {
@@ -56,7 +56,7 @@ if host.name == checked.primary:
         },
         sort_keys=True,
     )
-    configs.file(name="Cleanup log directory", dest=f"{data}/logs/.keep", content="", **as_service)
+    configs.file(name="Cleanup log directory", dest=f"{data}/logs/.keep", content="", **service)
     unit = system.file(
         name="Cleanup service unit",
         path=f"/etc/systemd/system/{CLEANUP_UNIT}.service",

@@ -17,10 +17,10 @@ from operations import configs, trust
 from sentinelcam_models.core.plan import pull_sources
 from sentinelcam_models.core.problems import Refused
 from sentinelcam_models.core.trust import known_hosts
+from sentinelcam_models.fleet import remote
 from sentinelcam_models.fleet.inventory import check_pyinfra
 from sentinelcam_models.fleet.preflight import refusal
 from sentinelcam_models.fleet.runcache import once_per_run
-from sentinelcam_models.fleet.steps import service_args
 
 checked = once_per_run(state, "trust", lambda _: check_pyinfra(inventory))
 if isinstance(checked, Refused):
@@ -28,7 +28,7 @@ if isinstance(checked, Refused):
 
 settings = checked.settings[host.name]
 plan = checked.plans[host.name]
-as_service = service_args(host, settings)
+as_service = remote.as_service(host, settings)
 ssh_dir = settings.path("sentinelcam_ssh_dir")
 sources = pull_sources(settings, plan, checked.primary)
 
@@ -47,7 +47,7 @@ if sources:
         keys = once_per_run(
             state,
             f"host keys of {source}",
-            lambda _, source=source: inventory.get_host(source).get_fact(HostKeys),
+            lambda _, source=source: inventory.get_host(source).get_fact(HostKeys),  # type: ignore[misc]
         )
         entries[source] = ((datasink.pull_address, source), datasink.ssh_port, keys)
     path = f"{ssh_dir}/known_hosts"
@@ -62,7 +62,7 @@ if settings.roles.datasink:
     clients = {
         name: (
             f"{checked.settings[name].path('sentinelcam_ssh_dir')}/id_ed25519.pub",
-            service_args(inventory.get_host(name), checked.settings[name]),
+            remote.as_service(inventory.get_host(name), checked.settings[name]),
         )
         for name in checked.settings
         if host.name in pull_sources(checked.settings[name], checked.plans[name], checked.primary)

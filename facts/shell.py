@@ -40,6 +40,17 @@ def script(name: str, assignments: dict[str, str], **connector_args) -> StringCo
     return StringCommand(*bits, _separator="", **connector_args)
 
 
+def scripts(name: str, each: list[dict[str, str]], **connector_args) -> StringCommand:
+    """The body of ``name`` once per set of assignments, after the shared library, in one command
+    (one round trip for several small writes); the first that fails stops the rest."""
+    bits: list = [body(LIBRARY)]
+    for assignments in each:
+        for var, value in assignments.items():
+            bits += [f"{var}=", QuoteString(value), "\n"]
+        bits.append(body(name))
+    return StringCommand(*bits, _separator="", **connector_args)
+
+
 def exact(*bits: Any, **connector_args: Any) -> StringCommand:
     """A command run as it is, without ``sh -c``: under sudo, a sudoers rule can name it exactly.
 

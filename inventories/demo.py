@@ -23,7 +23,7 @@ try:
 except FileNotFoundError:
     raise RuntimeError(f"local fleet is not up: run `make fleet-up` (no {_FLEET_JSON})") from None
 
-_ROLE_DATA = {
+_ROLE_DATA: dict[str, dict] = {
     "sentinels": {"sentinel_accelerator_type": "cpu"},
     "east": {"outpost_models": ["mobilenet_ssd_depthai"]},
     "alpha5": {"outpost_models": ["mobilenet_ssd", "mobilenet_ssd_edgetpu"]},

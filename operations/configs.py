@@ -8,13 +8,14 @@ command (configs are a few KB), checked by digest before the rename.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from hashlib import sha256
 
 from pyinfra import host
 from pyinfra.api import operation
 
 from facts.keys import FileText
-from facts.shell import script
+from facts.shell import script, scripts
 
 UNKNOWN = object()
 
@@ -42,4 +43,41 @@ def file(dest: str, content: str, current: str | object | None = UNKNOWN):
     digest = sha256(content.encode()).hexdigest()
     yield script(
         "config_write.sh", {"what": dest, "dest": dest, "content": content, "digest": digest}
+    )
+
+
+@operation()
+def files(writes: Sequence[tuple[str, str, str | None]]):
+    """
+    Write several config files in one command, each as ``file`` does (temp file, digest check,
+    rename; the mode is kept), in the order given; the first that fails stops the rest.
+
+    + writes: ``(dest, content, current)`` per file; ``current`` is the file's text as the caller
+      read it (None: absent); files whose content is current are left alone
+
+    **Example:**
+
+    .. code:: python
+
+        configs.files(
+            name="Sentinel task files",
+            writes=[("/home/ops/sentinel/tasks/GetFaces.yaml", text, old_text), ...],
+            _sudo=True, _sudo_user="ops",
+        )
+    """
+    todo = [(dest, content) for dest, content, current in writes if current != content]
+    if not todo:
+        host.noop(f"{len(writes)} file(s) up to date")
+        return
+    yield scripts(
+        "config_write.sh",
+        [
+            {
+                "what": dest,
+                "dest": dest,
+                "content": content,
+                "digest": sha256(content.encode()).hexdigest(),
+            }
+            for dest, content in todo
+        ],
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shlex
 
 from pyinfra.api import QuoteString, StringCommand, operation
 
@@ -84,12 +83,3 @@ def gate(
         QuoteString(body("health_gate.py")),
         QuoteString(json.dumps(document, sort_keys=True)),
     )
-
-
-def describe(spec: Gate) -> str:
-    """One line naming what the gate checks, for operation names."""
-    parts = [f"{s} settles {spec.settle} s" for s in spec.services]
-    parts += [f"probe {p.model}" for p in spec.probes]
-    if spec.check:
-        parts.append("host check " + shlex.join(spec.check[:1]))
-    return ", ".join(parts) or "no check"

@@ -8,8 +8,7 @@ from __future__ import annotations
 from pyinfra.api import operation
 
 from facts.shell import exact
-
-SERVICES = ("sentinel", "imagenode", "datapump")
+from sentinelcam_models.core.services import SERVICES
 
 
 @operation(is_idempotent=False)

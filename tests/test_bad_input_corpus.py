@@ -14,11 +14,14 @@ import shutil
 import subprocess
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from sentinelcam_models.cli import main
 from sentinelcam_models.store.local import LocalStore
 from tests.support.models import valid
 from tests.support.units import ROOT
@@ -37,27 +40,33 @@ class World:
     """A temp copy of the inventories in git, and a local store."""
 
     root: Path
+    template: Path | None = None  # a World built before: copied (git history included)
     inventory: Path = field(init=False)
     registry: Path = field(init=False)
     store: Path = field(init=False)
 
     def __post_init__(self):
+        self.inventory = self.root / "inventories" / "production.py"
+        self.registry = self.root / "inventories" / "group_data" / "model_registry.yaml"
+        self.store = self.root / "store"
+        if self.template is not None:
+            shutil.copytree(self.template, self.root, symlinks=True, dirs_exist_ok=True)
+            return
         shutil.copytree(
             ROOT / "inventories",
             self.root / "inventories",
             ignore=shutil.ignore_patterns("__pycache__"),
         )
-        self.inventory = self.root / "inventories" / "production.py"
-        self.registry = self.root / "inventories" / "group_data" / "model_registry.yaml"
-        self.store = self.root / "store"
         self.store.mkdir()
         src = self.root / "src"
         src.mkdir()
         (src / "haarcascade_eye.xml").write_bytes(valid("haarcascade_eye.xml"))
         LocalStore(self.store).publish("haarcascades", "2020-03-25", src, ["haarcascade_eye.xml"])
-        self.git("init", "-q")
+        self.git("init", "-q", "--template=")  # no sample hooks: less to copy per test
         self.git("add", "-A")
         self.git("-c", "user.email=t@x.invalid", "-c", "user.name=t", "commit", "-qm", "inventory")
+        self.git("repack", "-adq")  # one pack instead of a directory per object
+        self.git("prune-packed")
 
     def git(self, *args) -> str:
         return subprocess.run(
@@ -79,13 +88,15 @@ class World:
             "store": [
                 (str(p), p.is_file() and hashlib.sha256(p.read_bytes()).hexdigest()) for p in store
             ],
-            "head": self.git("rev-parse", "HEAD"),
-            "index": self.git("status", "--porcelain"),
+            # HEAD ("# branch.oid") and every staged or unstaged change, in one git call
+            "git": self.git("status", "--porcelain=v2", "--branch"),
         }
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        """The command in this process (click's CliRunner: the same entry point, exit codes and
+        streams, without a Python start per case); an exception that escapes it is printed as
+        the traceback a real run would show."""
         env = {
-            **os.environ,
             "SENTINELCAM_ACTION_LOG": str(self.root / "actions.log"),
             "SENTINELCAM_INVENTORY": str(self.inventory),
             "GIT_AUTHOR_NAME": "t",
@@ -93,20 +104,28 @@ class World:
             "GIT_COMMITTER_NAME": "t",
             "GIT_COMMITTER_EMAIL": "t@x.invalid",
         }
-        return subprocess.run(
-            [PYTHON, "-m", "sentinelcam_models", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            input=stdin,
-            cwd=ROOT,
-            timeout=120,
-        )
+        cwd = os.getcwd()
+        os.chdir(ROOT)
+        try:
+            result = CliRunner().invoke(main, list(args), input=stdin, env=env)
+        finally:
+            os.chdir(cwd)
+        stderr = result.stderr
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            assert result.exc_info is not None
+            stderr += "".join(traceback.format_exception(*result.exc_info))
+        return subprocess.CompletedProcess(args, result.exit_code, result.stdout, stderr)
+
+
+@pytest.fixture(scope="module")
+def first_world(tmp_path_factory) -> World:
+    return World(tmp_path_factory.mktemp("world"))
 
 
 @pytest.fixture
-def world(tmp_path) -> World:
-    return World(tmp_path)
+def world(tmp_path, first_world) -> World:
+    """A fresh World per test, copied from one built once (git init and commit, the publish)."""
+    return World(tmp_path, first_world.root)
 
 
 def replace_in(path: Path, old: str, new: str) -> None:

@@ -13,6 +13,7 @@ import time
 import pytest
 import yaml
 
+from devfleet.fleet import node_address
 from devfleet.site import PYTHON, REPO, Site
 
 pytestmark = pytest.mark.fleet
@@ -202,7 +203,7 @@ def test_unreachable_datasink_keeps_every_node_as_it_was(site):
     try:
         run = site.deploy()
     finally:
-        site.set_data("data1", model_pull_address="127.0.0.101", model_pull_tries=6)
+        site.set_data("data1", model_pull_address=node_address(1), model_pull_tries=6)
     assert run.returncode != 0
     assert "pull from the datasink failed" in run.output
     assert snapshot(site) == before

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from devfleet.fleet import node_address
 from devfleet.site import PYTHON, REPO, Site
 
 pytestmark = pytest.mark.fleet
@@ -232,7 +233,7 @@ def test_redeploy_uses_this_interpreter_and_logs_before_it_starts(site, log):
         site.publish("haarcascades", "2026-11-11")
         failed = cli(site, log, "promote", "haarcascades", "2026-11-11", "--yes")
     finally:
-        site.set_data("data1", model_pull_address="127.0.0.101", model_pull_tries=6)
+        site.set_data("data1", model_pull_address=node_address(1), model_pull_tries=6)
     assert failed.returncode == 1, failed.output
     assert "To undo: sentinelcam-models rollback haarcascades 2020-03-25" in failed.output
     entries = [json.loads(line) for line in log.read_text().splitlines()]

@@ -18,7 +18,8 @@ node_model_retention = 2  # nodes: other versions kept per model for instant rol
 model_pull_tries = 6
 # How many nodes pull from one datasink at once: "auto" follows its sshd (MaxStartups start - 2).
 model_pull_concurrency = "auto"
-model_version_overrides = {}  # host pins {model: "YYYY-MM-DD"}: set per host in host_data/
+# Host pins {model: "YYYY-MM-DD"}: set per host in host_data/.
+model_version_overrides: dict[str, str] = {}
 
 sentinel_accelerator_type = "coral"  # coral | cpu | none | ncs2 (deprecated: works, with a warning)
 imagenode_accelerator_type = (

@@ -20,6 +20,19 @@ import time
 POLL = 0.5
 
 
+class Clock:
+    """Monotonic seconds and sleeping (the unit tests load this program with a fake clock)."""
+
+    def now(self):
+        return time.monotonic()
+
+    def sleep(self, seconds):
+        time.sleep(seconds)
+
+
+CLOCK = Clock()
+
+
 def run(argv, timeout=None, stdin=None, keep=3):
     try:
         proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout)
@@ -64,10 +77,10 @@ def settle(service, seconds, timeout, failures):
     """Active within ``timeout``, then unchanged for ``seconds``. A service whose process already
     exited and waits to be restarted (SubState auto-restart) fails at once: a crash loop never
     reaches "failed" when systemd keeps restarting it."""
-    deadline = time.monotonic() + timeout
+    deadline = CLOCK.now() + timeout
     state, restarts, since, sub = show(service)
     while state != "active":
-        if state == "failed" or sub == "auto-restart" or time.monotonic() > deadline:
+        if state == "failed" or sub == "auto-restart" or CLOCK.now() > deadline:
             code, journal = run(
                 ["journalctl", "-u", f"{service}.service", "-n", "3", "--no-pager", "-o", "cat"],
                 timeout=10,
@@ -77,11 +90,11 @@ def settle(service, seconds, timeout, failures):
                 + (f": {journal}" if code == 0 and journal else "")
             )
             return
-        time.sleep(POLL)
+        CLOCK.sleep(POLL)
         state, restarts, since, sub = show(service)
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        time.sleep(POLL)
+    end = CLOCK.now() + seconds
+    while CLOCK.now() < end:
+        CLOCK.sleep(POLL)
         now = show(service)[:3]
         if now != (state, restarts, since):
             failures.append(
@@ -151,21 +164,20 @@ def write_as_service(spec, dest, data):
         raise RuntimeError(f"cannot restore {dest}: {out}")
 
 
-STARTED = time.monotonic()
-
-
-def record(spec, status, detail):
+def record(spec, status, detail, started):
     entry = {
         "status": status,
         "detail": detail,
         "versions": spec["versions"],
         "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "seconds": round(time.monotonic() - STARTED, 2),  # how long the gate held this node
+        "seconds": round(CLOCK.now() - started, 2),  # how long the gate held this node
     }
     write_as_service(spec, spec["record"], (json.dumps(entry, sort_keys=True) + "\n").encode())
 
 
 def main(argv):
+    started = CLOCK.now()
+    NOTES.clear()
     spec = json.loads(argv[0])
     run(spec["as_service"] + ["mkdir", "-p", spec["record"].rsplit("/", 1)[0]], timeout=30)
     failures = check_all(spec, spec["services"])
@@ -177,6 +189,7 @@ def main(argv):
             "passed",
             f"{checked}; {len(spec['probes'])} probe(s); host check: {'yes' if spec['check'] else 'no'}"
             + notes,
+            started,
         )
         print(
             f"sentinelcam: health gate passed ({len(spec['probes'])} probe(s), services: {checked})"
@@ -200,7 +213,7 @@ def main(argv):
     again = check_all({**spec, "probes": [], "check": []}, restart)
     status = "reverted" if not again else "failed"
     detail = "; ".join(failures) + ("" if not again else "; after the revert: " + "; ".join(again))
-    record(spec, status, detail)
+    record(spec, status, detail, started)
     print(
         f"sentinelcam: health gate failed, previous configs restored ({status}): {detail}",
         file=sys.stderr,

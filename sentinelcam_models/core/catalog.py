@@ -208,6 +208,16 @@ BLAZEFACE = "face_detection_blazeface"
 BLAZEFACE_VARIANTS = {"short": "short_range", "full": "full_range"}  # host setting -> registry key
 
 
+def file_feeding(model: str, config: str, key: str) -> str:
+    """The file of ``model`` whose path ``config``'s ``key`` holds (its ``feeds``): the configs
+    name the keys, the catalog alone names the files."""
+    wanted = f"{config}: {key}"
+    for name, keys in spec(model).feeds.items():
+        if wanted in keys:
+            return name
+    raise KeyError(f"the catalog names no {model} file for {wanted}")
+
+
 def spec(model: str) -> ModelSpec:
     """The catalog entry, or an entry with no known files for a model the catalog does not know."""
     return CATALOG.get(model) or ModelSpec(model, ())

@@ -13,15 +13,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from hashlib import sha256
 from types import MappingProxyType
 from typing import Any
 
 import jinja2
 
 from . import catalog
-from .plan import IMAGENODE, SENTINEL, HostPlan, Placement
+from .plan import HostPlan, Placement
 from .registry import Registry
+from .services import DATAPUMP, IMAGENODE, SENTINEL
 from .settings import HostSettings
 from .yamlpatch import KeyPath, set_values
 from .yamlstrict import load
@@ -34,7 +34,6 @@ TASK_FILES = (
     catalog.FACE_SWEEP,
     catalog.FACE_DATA_UPDATE,
 )
-IMAGENODE_SERVICE, DATAPUMP_SERVICE = "imagenode", "datapump"
 
 
 @dataclass(frozen=True)
@@ -81,10 +80,6 @@ def render(template_text: str, values: Mapping[str, Any]) -> str:
     return _compiled(template_text).render(**values)
 
 
-def digest(text: str) -> str:
-    return sha256(text.encode()).hexdigest()
-
-
 def _file(plan: HostPlan, model: str, name: str) -> tuple[str, str]:
     placement = plan.placement(model, SENTINEL)
     if placement is None:
@@ -103,10 +98,14 @@ def sentinel_task_files(
     confidence = settings.face_detection_confidence
     used: dict[str, list[str]] = {}
 
-    def f(task: str, model: str, name: str) -> str:
+    def file(task: str, model: str, name: str) -> str:
         path, key = _file(plan, model, name)
         used.setdefault(task, []).append(key)
         return path
+
+    def f(task: str, model: str, key: str) -> str:
+        """The path of the catalog file of ``model`` that ``task``'s ``key`` names."""
+        return file(task, model, catalog.file_feeding(model, task, key))
 
     # GetFaces.yaml (§3.3): the branch follows sentinel_accelerator_type; coral keeps the CPU fallback.
     get_faces: dict[str, Any] = {"edgetpu_model": None, "target": "cpu"}
@@ -115,15 +114,13 @@ def sentinel_task_files(
         variant_file = entry.variants[catalog.BLAZEFACE_VARIANTS[settings.blazeface_variant]]
         get_faces.update(
             confidence=confidence["blazeface"],
-            edgetpu_model=f(catalog.GET_FACES, catalog.BLAZEFACE, variant_file),
+            edgetpu_model=file(catalog.GET_FACES, catalog.BLAZEFACE, variant_file),
         )
     elif accelerator == "coral":
         get_faces.update(
             confidence=confidence["ssd_mobilenet"],
             edgetpu_model=f(
-                catalog.GET_FACES,
-                "face_detection_edgetpu",
-                "ssd_mobilenet_v2_face_quant_postprocess_edgetpu.tflite",
+                catalog.GET_FACES, "face_detection_edgetpu", "face_detection.edgetpu_model"
             ),
         )
     elif accelerator == "ncs2":
@@ -131,34 +128,30 @@ def sentinel_task_files(
     else:
         get_faces.update(confidence=confidence["cpu"])
     get_faces.update(
-        prototxt_path=f(catalog.GET_FACES, "face_detection", "deploy.prototxt"),
-        model_path=f(
-            catalog.GET_FACES, "face_detection", "res10_300x300_ssd_iter_140000.caffemodel"
-        ),
+        prototxt_path=f(catalog.GET_FACES, "face_detection", "face_detection.prototxt_path"),
+        model_path=f(catalog.GET_FACES, "face_detection", "face_detection.model_path"),
     )
 
     # MobileNetSSD_allFrames.yaml (§3.4): all six keys whatever the accelerator; only target varies.
     mobilenet = {
         "prototxt_path": f(
-            catalog.MOBILENET_ALL_FRAMES, "mobilenet_ssd", "MobileNetSSD_deploy.prototxt"
+            catalog.MOBILENET_ALL_FRAMES, "mobilenet_ssd", "mobilenetssd.prototxt_path"
         ),
-        "model_path": f(
-            catalog.MOBILENET_ALL_FRAMES, "mobilenet_ssd", "MobileNetSSD_deploy.caffemodel"
-        ),
+        "model_path": f(catalog.MOBILENET_ALL_FRAMES, "mobilenet_ssd", "mobilenetssd.model_path"),
         "target": "myriad" if accelerator == "ncs2" else "cpu",
         "edgetpu_model": f(
-            catalog.MOBILENET_ALL_FRAMES,
-            "mobilenet_ssd_edgetpu",
-            "ssd_mobilenet_v2_coco_quant_postprocess_edgetpu.tflite",
+            catalog.MOBILENET_ALL_FRAMES, "mobilenet_ssd_edgetpu", "mobilenetssd.edgetpu_model"
         ),
-        "model_labels": f(catalog.MOBILENET_ALL_FRAMES, "mobilenet_ssd_edgetpu", "coco_labels.txt"),
+        "model_labels": f(
+            catalog.MOBILENET_ALL_FRAMES, "mobilenet_ssd_edgetpu", "mobilenetssd.model_labels"
+        ),
     }
 
     def aligner(task: str) -> str:
-        return f(task, "haarcascades", "haarcascade_eye.xml")
+        return f(task, "haarcascades", "face_aligner.haarcascade_path")
 
     def embeddings(task: str) -> str:
-        return f(task, "openface_torch", "openface_nn4.small2.v1.t7")
+        return f(task, "openface_torch", "face_embeddings.model_path")
 
     # FaceRecon.yaml, FaceSweep.yaml, FaceDataUpdate.yaml (§3.5-3.7): no conditionals.
     values: dict[str, dict[str, Any]] = {
@@ -167,18 +160,18 @@ def sentinel_task_files(
         catalog.FACE_RECON: {
             "haarcascade_path": aligner(catalog.FACE_RECON),
             "embeddings_model": embeddings(catalog.FACE_RECON),
-            "facemodel": f(catalog.FACE_RECON, catalog.FACE_MODEL, "facemodel.pickle"),
-            "baselines": f(catalog.FACE_RECON, catalog.FACE_MODEL, "baselines.hdf5"),
+            "facemodel": f(catalog.FACE_RECON, catalog.FACE_MODEL, "facemodel"),
+            "baselines": f(catalog.FACE_RECON, catalog.FACE_MODEL, "baselines"),
         },
         catalog.FACE_SWEEP: {
-            "facefile": f(catalog.FACE_SWEEP, catalog.FACE_MODEL, catalog.FACELIST),
+            "facefile": f(catalog.FACE_SWEEP, catalog.FACE_MODEL, "facefile"),
             "haarcascade_path": aligner(catalog.FACE_SWEEP),
         },
         catalog.FACE_DATA_UPDATE: {
             "haarcascade_path": aligner(catalog.FACE_DATA_UPDATE),
             "embeddings_model": embeddings(catalog.FACE_DATA_UPDATE),
-            "facefile": f(catalog.FACE_DATA_UPDATE, catalog.FACE_MODEL, catalog.FACELIST),
-            "facedata": f(catalog.FACE_DATA_UPDATE, catalog.FACE_MODEL, catalog.FACEDATA),
+            "facefile": f(catalog.FACE_DATA_UPDATE, catalog.FACE_MODEL, "facefile"),
+            "facedata": f(catalog.FACE_DATA_UPDATE, catalog.FACE_MODEL, "facedata"),
         },
     }
     return tuple(
@@ -205,29 +198,29 @@ def _outpost_placement(plan: HostPlan, model: str) -> Placement | None:
     return plan.placement(model, IMAGENODE)
 
 
+def _outpost_keys(model: str, *keys: KeyPath) -> tuple[str, Mapping[KeyPath, str]]:
+    """A camera kind's model and {key under detectors.outpost: the catalog file it names}."""
+    return model, MappingProxyType(
+        {
+            key: catalog.file_feeding(
+                model, catalog.IMAGENODE, ".".join(("cameras.*.detectors.outpost", *key))
+            )
+            for key in keys
+        }
+    )
+
+
 IMAGENODE_MODEL_KEYS = {
     # (which camera) -> model, {key under detectors.outpost: file}
-    "coral": (
+    "coral": _outpost_keys(
         "mobilenet_ssd_edgetpu",
-        {
-            (
-                "mobilenetssd",
-                "edgetpu_model",
-            ): "ssd_mobilenet_v2_coco_quant_postprocess_edgetpu.tflite",
-            ("mobilenetssd", "model_labels"): "coco_labels.txt",
-        },
+        ("mobilenetssd", "edgetpu_model"),
+        ("mobilenetssd", "model_labels"),
     ),
-    "cpu": (
-        "mobilenet_ssd",
-        {
-            ("mobilenetssd", "prototxt_path"): "MobileNetSSD_deploy.prototxt",
-            ("mobilenetssd", "model_path"): "MobileNetSSD_deploy.caffemodel",
-        },
+    "cpu": _outpost_keys(
+        "mobilenet_ssd", ("mobilenetssd", "prototxt_path"), ("mobilenetssd", "model_path")
     ),
-    "oak": (
-        "mobilenet_ssd_depthai",
-        {("depthai", "nn_archive"): "mobilenet-ssd-300x300.rvc2.tar.xz"},
-    ),
+    "oak": _outpost_keys("mobilenet_ssd_depthai", ("depthai", "nn_archive")),
 }
 
 
@@ -290,7 +283,7 @@ def imagenode_patch(settings: HostSettings, plan: HostPlan, text: str | None) ->
     if found:
         return PatchResult(None, tuple(found))
     return PatchResult(
-        Patch(dest, IMAGENODE_SERVICE, MappingProxyType(edits), tuple(dict.fromkeys(models)))
+        Patch(dest, IMAGENODE, MappingProxyType(edits), tuple(dict.fromkeys(models)))
     )
 
 
@@ -319,6 +312,4 @@ def datapump_patch(settings: HostSettings, plan: HostPlan, text: str | None) -> 
     if doc is None or problems or not isinstance(doc.data, dict):
         return PatchResult(None, tuple(str(p) for p in problems) or (f"{dest}: not a mapping",))
     models = (plan.facelist.key,) if value == plan.facelist.csv else ()
-    return PatchResult(
-        Patch(dest, DATAPUMP_SERVICE, MappingProxyType({("facefile",): value}), models)
-    )
+    return PatchResult(Patch(dest, DATAPUMP, MappingProxyType({("facefile",): value}), models))

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .registry import PIP_PACKAGES, CoralPackages
+from .services import IMAGENODE, SENTINEL
 from .settings import HostSettings
 
 UDEV_RULE_PATH = "/etc/udev/rules.d/99-coral-edgetpu.rules"
@@ -26,9 +27,9 @@ def coral_roles(settings: HostSettings) -> tuple[CoralRole, ...]:
     """The services on a host that use the Coral runtime, each with its virtualenv."""
     roles = []
     if settings.roles.sentinel and settings.sentinel_accelerator == "coral":
-        roles.append(CoralRole("sentinel", settings.path("sentinel_venv_path")))
+        roles.append(CoralRole(SENTINEL, settings.path("sentinel_venv_path")))
     if settings.roles.outpost and settings.imagenode_accelerator == "coral":
-        roles.append(CoralRole("imagenode", settings.path("imagenode_venv_path")))
+        roles.append(CoralRole(IMAGENODE, settings.path("imagenode_venv_path")))
     return tuple(roles)
 
 

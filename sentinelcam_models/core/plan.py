@@ -11,9 +11,14 @@ from dataclasses import dataclass
 
 from . import catalog
 from .registry import Registry
+from .services import DATAPUMP as DATAPUMP  # the roles a placement serves are the services
+from .services import IMAGENODE as IMAGENODE
+from .services import SENTINEL as SENTINEL
 from .settings import HostSettings
 
-SENTINEL, IMAGENODE, DATAPUMP, MIRROR = "sentinel", "imagenode", "datapump", "mirror"
+MIRROR = (
+    "mirror"  # a datasink's store, filled for the nodes of its site (roles: the services and this)
+)
 ROLE_PATHS = {
     SENTINEL: "sentinel_models_path",
     IMAGENODE: "imagenode_models_path",

@@ -19,7 +19,6 @@ from .yamlstrict import StrictYaml, load
 
 MODEL_KEYS = ("current_version", "previous_version", "variants", "probe", "probe_timeout")
 PROBE_TIMEOUT = 60
-CORAL_PACKAGES = ("libedgetpu", "tflite_runtime", "pycoral")
 PIP_PACKAGES = (
     "tflite_runtime",
     "pycoral",

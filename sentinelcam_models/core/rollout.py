@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from hashlib import sha256
 
 from . import catalog
 from .configs import TASK_FILES, Patch, datapump_patch, imagenode_patch, render, sentinel_task_files
@@ -20,10 +19,10 @@ from .nodestate import NodeState
 from .plan import IMAGENODE, MIRROR, SENTINEL, HostPlan, Placement
 from .policy import POLICY_FILE
 from .registry import BUILTIN_PROBE, Registry
+from .services import SERVICES
 from .settings import HostSettings
 
 CONFIG_SLOTS = (*TASK_FILES, "imagenode.yaml", "datapump.yaml")  # fleet-wide order of config writes
-SERVICE_ORDER = ("sentinel", "imagenode", "datapump")
 STAGING_ROOT = (
     ".sentinelcam-pull"  # {models_path}/.sentinelcam-pull: the one session's staging tree
 )
@@ -73,10 +72,6 @@ class ConfigWrite:
     old_text: str | None  # what the revert puts back (None: the file did not exist)
     restarts: str | None  # the service that must restart when it changes (None: re-read per job)
     models: tuple[str, ...] = ()  # model/version keys its paths name
-
-    @property
-    def digest(self) -> str:
-        return sha256(self.text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -137,10 +132,6 @@ class HostActions:
     prune: tuple[Prune, ...] = ()
     problems: tuple[str, ...] = ()  # the host's configs are refused (its models still install)
     refused: tuple[str, ...] = ()  # nothing at all happens on this host
-
-    @property
-    def switches(self) -> bool:
-        return bool(self.configs)
 
 
 def active_versions(
@@ -300,7 +291,7 @@ def decide(
             configs.append(write)
 
     carry = _carry(settings, plan, node, active, configs)
-    restarts = tuple(s for s in SERVICE_ORDER if any(c.restarts == s for c in configs))
+    restarts = tuple(s for s in SERVICES if any(c.restarts == s for c in configs))
     gate = _gate(settings, plan, registry, configs, restarts, active) if configs else None
     prune = _prune(settings, plan, node, active, previous_of) if settings.prune else ()
     return HostActions(

@@ -10,14 +10,16 @@ plain ones for operators to read (a test checks they agree). Path defaults deriv
 
 from __future__ import annotations
 
+import json
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from . import catalog, names
 from .registry import Registry
+from .services import DATAPUMP, IMAGENODE, SENTINEL
 
 SENTINELS, OUTPOSTS, DATASINKS, TRAINERS = "sentinels", "outposts", "datasinks", "ml_trainers"
 # Where an inventory hands the problems of a host's host_data file to validation (as plain data).
@@ -31,35 +33,308 @@ NCS2_WARNING = (
     "with target myriad; move to coral or cpu"
 )
 
+MISSING: Any = object()  # no plain default (the row's ``shown`` says what applies)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One host data key: its default, what it means, and how its raw value is parsed.
+
+    ``SETTINGS`` below is the one declaration: ``DEFAULTS`` (which inventories/group_data/all.py
+    and outposts.py restate), the README's settings table (``settings_table``) and the parsing of
+    every key with a ``kind`` follow from it; a key without one is parsed by its own code in
+    ``parse_host`` (users, host names, pins, ...).
+    """
+
+    key: str
+    default: Any
+    meaning: str
+    kind: Kind | None = None
+    field: str | None = None  # the HostSettings attribute a ``kind`` fills
+    group: str | None = None  # a default for this group only (outposts.py)
+    shown: str | None = None  # the README's default column, when not the default itself
+
+
+class Kind:
+    """How a raw value becomes a typed one; problems go to the parser, the default stands in."""
+
+    def parse(self, p: _Parser, key: str) -> Any:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Choice(Kind):
+    values: tuple[str, ...]
+
+    def parse(self, p: _Parser, key: str) -> str:
+        return p.choice(key, self.values)
+
+
+@dataclass(frozen=True)
+class Whole(Kind):
+    low: int
+    high: int
+    auto: bool = False  # "auto" is a value too (parsed as None)
+
+    def parse(self, p: _Parser, key: str) -> int | None:
+        if self.auto and p.get(key) == "auto":
+            return None
+        return p.whole(key, self.low, self.high)
+
+
+@dataclass(frozen=True)
+class Fraction(Kind):
+    """A number from 0 to 1."""
+
+    def parse(self, p: _Parser, key: str) -> float:
+        value = p.get(key)
+        if not _is_number(value):
+            p.bad(key, f"{value!r} must be a number from 0 to 1")
+            value = p.defaults[key]
+        return float(value)
+
+
+@dataclass(frozen=True)
+class Fractions(Kind):
+    """A mapping of every one of ``keys`` to a number from 0 to 1."""
+
+    keys: tuple[str, ...]
+
+    def parse(self, p: _Parser, key: str) -> Mapping[str, float]:
+        value = p.get(key)
+        if not isinstance(value, dict) or not all(
+            k in value and _is_number(value[k]) for k in self.keys
+        ):
+            p.bad(key, f"must map {_and(self.keys)} to numbers from 0 to 1")
+            value = p.defaults[key]
+        return MappingProxyType({k: float(v) for k, v in value.items()})
+
+
+@dataclass(frozen=True)
+class Flag(Kind):
+    def parse(self, p: _Parser, key: str) -> bool:
+        return _truthy(p.get(key))
+
+
+@dataclass(frozen=True)
+class Command(Kind):
+    """A command line starting with an absolute path (empty: none)."""
+
+    def parse(self, p: _Parser, key: str) -> tuple[str, ...]:
+        return p.command(key)
+
+
+@dataclass(frozen=True)
+class Name(Kind):
+    """A user, group or host name (``what`` names it in the problem); else the default."""
+
+    valid: Callable[[Any], bool]
+    what: str
+
+    def parse(self, p: _Parser, key: str) -> str:
+        value = p.get(key)
+        if not self.valid(value):
+            p.bad(key, f"{value!r} is not {self.what}")
+            return str(p.defaults[key])
+        return str(value)
+
+
+def _and(items: tuple[str, ...]) -> str:
+    return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else "".join(items)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "primary_datasink",
+        "data1",
+        "the datasink holding the store",
+        Name(names.is_host_name, "a host name"),
+        "primary_datasink",
+    ),
+    Setting(
+        "sentinelcam_user",
+        "ops",
+        "the service account; node work runs as it",
+        Name(names.is_user_name, "a valid user name"),
+        "user",
+    ),
+    Setting(
+        "sentinelcam_group",
+        "ops",
+        "the service account's group",
+        Name(names.is_user_name, "a valid group name"),
+        "group",
+    ),
+    Setting(
+        "ssh_user",
+        MISSING,
+        "the SSH login; `production.py` sets `admin`",
+        shown="(pyinfra's default)",
+    ),
+    Setting(
+        "sentinelcam_login", MISSING, "the account `deploys/sudoers.py` grants", shown="`ssh_user`"
+    ),
+    Setting(
+        "sentinelcam_model_retention",
+        5,
+        "store: newest other versions kept",
+        Whole(0, 1000),
+        "store_retention",
+    ),
+    Setting(
+        "node_model_retention",
+        2,
+        "nodes: other versions kept per model",
+        Whole(0, 1000),
+        "node_retention",
+    ),
+    Setting(
+        "model_pull_tries",
+        6,
+        "attempts per pull when the datasink drops the connection",
+        Whole(1, 100),
+        "pull_tries",
+    ),
+    Setting(
+        "model_pull_concurrency",
+        "auto",
+        "on a datasink: nodes pulling from it at once (`auto`: sshd `MaxStartups` start - 2)",
+        Whole(1, 1000, auto=True),
+        "pull_concurrency",
+    ),
+    Setting(
+        "model_version_overrides",
+        {},
+        'host pins `{model: "YYYY-MM-DD"}` (set per host in `host_data/`)',
+    ),
+    Setting(
+        "sentinel_accelerator_type",
+        "coral",
+        "`coral`, `cpu`, `none`, `ncs2` (deprecated: works, one warning per host)",
+        Choice(SENTINEL_ACCELERATORS),
+        "sentinel_accelerator",
+    ),
+    Setting(
+        "imagenode_accelerator_type",
+        "none",
+        "`coral` installs the Coral runtime on an outpost",
+        Choice(IMAGENODE_ACCELERATORS),
+        "imagenode_accelerator",
+    ),
+    Setting(
+        "sentinel_face_detection_model",
+        "ssd_mobilenet",
+        "or `blazeface` (coral sentinels)",
+        Choice(FACE_DETECTION_MODELS),
+        "face_detection_model",
+    ),
+    Setting(
+        "sentinel_blazeface_variant",
+        "full",
+        "`full` or `short`",
+        Choice(tuple(catalog.BLAZEFACE_VARIANTS)),
+        "blazeface_variant",
+    ),
+    Setting(
+        "face_detection_confidence",
+        {"cpu": 0.5, "ncs2": 0.5, "ssd_mobilenet": 0.5, "blazeface": 0.5},
+        "GetFaces confidence",
+        Fractions(("cpu", "ncs2", "ssd_mobilenet", "blazeface")),
+        "face_detection_confidence",
+        shown="0.5 for `cpu`, `ncs2`, `ssd_mobilenet`, `blazeface`",
+    ),
+    Setting(
+        "mobilenet_confidence",
+        0.5,
+        "MobileNetSSD_allFrames confidence",
+        Fraction(),
+        "mobilenet_confidence",
+    ),
+    Setting(
+        "outpost_models",
+        ["mobilenet_ssd"],
+        "models an outpost receives",
+        group=OUTPOSTS,
+    ),
+    Setting(
+        "faces_data_file",
+        MISSING,
+        "`facefile` in a datasink's `datapump.yaml`",
+        shown="the versioned face list",
+    ),
+    Setting(
+        "face_state",
+        "store",
+        "`store` or `carry` (see Face files)",
+        Choice(FACE_STATES),
+        "face_state",
+    ),
+    Setting(
+        "model_health_settle",
+        20,
+        "seconds a restarted service must stay up",
+        Whole(0, 3600),
+        "health_settle",
+    ),
+    Setting(
+        "model_health_timeout",
+        120,
+        "seconds a service may take to come up, and the host check's limit",
+        Whole(1, 3600),
+        "health_timeout",
+    ),
+    Setting(
+        "model_health_check",
+        MISSING,
+        "a host's own check command (absolute path)",
+        Command(),
+        "health_check",
+        shown="none",
+    ),
+    Setting("prune_models", True, "node pruning on or off", Flag(), "prune"),
+    Setting(
+        "ssh_strict_host_key_checking",
+        "yes",
+        "operator-to-node SSH never trusts on first use (pyinfra reads it)",
+    ),
+    Setting(
+        "model_registry_host",
+        MISSING,
+        "the datasink this host pulls models from (a site mirror)",
+        shown="`primary_datasink`",
+    ),
+    Setting(
+        "model_pull_address",
+        MISSING,
+        "how nodes reach this datasink",
+        shown="`ssh_hostname`, else the host name",
+    ),
+    Setting("ssh_port", MISSING, "the host's SSH port (nodes pull through it)", shown="`22`"),
+)
+
 # Plain defaults (inventories/group_data/all.py and outposts.py restate these).
 DEFAULTS: Mapping[str, Any] = MappingProxyType(
-    {
-        "primary_datasink": "data1",
-        "sentinelcam_user": "ops",
-        "sentinelcam_group": "ops",
-        "sentinelcam_model_retention": 5,
-        "node_model_retention": 2,
-        "model_pull_tries": 6,
-        "model_pull_concurrency": "auto",
-        "model_version_overrides": {},
-        "sentinel_accelerator_type": "coral",
-        "imagenode_accelerator_type": "none",
-        "sentinel_face_detection_model": "ssd_mobilenet",
-        "sentinel_blazeface_variant": "full",
-        "face_detection_confidence": {
-            "cpu": 0.5,
-            "ncs2": 0.5,
-            "ssd_mobilenet": 0.5,
-            "blazeface": 0.5,
-        },
-        "mobilenet_confidence": 0.5,
-        "face_state": "store",
-        "model_health_settle": 20,
-        "model_health_timeout": 120,
-        "prune_models": True,
-    }
+    {s.key: s.default for s in SETTINGS if s.default is not MISSING and s.group is None}
 )
-OUTPOST_DEFAULTS: Mapping[str, Any] = MappingProxyType({"outpost_models": ["mobilenet_ssd"]})
+OUTPOST_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {s.key: s.default for s in SETTINGS if s.default is not MISSING and s.group == OUTPOSTS}
+)
+
+
+def settings_table() -> list[str]:
+    """The README's host settings table, from the declaration."""
+
+    def shown(s: Setting) -> str:
+        if s.shown is not None:
+            return s.shown
+        if isinstance(s.default, (dict, list)):
+            return f"`{json.dumps(s.default)}`"
+        return f"`{s.default}`"
+
+    return ["| key | default | meaning |", "|---|---|---|"] + [
+        f"| `{s.key}` | {shown(s)} | {s.meaning} |" for s in SETTINGS
+    ]
+
 
 # Derived defaults: key -> template over other settings (resolved in this order).
 DERIVED: tuple[tuple[str, str], ...] = (
@@ -80,7 +355,6 @@ DERIVED: tuple[tuple[str, str], ...] = (
     ("sentinelcam_state_path", "/home/{sentinelcam_user}/.sentinelcam"),
     ("sentinelcam_ssh_dir", "/home/{sentinelcam_user}/.ssh"),
 )
-PATH_KEYS = tuple(key for key, _ in DERIVED)
 
 
 @dataclass(frozen=True)
@@ -95,11 +369,11 @@ class Roles:
     def services(self) -> tuple[str, ...]:
         found = []
         if self.sentinel:
-            found.append("sentinel")
+            found.append(SENTINEL)
         if self.outpost:
-            found.append("imagenode")
+            found.append(IMAGENODE)
         if self.datasink and not self.primary:
-            found.append("datapump")
+            found.append(DATAPUMP)
         return tuple(found)
 
 
@@ -114,7 +388,7 @@ class HostSettings:
     group: str
     login_user: str | None  # ssh_user; None: pyinfra's default (checked on the host)
     deploy_login: str | None  # sentinelcam_login (else ssh_user): the account sudoers grants
-    paths: Mapping[str, str]  # every PATH_KEYS entry, absolute and safe
+    paths: Mapping[str, str]  # every DERIVED key, absolute and safe
     sentinel_accelerator: str
     imagenode_accelerator: str
     face_detection_model: str
@@ -145,11 +419,6 @@ class HostSettings:
     @property
     def sentinel_choice(self) -> catalog.SentinelChoice:
         return catalog.SentinelChoice(self.sentinel_accelerator, self.face_detection_model)
-
-    @property
-    def runs_as_other_user(self) -> bool:
-        """Does node work need ``sudo -u {user}``? (login unknown counts as yes until checked)."""
-        return self.login_user != self.user
 
 
 def roles_of(name: str, groups: tuple[str, ...], primary: str) -> Roles:
@@ -284,13 +553,9 @@ def parse_host(
     if not names.is_host_name(name):
         p.bad("name", f"{name!r} is not a valid host name (letters, digits, . _ -)")
 
-    user, group = p.get("sentinelcam_user"), p.get("sentinelcam_group")
-    if not names.is_user_name(user):
-        p.bad("sentinelcam_user", f"{user!r} is not a valid user name")
-        user = DEFAULTS["sentinelcam_user"]
-    if not names.is_user_name(group):
-        p.bad("sentinelcam_group", f"{group!r} is not a valid group name")
-        group = DEFAULTS["sentinelcam_group"]
+    # Every declared key with a kind, in declaration order.
+    declared = {s.field: s.kind.parse(p, s.key) for s in SETTINGS if s.kind and s.field}
+    user, primary = declared["user"], declared["primary_datasink"]
     login = data.get("ssh_user")
     if login is not None and not names.is_user_name(login):
         p.bad("ssh_user", f"{login!r} is not a valid user name")
@@ -299,23 +564,18 @@ def parse_host(
     if deploy_login is not None and not names.is_user_name(deploy_login):
         p.bad("sentinelcam_login", f"{deploy_login!r} is not a valid user name")
         deploy_login = None
-    primary = p.get("primary_datasink")
-    if not names.is_host_name(primary):
-        p.bad("primary_datasink", f"{primary!r} is not a host name")
-        primary = DEFAULTS["primary_datasink"]
     roles = roles_of(name, groups, primary)
     paths = _paths(p, user)
 
-    sentinel_accelerator = p.choice("sentinel_accelerator_type", SENTINEL_ACCELERATORS)
-    imagenode_accelerator = p.choice("imagenode_accelerator_type", IMAGENODE_ACCELERATORS)
+    sentinel_accelerator = declared["sentinel_accelerator"]
+    imagenode_accelerator = declared["imagenode_accelerator"]
     for key, value, applies in (
         ("sentinel_accelerator_type", sentinel_accelerator, roles.sentinel),
         ("imagenode_accelerator_type", imagenode_accelerator, roles.outpost),
     ):
         if value == "ncs2" and applies:
             warnings.append((key, NCS2_WARNING))
-    detector = p.choice("sentinel_face_detection_model", FACE_DETECTION_MODELS)
-    variant = p.choice("sentinel_blazeface_variant", tuple(catalog.BLAZEFACE_VARIANTS))
+    detector, variant = declared["face_detection_model"], declared["blazeface_variant"]
     if roles.sentinel and sentinel_accelerator == "coral" and detector == "blazeface":
         entry = registry.model(catalog.BLAZEFACE)
         listed = dict(entry.variants) if entry else {}
@@ -329,21 +589,6 @@ def parse_host(
                 f"{variant!r} ({key}) is not a variant the registry lists for {catalog.BLAZEFACE} "
                 f"(listed: {shown})",
             )
-
-    confidence = p.get("face_detection_confidence")
-    if not isinstance(confidence, dict) or not all(
-        k in confidence and _is_number(confidence[k])
-        for k in ("cpu", "ncs2", "ssd_mobilenet", "blazeface")
-    ):
-        p.bad(
-            "face_detection_confidence",
-            "must map cpu, ncs2, ssd_mobilenet and blazeface to numbers from 0 to 1",
-        )
-        confidence = DEFAULTS["face_detection_confidence"]
-    mobilenet_confidence = p.get("mobilenet_confidence")
-    if not _is_number(mobilenet_confidence):
-        p.bad("mobilenet_confidence", f"{mobilenet_confidence!r} must be a number from 0 to 1")
-        mobilenet_confidence = DEFAULTS["mobilenet_confidence"]
 
     known = registry.defined
     outpost_models: tuple[str, ...] = ()
@@ -379,12 +624,7 @@ def parse_host(
     if faces_file is not None and not names.is_safe_path(faces_file):
         p.bad("faces_data_file", f"{faces_file!r} is not a safe absolute path")
         faces_file = None
-    face_state = p.choice("face_state", FACE_STATES)
 
-    concurrency_raw = p.get("model_pull_concurrency")
-    concurrency: int | None = None
-    if concurrency_raw != "auto":
-        concurrency = p.whole("model_pull_concurrency", 1, 1000)
     source = p.get("model_registry_host") or primary
     if not names.is_host_name(source):
         p.bad(
@@ -423,34 +663,17 @@ def parse_host(
     settings = HostSettings(
         name=name,
         roles=roles,
-        primary_datasink=primary,
-        user=user,
-        group=group,
         login_user=login,
         deploy_login=deploy_login,
         paths=MappingProxyType(paths),
-        sentinel_accelerator=sentinel_accelerator,
-        imagenode_accelerator=imagenode_accelerator,
-        face_detection_model=detector,
-        blazeface_variant=variant,
-        face_detection_confidence=MappingProxyType({k: float(v) for k, v in confidence.items()}),
-        mobilenet_confidence=float(mobilenet_confidence),
         outpost_models=outpost_models,
         pins=MappingProxyType(pins),
         faces_data_file=faces_file,
-        face_state=face_state,
-        store_retention=p.whole("sentinelcam_model_retention", 0, 1000),
-        node_retention=p.whole("node_model_retention", 0, 1000),
-        pull_tries=p.whole("model_pull_tries", 1, 100),
-        pull_concurrency=concurrency,
         source=source,
         pull_address=address,
         ssh_port=ssh_port,
-        health_settle=p.whole("model_health_settle", 0, 3600),
-        health_timeout=p.whole("model_health_timeout", 1, 3600),
-        health_check=p.command("model_health_check"),
-        prune=_truthy(p.get("prune_models")),
         deep_verify=verify == "deep",
         models_filter=models_filter,
+        **declared,
     )
     return (None if p.found else settings), p.found, warnings

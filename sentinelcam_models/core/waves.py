@@ -26,7 +26,6 @@ from typing import Any
 from . import names
 from .problems import BadInput
 
-ACTIVE_STAGES = ("canary", "promote")
 FINAL_STAGES = ("done", "stopped", "undone")
 
 

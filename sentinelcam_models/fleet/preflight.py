@@ -103,14 +103,9 @@ def _max_startups(host: Any) -> int:
     return int(text) if text.isdigit() and int(text) > 0 else DEFAULT_MAX_STARTUPS
 
 
-def _build(state: Any, inventory: Any, dry: bool) -> RunContext:
-    checked = check_pyinfra(inventory)
-    if isinstance(checked, Refused):
-        raise refusal([str(p) for p in checked.problems])
-    selected = [h.name for h in _selected(state, inventory) if h.name in checked.settings]
-    for warning in checked.warnings:  # once per run, one line each (e.g. an NCS2 host)
-        if warning.host is None or warning.host in selected:
-            print(f"sentinelcam-models: warning: {warning}", file=sys.stderr)
+def host_context(checked: CheckedInventory, selected: list[str]) -> RunContext:
+    """What the run shares that needs no host: templates, previous versions, the retention policy
+    and the fleet-wide operation slots (the store's digests, datasinks and Coral refusals follow)."""
     ctx = RunContext(checked, tuple(selected))
     ctx.templates = {
         f"sentinel/tasks/{name}.j2": template_text(f"sentinel/tasks/{name}.j2")
@@ -119,6 +114,24 @@ def _build(state: Any, inventory: Any, dry: bool) -> RunContext:
     ctx.previous = {name: entry.previous_version for name, entry in checked.registry.models.items()}
     ctx.policy = policy_for(checked)
     ctx.policy_text = policy_text(ctx.policy)
+    roots = [checked.plans[name].pull_roots() for name in selected]
+    ctx.fill_slots = tuple(range(max((len(fills) for fills, _ in roots), default=0)))
+    ctx.pull_slots = tuple(range(max((len(nodes) for _, nodes in roots), default=0)))
+    ctx.model_slots = tuple(
+        sorted({(p.role, p.model) for name in selected for p in checked.plans[name].placements})
+    )
+    return ctx
+
+
+def _build(state: Any, inventory: Any, dry: bool) -> RunContext:
+    checked = check_pyinfra(inventory)
+    if isinstance(checked, Refused):
+        raise refusal([str(p) for p in checked.problems])
+    selected = [h.name for h in _selected(state, inventory) if h.name in checked.settings]
+    for warning in checked.warnings:  # once per run, one line each (e.g. an NCS2 host)
+        if warning.host is None or warning.host in selected:
+            print(f"sentinelcam-models: warning: {warning}", file=sys.stderr)
+    ctx = host_context(checked, selected)
 
     primary_settings = checked.settings.get(checked.primary)
     if primary_settings is None:
@@ -198,13 +211,6 @@ def _build(state: Any, inventory: Any, dry: bool) -> RunContext:
         ctx.datasinks[source] = Datasink(
             source, f"{settings.user}@{settings.pull_address}", settings.ssh_port, limit
         )
-    roots = [checked.plans[name].pull_roots() for name in selected]
-    ctx.fill_slots = tuple(range(max((len(fills) for fills, _ in roots), default=0)))
-    ctx.pull_slots = tuple(range(max((len(nodes) for _, nodes in roots), default=0)))
-
-    ctx.model_slots = tuple(
-        sorted({(p.role, p.model) for name in selected for p in checked.plans[name].placements})
-    )
     _coral(ctx, store, selected)
     if not dry and checked.primary not in selected:
         _write_policy(ctx, store)

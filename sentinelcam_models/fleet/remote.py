@@ -25,6 +25,11 @@ def service_args(settings: HostSettings, login: str | None) -> dict[str, Any]:
     return {"_sudo": True, "_sudo_user": settings.user}
 
 
+def as_service(host: Any, settings: HostSettings) -> dict[str, Any]:
+    """Connector arguments for node work on ``host``: as the service user, whatever SSH logs in as."""
+    return service_args(settings, settings.login_user or login_of(host))
+
+
 def login_of(host: Any) -> str | None:
     """The account SSH logs in as (``ssh_user``, else asked once: pyinfra then uses its default)."""
     user = host.data.get("ssh_user")

@@ -1,8 +1,9 @@
-"""Deploy steps shared by several deploy files: who node work runs as, and the Coral runtime."""
+"""Deploy steps shared by several deploy files: the Coral runtime."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import cast
 
 from pyinfra.api import deploy
 
@@ -14,19 +15,9 @@ from ..core.nodestate import NodeState
 from ..core.registry import PIP_PACKAGES
 from ..core.settings import HostSettings
 from .preflight import RunContext
-from .remote import login_of
 
 
-def service_args(host: Any, settings: HostSettings) -> dict[str, Any]:
-    """Connector arguments for node work: as the service user, whatever SSH logs in as."""
-    login = settings.login_user or login_of(host)
-    if login == settings.user:
-        return {}
-    return {"_sudo": True, "_sudo_user": settings.user}
-
-
-@deploy("Coral EdgeTPU runtime")
-def coral_runtime(
+def _coral_runtime(
     ctx: RunContext, settings: HostSettings, node: NodeState, as_service: dict
 ) -> dict[str, list]:
     """Bring this host's Coral runtime to the registry's versions; return service -> operations
@@ -91,3 +82,10 @@ def coral_runtime(
         if ops:
             changes[role.service] = ops
     return changes
+
+
+# pyinfra types a deploy like an operation (returning OperationMeta); this one returns its changes.
+coral_runtime = cast(
+    Callable[[RunContext, HostSettings, NodeState, dict], dict[str, list]],
+    deploy("Coral EdgeTPU runtime")(_coral_runtime),
+)

@@ -31,18 +31,3 @@ def log_action(action: str, outcome: str, **details: Any) -> None:
     }
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(entry, default=str) + "\n")
-
-
-def read_actions() -> list[dict]:
-    path = action_log_path()
-    if not path.exists():
-        return []
-    entries = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict):
-            entries.append(entry)
-    return entries

@@ -55,14 +55,6 @@ def commit_files(files: list[Path], message: str) -> str:
     return git(repo, "rev-parse", "HEAD").stdout.decode().strip()
 
 
-def head(path: Path) -> str | None:
-    repo = git_repo(path)
-    if repo is None:
-        return None
-    proc = git(repo, "rev-parse", "HEAD", check=False)
-    return proc.stdout.decode().strip() if proc.returncode == 0 else None
-
-
 def _current_at(repo: Path, commit: str, rel: str, model: str) -> str | None:
     proc = git(repo, "show", f"{commit}:{rel}", check=False)
     if proc.returncode != 0:

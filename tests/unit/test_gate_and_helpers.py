@@ -4,12 +4,17 @@ dpkg on PATH (their behaviour is scripted per test; nothing here needs a fleet).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
+import threading
+from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -55,7 +60,25 @@ esac
     return bin_dir, state
 
 
-def gate(bin_dir: Path, tmp_path: Path, **spec) -> subprocess.CompletedProcess:
+class FakeClock:
+    """The gate's clock in these tests: time moves only when the gate sleeps (no real waiting)."""
+
+    def __init__(self) -> None:
+        self.time = 1000.0
+        self.lock = threading.Lock()
+
+    def now(self) -> float:
+        with self.lock:
+            return self.time
+
+    def sleep(self, seconds: float) -> None:
+        with self.lock:
+            self.time += seconds
+
+
+def gate(bin_dir: Path, tmp_path: Path, clock: FakeClock | None = None, **spec) -> Done:
+    """The gate program on ``spec``: in this process with ``clock`` (systemd and every command it
+    runs are still real processes, the stand-ins on PATH), or as shipped (``python3 -c``)."""
     document = {
         "services": [],
         "settle": 1,
@@ -69,25 +92,61 @@ def gate(bin_dir: Path, tmp_path: Path, **spec) -> subprocess.CompletedProcess:
         "versions": {"m": "2026-01-01"},
         **spec,
     }
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    return subprocess.run(
-        [sys.executable, "-c", GATE, json.dumps(document)], capture_output=True, text=True, env=env
-    )
+    path = f"{bin_dir}:{os.environ['PATH']}"
+    if clock is None:
+        done = subprocess.run(
+            [sys.executable, "-c", GATE, json.dumps(document)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PATH": path},
+        )
+        return Done(done.returncode, done.stdout, done.stderr)
+    program: dict = {"__name__": "health_gate"}
+    exec(compile(GATE, "health_gate.py", "exec"), program)
+    program["CLOCK"] = clock
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        mock.patch.dict(os.environ, {"PATH": path}),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        code = program["main"]([json.dumps(document)])
+    return Done(code, out.getvalue(), err.getvalue())
+
+
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
 def test_gate_passes_when_the_service_stays_up_and_the_probe_loads(tmp_path, systemd):
     bin_dir, state = systemd
+    clock = FakeClock()
     ok = gate(
         bin_dir,
         tmp_path,
+        clock,
         services=["imagenode"],
+        settle=5,
         probes=[{"model": "m", "version": "2026-01-01", "argv": ["true"], "timeout": 5}],
     )
     assert ok.returncode == 0, ok.stderr
     record = json.loads((state / "health.json").read_text())
     assert record["status"] == "passed" and record["versions"] == {"m": "2026-01-01"}
-    assert record["seconds"] >= 1  # it held the node at least for the settle period
+    assert record["seconds"] >= 5  # it held the node at least for the settle period
+    # it looked at the service all along the settle period, once per poll (0.5 s)
+    assert int((state / "imagenode.count").read_text()) >= 10
     assert not (state / "restarts").exists()
+
+
+def test_the_gate_as_shipped_runs_with_python3_c_and_its_json_argument(tmp_path, systemd):
+    bin_dir, state = systemd
+    ok = gate(bin_dir, tmp_path, services=["imagenode"], settle=0)
+    assert ok.returncode == 0, ok.stderr
+    assert "health gate passed (0 probe(s), services: imagenode)" in ok.stdout
+    assert json.loads((state / "health.json").read_text())["status"] == "passed"
 
 
 def switched_imagenode_config(tmp_path):
@@ -110,6 +169,7 @@ def test_gate_reverts_a_service_that_restarts_within_the_settle_period(tmp_path,
     done = gate(
         bin_dir,
         tmp_path,
+        FakeClock(),
         services=["imagenode"],
         settle=3,
         revert=[revert_entry],
@@ -129,9 +189,11 @@ def test_gate_fails_a_crash_loop_at_once_instead_of_waiting_for_its_timeout(tmp_
     (state / "imagenode.state").write_text("activating")
     (state / "imagenode.sub").write_text("auto-restart")
     config, revert_entry = switched_imagenode_config(tmp_path)
+    clock = FakeClock()
     done = gate(
         bin_dir,
         tmp_path,
+        clock,
         services=["imagenode"],
         timeout=600,
         revert=[revert_entry],
@@ -140,6 +202,7 @@ def test_gate_fails_a_crash_loop_at_once_instead_of_waiting_for_its_timeout(tmp_
     assert "imagenode is activating (crashed, restarting), not active" in done.stderr
     record = json.loads((state / "health.json").read_text())
     assert record["status"] == "reverted" and config.read_text() == "old paths\n"
+    assert clock.now() - 1000.0 < 600  # judged at once, not after its timeout
 
 
 def test_gate_reverts_on_a_failing_probe_and_removes_files_that_did_not_exist(tmp_path, systemd):
@@ -149,6 +212,7 @@ def test_gate_reverts_on_a_failing_probe_and_removes_files_that_did_not_exist(tm
     done = gate(
         bin_dir,
         tmp_path,
+        FakeClock(),
         probes=[
             {
                 "model": "face_detection",

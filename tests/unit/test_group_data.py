@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from sentinelcam_models.core import settings
-from tests.support.units import ALL_DATA, OUTPOST_DATA
+from tests.support.units import ALL_DATA, OUTPOST_DATA, ROOT
 
 
 @pytest.mark.parametrize("key", sorted(settings.DEFAULTS))
@@ -36,7 +36,7 @@ def test_all_py_sets_no_derived_path():
 
 def test_all_py_sets_nothing_but_defaults_and_the_registry_location():
     extra = set(ALL_DATA) - set(settings.DEFAULTS)
-    assert extra == {"model_registry_file", "ssh_strict_host_key_checking"}
+    assert extra == {"model_registry_file"}
     assert ALL_DATA["model_registry_file"].endswith("/inventories/group_data/model_registry.yaml")
 
 
@@ -67,3 +67,35 @@ def test_the_original_defaults():
     assert derived["sentinelcam_model_registry"] == "{sentinelcam_data_path}/model_registry"
     assert derived["sentinel_models_path"] == "{sentinel_install_path}/models"
     assert derived["imagenode_models_path"] == "{imagenode_install_path}/models"
+
+
+def test_the_readme_settings_table_is_the_declaration():
+    """README.md's host settings table is settings.settings_table(), row for row."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = settings.settings_table()
+    assert "\n".join(table) in readme, "\n".join(table)
+
+
+def test_a_declared_kind_parses_what_the_declaration_says():
+    """Bad values of declared keys are one problem each naming the key; the default stands in."""
+    from sentinelcam_models.core.settings import parse_host  # noqa: PLC0415
+    from tests.support.units import registry  # noqa: PLC0415
+
+    data = {
+        **ALL_DATA,
+        "model_pull_tries": 0,
+        "face_state": "keep",
+        "mobilenet_confidence": 2,
+        "model_pull_concurrency": "auto",
+    }
+    settings_, problems, _ = parse_host("s1", ("sentinels",), data, registry())
+    assert settings_ is None
+    assert dict(problems) == {
+        "model_pull_tries": "0 must be a whole number from 1 to 100",
+        "face_state": "'keep' is not one of store, carry",
+        "mobilenet_confidence": "2 must be a number from 0 to 1",
+    }
+    ok, problems, _ = parse_host(
+        "s1", ("sentinels",), {**ALL_DATA, "model_pull_concurrency": 7}, registry()
+    )
+    assert problems == [] and ok is not None and ok.pull_concurrency == 7 and ok.pull_tries == 6

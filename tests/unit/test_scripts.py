@@ -411,3 +411,44 @@ def test_node_state_reads_each_service_with_one_systemctl_call(tmp_path):
         "imagenode": ("activating", 3),
     }
     assert len(calls.read_text().splitlines()) == 2
+
+
+def test_config_files_write_every_changed_file_in_one_command_and_stop_at_the_first_failure(
+    tmp_path,
+):
+    from pyinfra.api import StringCommand  # noqa: PLC0415
+
+    from operations import configs  # noqa: PLC0415
+    from tests.unit.test_operations import run  # noqa: PLC0415
+
+    tasks = tmp_path / "tasks"
+    same, first, second = tasks / "GetFaces.yaml", tasks / "FaceRecon.yaml", tasks / "new.yaml"
+    tasks.mkdir()
+    same.write_text("same\n")
+    first.write_text("old\n")
+    writes = [
+        (str(same), "same\n", "same\n"),
+        (str(first), "x: '$(id)'\n", "old\n"),
+        (str(second), "y: 2\n", None),
+    ]
+    [command], _ = run(configs.files, writes=writes)
+    assert isinstance(command, StringCommand)
+    done = subprocess.run(["sh", "-c", command.get_raw_value()], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (same.read_text(), first.read_text(), second.read_text()) == (
+        "same\n",
+        "x: '$(id)'\n",
+        "y: 2\n",
+    )
+    # a file where the first one's directory should be: it fails, and the second is not written
+    blocked = tmp_path / "blocked"
+    blocked.write_text("")
+    [command], _ = run(
+        configs.files,
+        writes=[(str(blocked / "a.yaml"), "a\n", None), (str(tasks / "b.yaml"), "b\n", None)],
+    )
+    done = subprocess.run(["sh", "-c", command.get_raw_value()], capture_output=True, text=True)
+    assert done.returncode == 1 and "a.yaml" in done.stderr
+    assert not (tasks / "b.yaml").exists()
+    nothing, noop = run(configs.files, writes=writes[:1])
+    assert nothing == [] and "up to date" in noop
