@@ -624,6 +624,8 @@ def _check_nn_archive(handle: BinaryIO, size: int) -> None:
                 config = True
             elif base.endswith((".blob", ".superblob")) and member.isfile() and member.size:
                 blob = True
+            if config and blob:  # not decompressed to the end: the footer check saw the end
+                break
     if not config:
         raise Fault("no config.json")
     if not blob:
