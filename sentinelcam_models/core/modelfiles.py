@@ -61,8 +61,9 @@ FACELIST_COLUMNS = (
     "x1", "y1", "x2", "y2", "rx", "ry", "lx", "ly", "dx", "dy", "angle", "focus",
 )  # fmt: skip
 # What the trainer pickles: {"svm": sklearn SVC, "labels": sklearn LabelEncoder} and the numpy
-# arrays inside them. Any other global (os.system, builtins.eval, ...) is refused unread.
-PICKLE_MODULES = ("sklearn", "numpy", "scipy.sparse")
+# arrays inside them. Classes of sklearn (a capitalised name outside its testing modules), sparse
+# matrices, and numpy's array reconstruction: any other global (os.system, builtins.eval,
+# numpy.load, numpy.testing's runstring, ...) is refused unread.
 PICKLE_GLOBALS = frozenset(
     {
         ("_codecs", "encode"),
@@ -74,6 +75,20 @@ PICKLE_GLOBALS = frozenset(
         ("builtins", "slice"),
         ("builtins", "complex"),
         ("builtins", "bytearray"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        *(
+            (f"numpy.{core}.{module}", name)
+            for core in ("core", "_core")
+            for module, name in (
+                ("multiarray", "_reconstruct"),
+                ("multiarray", "scalar"),
+                ("numeric", "_frombuffer"),
+            )
+        ),
+        ("numpy.random._pickle", "__randomstate_ctor"),
+        ("numpy.random._pickle", "__generator_ctor"),
+        ("numpy.random._pickle", "__bit_generator_ctor"),
     }
 )
 
@@ -494,10 +509,14 @@ def _check_pickle(handle: BinaryIO, size: int) -> None:
 
 
 def _allowed(module: str, attr: str) -> None:
-    ok = (module, attr) in PICKLE_GLOBALS or any(
-        module == m or module.startswith(m + ".") for m in PICKLE_MODULES
+    sklearn_class = (
+        module.startswith("sklearn.")
+        and attr[:1].isupper()
+        and attr.isidentifier()
+        and "test" not in module
     )
-    if not ok:
+    sparse = module.startswith("scipy.sparse.") and attr.endswith(("_matrix", "_array"))
+    if not ((module, attr) in PICKLE_GLOBALS or sklearn_class or sparse):
         raise Fault(f"refers to {module}.{attr} (only sklearn and numpy objects are expected)")
 
 

@@ -133,6 +133,13 @@ def test_pickle_globals_are_limited_to_what_the_trainer_writes(monkeypatch):
     assert "refers to builtins.eval" in check_bytes(
         "facemodel.pickle", b"cbuiltins\neval\n(S'1'\ntR."
     )
+    for name in (
+        "numpy\nload",
+        "numpy.testing._private.utils\nrunstring",
+        "sklearn.utils\nresample",
+    ):
+        data = f"c{name}\n(S'x'\ntR.".encode()
+        assert "refers to " + name.replace("\n", ".") in check_bytes("facemodel.pickle", data)
     assert "before seeing STOP" in check_bytes("facemodel.pickle", pickle.dumps([1, 2])[:-1])
     assert "bytes after the pickle's STOP" in check_bytes(
         "facemodel.pickle", pickle.dumps([1]) + b"junk"
