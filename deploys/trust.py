@@ -21,6 +21,7 @@ from sentinelcam_models.fleet import remote
 from sentinelcam_models.fleet.inventory import check_pyinfra
 from sentinelcam_models.fleet.preflight import refusal
 from sentinelcam_models.fleet.runcache import once_per_run
+from sentinelcam_models.fleet.trust import operator_keys
 
 checked = once_per_run(state, "trust", lambda _: check_pyinfra(inventory))
 if isinstance(checked, Refused):
@@ -67,11 +68,22 @@ if settings.roles.datasink:
         for name in checked.settings
         if host.name in pull_sources(checked.settings[name], checked.plans[name], checked.primary)
     }
-    if clients:
-        trust.authorize_nodes(
-            name="Node keys: read-only rsync of the store",
-            path=f"{ssh_dir}/authorized_keys",
-            store=settings.path("sentinelcam_model_registry"),
-            clients=clients,
-            **as_service,
+    # Every other host's keys: a node that pulls from another datasink keeps no plain line here
+    # (the original authorized every node on every datasink with a full shell).
+    others = {
+        name: (
+            f"{checked.settings[name].path('sentinelcam_ssh_dir')}/id_ed25519.pub",
+            remote.as_service(inventory.get_host(name), checked.settings[name]),
         )
+        for name in checked.settings
+        if name != host.name and name not in clients
+    }
+    trust.authorize_nodes(
+        name="Node keys: read-only rsync of the store",
+        spare=once_per_run(state, "operator keys", lambda _: operator_keys(inventory)),
+        path=f"{ssh_dir}/authorized_keys",
+        store=settings.path("sentinelcam_model_registry"),
+        clients=clients,
+        others=others,
+        **as_service,
+    )

@@ -37,8 +37,9 @@ import tempfile
 import time
 
 try:
-    from devfleet import provision
+    from devfleet import original, provision
 except ImportError:  # run as a script (python3 devfleet/fleet.py): devfleet/ is sys.path[0]
+    import original  # type: ignore[import-not-found,no-redef]
     import provision  # type: ignore[import-not-found,no-redef]
 
 HERE = os.path.dirname(os.path.abspath(__file__))  # devfleet/: stand-ins and units beside this file
@@ -433,6 +434,11 @@ def host_key(name: str) -> str:
     return os.path.join(node_dir(name), "ssh_host_ed25519_key")
 
 
+def original_key(name: str) -> str:
+    """ops' own key on a node of the original's fleet (--as-original), which datasinks trust plainly."""
+    return os.path.join(node_dir(name), "original_id_ed25519")
+
+
 def write_file(
     path: str, content: str | bytes, mode: int = 0o644, uid: int = 0, gid: int = 0
 ) -> None:
@@ -514,6 +520,23 @@ def prepare_node(node: dict, nodes: list[dict]) -> None:
         os.chmod(ssh, 0o700)
         os.chown(ssh, uid, uid)
         write_file(f"{ssh}/authorized_keys", f"{operator}\n", 0o600, uid, uid)
+    if node.get("original"):  # the original's plain node-to-datasink trust (original.py)
+        ssh = f"{m}/home/ops/.ssh"
+        copy_in(original_key(name), f"{ssh}/id_ed25519", 0o600, OPS_UID, OPS_UID)
+        copy_in(original_key(name) + ".pub", f"{ssh}/id_ed25519.pub", 0o644, OPS_UID, OPS_UID)
+        keys = {n["name"]: read_pub(original_key(n["name"])) for n in nodes}
+        datasinks = [n for n in nodes if "datasinks" in n["groups"]]
+        host_keys = {d["name"]: read_pub(host_key(d["name"])) for d in datasinks}
+        write_file(
+            f"{ssh}/known_hosts",
+            original.known_hosts(datasinks, host_keys),
+            0o644,
+            OPS_UID,
+            OPS_UID,
+        )
+        if "datasinks" in node["groups"]:
+            text = original.datasink_authorized_keys(operator, keys, name)
+            write_file(f"{ssh}/authorized_keys", text, 0o600, OPS_UID, OPS_UID)
     # The files the service roles left, owned by ops.
     for path, text in provision.node_files(node).items():
         make_dirs(m, os.path.dirname(path), OPS_UID, OPS_UID)
@@ -918,7 +941,7 @@ def existing_node_names() -> list[str]:
 # Commands
 
 
-def write_fleet_json(nodes: list[dict]) -> None:
+def write_fleet_json(nodes: list[dict], as_original: bool = False) -> None:
     """fleet.json: the nodes (name, address, groups, login), the operator key and known_hosts.
     ``ssh_user`` (ops) stays for older readers; each node's ``login`` is the account to log in
     with, ``root_login`` the account for test-only privileged actions."""
@@ -928,6 +951,7 @@ def write_fleet_json(nodes: list[dict]) -> None:
         "root_login": ROOT_USER,
         "ssh_key": fleet_key(),
         "known_hosts": known_hosts_path(),
+        "original": as_original,
     }
     tmp = fleet_json_path() + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
@@ -936,10 +960,13 @@ def write_fleet_json(nodes: list[dict]) -> None:
     os.replace(tmp, fleet_json_path())
 
 
-def is_up(n: int | None = None, check_ssh: bool = True) -> bool:
-    """True if a fleet (of n nodes, if given) is running and every node accepts SSH."""
+def is_up(n: int | None = None, check_ssh: bool = True, as_original: bool = False) -> bool:
+    """True if a fleet (of n nodes, if given; the original's if ``as_original``) is running and
+    every node accepts SSH."""
     fleet = load_fleet()
     if not fleet or (n is not None and len(fleet["nodes"]) != n):
+        return False
+    if n is not None and bool(fleet.get("original")) != as_original:
         return False
     if any(recorded_pid(node["name"]) is None for node in fleet["nodes"]):
         return False
@@ -973,15 +1000,17 @@ def _boot(nodes: list[dict], root: str) -> None:
         raise FleetError(f"{len(failed)} node(s) did not accept SSH ({why}); console logs: {logs}")
 
 
-def cmd_up(n: int) -> None:
+def cmd_up(n: int, as_original: bool = False) -> None:
     if n < MIN_NODES:
         raise FleetError(f"a fleet needs at least {MIN_NODES} nodes (got {n})")
+    if as_original and n < original.MIN_NODES:
+        raise FleetError(f"--as-original needs at least {original.MIN_NODES} nodes (got {n})")
     check_root()
     check_tools()
     check_cgroups()
     with flock(os.path.join(state_dir(), ".lock")):
         t0 = time.monotonic()
-        if is_up(n):
+        if is_up(n, as_original=as_original):
             log(f"{n} nodes already up; nothing to do")
             return
         if load_fleet() or existing_node_names():
@@ -990,6 +1019,11 @@ def cmd_up(n: int) -> None:
         raise_host_limits(n)
         os.makedirs(state_dir(), mode=0o700, exist_ok=True)
         nodes = node_specs(n)
+        if as_original:
+            for node in nodes:
+                node["original"] = True
+                if node["name"] in original.INVENTORY_DATA:
+                    node["data"] = original.INVENTORY_DATA[node["name"]]
         keygen(fleet_key(), "sentinelcam-fleet operator")
         for p in (stale_node_key(), stale_node_key() + ".pub"):
             with contextlib.suppress(FileNotFoundError):
@@ -998,6 +1032,8 @@ def cmd_up(n: int) -> None:
         def keys(node):
             os.makedirs(node_dir(node["name"]), exist_ok=True)
             keygen(host_key(node["name"]), f"root@{node['name']}")
+            if as_original:
+                keygen(original_key(node["name"]), f"ops@{node['name']}")
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
             list(ex.map(keys, nodes))
@@ -1005,9 +1041,11 @@ def cmd_up(n: int) -> None:
             for node in nodes:
                 f.write(f"{node['address']} {read_pub(host_key(node['name']))}\n")
         os.replace(known_hosts_path() + ".tmp", known_hosts_path())
-        write_fleet_json(nodes)
+        write_fleet_json(nodes, as_original)
         try:
             _boot(nodes, root)
+            if as_original:
+                original.install_models(load_fleet() or {})
         except BaseException:
             if not isinstance(sys.exc_info()[1], FleetError):
                 _down()
@@ -1076,6 +1114,8 @@ def cmd_reset() -> None:
         with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
             list(ex.map(wipe, names))
         _boot(nodes, root)
+        if fleet.get("original"):
+            original.install_models(fleet)
     log(f"{len(nodes)} nodes reset in {time.monotonic() - t0:.1f} s")
 
 
@@ -1148,6 +1188,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     p_up = sub.add_parser("up", help="boot N nodes (idempotent)")
     p_up.add_argument("--nodes", type=int, default=6)
+    p_up.add_argument(
+        "--as-original",
+        action="store_true",
+        help=f"nodes as the original Ansible roles left them (at least {original.MIN_NODES} nodes)",
+    )
     sub.add_parser("down", help="stop every node and clean up")
     sub.add_parser("status", help="list nodes and whether they are up")
     sub.add_parser("reset", help="restore every node to a pristine state")
@@ -1159,7 +1204,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         if args.cmd == "up":
-            cmd_up(args.nodes)
+            cmd_up(args.nodes, args.as_original)
         elif args.cmd == "down":
             cmd_down()
         elif args.cmd == "status":

@@ -46,7 +46,14 @@ ROLE_TASK_FILES = ("VehicleSpeed.yaml", "DailyCleanup.yaml")
 
 # Outpost kinds, by node name: which real outpost each fleet outpost imitates (§1.8 host_vars).
 OAK, CORAL, CPU = "oak", "coral", "cpu"
+OAK_V2 = "oak-v2"  # an OAK outpost the imagenode role provisioned before v3 (DepthAI v2 shape)
 OUTPOST_KINDS = {"east": OAK, "alpha5": CORAL}
+# The original's fleet (devfleet up --as-original): outpost7 is an OAK outpost still in the v2 shape.
+ORIGINAL_OUTPOST_KINDS = {**OUTPOST_KINDS, "outpost7": OAK_V2}
+# The blob the v2 imagenode role pointed at (§1.6, snapshot), under a version the registry no longer
+# lists (the v2 path was removed with no rollback).
+DEPTHAI_V2_VERSION = "2022-04-02"
+DEPTHAI_V2_BLOB = "mobilenet-ssd_openvino_2021.4_6shave.blob"
 
 
 def outpost_kind(name: str) -> str:
@@ -278,7 +285,7 @@ def imagenode_yaml(
     ``{home}/imagenode/models``.
     """
     kind = kind or outpost_kind(name)
-    if kind not in (OAK, CORAL, CPU):
+    if kind not in (OAK, CORAL, CPU, OAK_V2):
         raise ValueError(f"unknown outpost kind {kind!r}")
     root = models_root or imagenode_models_root(home)
 
@@ -289,6 +296,7 @@ def imagenode_yaml(
     # (640, 480)/32, lab1 P1 PiCamera (640, 480)/32.
     camera, viewname, resolution, framerate = {
         OAK: ("O1", "Front", "(640, 360)", 30),
+        OAK_V2: ("O1", "Front", "(640, 360)", 30),
         CORAL: ("P1", "PiCam3", "(640, 480)", 32),
         CPU: ("P1", "PiCamera", "(640, 480)", 32),
     }[kind]
@@ -317,7 +325,7 @@ def imagenode_yaml(
     if camera.startswith("P"):
         out += ["    vflip: False\n", "    threaded_read: False\n"]
     out += ["    detectors:\n", "      outpost:\n"]
-    if kind == OAK:
+    if kind in (OAK, OAK_V2):
         out.append("        encoder: oak\n")
     out += [
         f"        publish_cam: {PORTS['imagenode_publisher']}\n",
@@ -325,7 +333,7 @@ def imagenode_yaml(
         _zmq_logconfig("        ", PORTS["imagenode_logging"], name),
         "        # SpyGlass view size: a Python tuple literal, like resolution\n",
         f"        spyglass: {resolution}\n",
-        f"        detectobjects: {'none' if kind == OAK else 'mobilenetssd'}\n",
+        f"        detectobjects: {'none' if kind in (OAK, OAK_V2) else 'mobilenetssd'}\n",
         f"        accelerator: {'coral' if kind == CORAL else 'none'}\n",
         "        spyglass_timeout: 30\n",
     ]
@@ -345,9 +353,22 @@ def imagenode_yaml(
             "            rotate_180: true\n",
             "            camera_fps: 30\n",
         ]
+    elif kind == OAK_V2:
+        # §3.11 "Older DepthAI v2 shape": pipeline, model (a .blob), images, jpegs, neural_nets.
+        blob = f"{root}/mobilenet_ssd_depthai/{DEPTHAI_V2_VERSION}/{DEPTHAI_V2_BLOB}"
+        out += [
+            "        # Detection runs on the OAK camera itself (DepthAI v2 pipeline)\n",
+            "        depthai:\n",
+            "          pipeline: ImageNode\n",
+            f"          model: {blob}\n",
+            "          images: {camera: RGB, size: (640, 360)}\n",
+            "          jpegs: {quality: 90}\n",
+            "          neural_nets:\n",
+            "            Q1: nn\n",
+        ]
     elif kind == CORAL:
         out += ["        tracker:\n", "          min_confidence_new: 0.5\n"]
-    default_task = "VehicleSpeed" if kind == OAK else "MobileNetSSD_allFrames"
+    default_task = "VehicleSpeed" if kind in (OAK, OAK_V2) else "MobileNetSSD_allFrames"
     out += [
         "        sentinel_tasks:\n",
         "          person: GetFaces2\n",
@@ -385,8 +406,14 @@ def facefile_path(home: str = HOME) -> str:
     return f"{home}/sentinelcam/face_recognition/facelist_{MODEL_VERSIONS['face_recognition']}.csv"
 
 
-def datapump_yaml(home: str = HOME) -> str:
-    """``~/datapump.yaml`` as the datapump role renders it (§3.12)."""
+def gamma4_path(home: str = HOME) -> str:
+    """``faces_data_file`` as the real fleet's group_vars/datasinks.yaml overrides it (§1.7, §3.12)."""
+    return f"{home}/sentinelcam/faces/facelist_gamma4.csv"
+
+
+def datapump_yaml(home: str = HOME, facefile: str | None = None) -> str:
+    """``~/datapump.yaml`` as the datapump role renders it (§3.12); ``facefile`` defaults to the
+    role default (the registry's current face list)."""
     data = f"{home}/sentinelcam"
     return (
         "# Settings file datapump.yaml\n"
@@ -396,7 +423,7 @@ def datapump_yaml(home: str = HOME) -> str:
         f"imagefolder: {data}/images\n"
         f"datafolder: {data}/camwatcher\n"
         "# Face list: names the events datapump locks against deletion\n"
-        f"facefile: {facefile_path(home)}\n"
+        f"facefile: {facefile or facefile_path(home)}\n"
         "logconfig:\n"
         "  version: 1\n"
         "  handlers:\n"
@@ -430,18 +457,32 @@ def node_files(
     primary_datasink: str = PRIMARY_DATASINK,
 ) -> dict[str, str]:
     """{absolute path on the node: text} for one fleet node (``name`` and ``groups`` as in
-    fleet.json): what the roles of its groups left on it."""
+    fleet.json): what the roles of its groups left on it.
+
+    A node of the original's fleet (``node["original"]``, devfleet up --as-original) has what the
+    real fleet's group_vars and older roles left: sentinel2's sentinel.yaml keeps the role default
+    accelerator (coral) where the inventory says cpu, outpost7's imagenode.yaml is the DepthAI v2
+    shape, every datapump.yaml reads the curated facelist_gamma4.csv."""
     name, groups = node["name"], node.get("groups", ())
+    original = bool(node.get("original"))
     files: dict[str, str] = {}
     if "sentinels" in groups:
-        files[f"{home}/sentinel.yaml"] = sentinel_yaml(sentinel_accelerator, home, primary_datasink)
+        accelerator = "coral" if original and name == "sentinel2" else sentinel_accelerator
+        files[f"{home}/sentinel.yaml"] = sentinel_yaml(accelerator, home, primary_datasink)
         tasks = sentinel_tasks_dir(home)
         files[f"{tasks}/VehicleSpeed.yaml"] = vehicle_speed_yaml()
         files[f"{tasks}/DailyCleanup.yaml"] = daily_cleanup_yaml()
     if "outposts" in groups:
-        files[f"{home}/imagenode.yaml"] = imagenode_yaml(name, home=home, datasink=primary_datasink)
+        kind = ORIGINAL_OUTPOST_KINDS.get(name, CPU) if original else None
+        files[f"{home}/imagenode.yaml"] = imagenode_yaml(
+            name, kind, home=home, datasink=primary_datasink
+        )
     if "datasinks" in groups:
-        files[f"{home}/datapump.yaml"] = datapump_yaml(home)
+        files[f"{home}/datapump.yaml"] = datapump_yaml(
+            home, gamma4_path(home) if original else None
+        )
         if name == primary_datasink:
             files[facefile_path(home)] = facelist_csv()
+        if original:
+            files[gamma4_path(home)] = "name,uuid,status\ncurated,by-the-operator,locked\n"
     return files

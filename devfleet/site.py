@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from devfleet import demo
+from devfleet import demo, provision
 from sentinelcam_models.core.yamlpatch import set_values
 
 REPO = Path(__file__).resolve().parents[1]
@@ -137,6 +138,14 @@ class Site:
         current = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
         current.update(data)
         path.write_text(yaml.safe_dump(current))
+
+    def set_sentinel_accelerator(self, host: str, accelerator: str) -> None:
+        """sentinel_accelerator_type in the inventory, and the Alpha engine's accelerator in the
+        node's sentinel.yaml as the sentinel role renders it from the same variable: the deploy
+        refuses a sentinel whose two values disagree."""
+        self.set_data(host, sentinel_accelerator_type=accelerator)
+        text = provision.sentinel_yaml(accelerator)
+        self.as_root(host, f"printf %s {shlex.quote(text)} > /home/ops/sentinel.yaml")
 
     def set_group_data(self, name: str, **data) -> None:
         path = self.root / "inventories" / "group_data" / name

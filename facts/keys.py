@@ -27,6 +27,26 @@ class PublicKey(FactBase[tuple[str, str] | None]):
         return public_key(output[0]) if output else None
 
 
+class PublicKeys(FactBase[list[tuple[str, str]]]):
+    """Every ``(type, base64)`` public key in ``directory`` (``*.pub``): all the keys a node's
+    service account holds there, which the trust deploy revokes wherever they are authorized
+    plainly."""
+
+    default = list
+
+    def command(self, directory: str):
+        return StringCommand(
+            "cat",
+            StringCommand(QuoteString(directory), "/*.pub", _separator=""),
+            "2>/dev/null",
+            "||",
+            "true",
+        )
+
+    def process(self, output: list[str]) -> list[tuple[str, str]]:
+        return sorted({key for line in output[:64] if (key := public_key(line)) is not None})
+
+
 class HostKeys(FactBase[list[tuple[str, str]]]):
     """Every ``(type, base64)`` SSH host key of the host (``/etc/ssh/ssh_host_*_key.pub``)."""
 

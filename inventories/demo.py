@@ -44,6 +44,7 @@ def _group(_name):
                 "ssh_strict_host_key_checking": "yes",
                 **_ROLE_DATA.get(_name, {}),
                 **_ROLE_DATA.get(_node["name"], {}),
+                **_node.get("data", {}),  # devfleet up --as-original: outpost7's outpost_models
                 **_host_data(__file__, _node["name"]),
             },
         )

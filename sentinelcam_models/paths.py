@@ -1,21 +1,99 @@
-"""Where the project's own files are: templates, inventories, the default inventory."""
+"""Where the operator's files are (the checkout) and where the project's own files are (deploys,
+templates).
+
+Commands act on a checkout, as git, Ansible and pyinfra act on the directory you stand in: the
+one ``--repo DIR`` or ``$SENTINELCAM_REPO`` names, else the nearest directory at or above the
+current one that holds ``inventories/group_data/``. Its ``inventories/production.py`` is the
+default inventory. Deploy files and templates come from that checkout when it has them, else from
+the installed package (a wheel or a pipx install ships them), so two clones never cross.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = REPO_ROOT / "templates"
-DEPLOYS = REPO_ROOT / "deploys"
-DEFAULT_INVENTORY = REPO_ROOT / "inventories" / "production.py"
+from .core.problems import BadInput
+
+REPO_ROOT = Path(__file__).resolve().parent.parent  # this package's own tree (or site-packages)
+TEMPLATES = REPO_ROOT / "templates"  # the shipped templates (a checkout's own come first)
+DEPLOYS = REPO_ROOT / "deploys"  # the shipped deploy files (a checkout's own come first)
 REGISTRY_FILE_NAME = "model_registry.yaml"
 HOST_DATA_DIR = "host_data"
 INVENTORY_ENV = "SENTINELCAM_INVENTORY"
+REPO_ENV = "SENTINELCAM_REPO"
+MARKER = Path("inventories") / "group_data"
+
+_chosen: Path | None = None  # --repo DIR, set by the command line for this process
+
+
+class NoCheckout(BadInput):
+    """No checkout here: the operator's one line says where we looked and how to name one."""
+
+
+def is_checkout(path: Path) -> bool:
+    return (path / MARKER).is_dir()
+
+
+def find_checkout(start: Path) -> Path | None:
+    """The nearest directory at or above ``start`` that holds ``inventories/group_data/``."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if is_checkout(candidate):
+            return candidate
+    return None
+
+
+def choose_checkout(path: str | Path | None) -> None:
+    """``--repo DIR`` for the rest of this process (None: back to the environment and the cwd)."""
+    global _chosen
+    _chosen = Path(path).resolve() if path else None
+
+
+def named_checkout() -> Path | None:
+    """The checkout ``--repo`` or ``$SENTINELCAM_REPO`` names (checked), if any."""
+    named = _chosen or (Path(os.environ[REPO_ENV]).resolve() if os.environ.get(REPO_ENV) else None)
+    if named is not None and not is_checkout(named):
+        how = "--repo" if _chosen else f"${REPO_ENV}"
+        raise NoCheckout(f"{how} {named}: not a sentinelcam-models checkout (no {MARKER}/ there)")
+    return named
+
+
+def checkout() -> Path | None:
+    """The checkout commands act on: --repo, $SENTINELCAM_REPO, else found from the cwd up."""
+    return named_checkout() or find_checkout(Path.cwd())
+
+
+def require_checkout() -> Path:
+    found = checkout()
+    if found is None:
+        raise NoCheckout(
+            f"{Path.cwd()}: not in a sentinelcam-models checkout (no {MARKER}/ here or above): "
+            f"cd into one, or give --repo DIR, ${REPO_ENV} or -i INVENTORY"
+        )
+    return found
 
 
 def default_inventory() -> Path:
-    return Path(os.environ.get(INVENTORY_ENV) or DEFAULT_INVENTORY)
+    """$SENTINELCAM_INVENTORY, else the checkout's inventories/production.py."""
+    if os.environ.get(INVENTORY_ENV):
+        return Path(os.environ[INVENTORY_ENV])
+    return require_checkout() / "inventories" / "production.py"
+
+
+def deploy_file(name: str) -> Path:
+    """``deploys/<name>`` of the checkout, else the shipped one."""
+    found = checkout()
+    if found is not None and (found / "deploys" / name).is_file():
+        return found / "deploys" / name
+    return DEPLOYS / name
+
+
+def templates_dir() -> Path:
+    found = checkout()
+    if found is not None and (found / "templates").is_dir():
+        return found / "templates"
+    return TEMPLATES
 
 
 def registry_file_for(inventory: str | Path) -> Path:
@@ -29,4 +107,4 @@ def host_data_file(inventory: str | Path, host: str) -> Path:
 
 
 def template_text(name: str) -> str:
-    return (TEMPLATES / name).read_text(encoding="utf-8")
+    return (templates_dir() / name).read_text(encoding="utf-8")

@@ -450,7 +450,7 @@ def test_rich_markup_and_escape_codes_are_printed_as_text(world):
     )
     done = world.cli("history", "haarcascades")
     assert done.returncode == 0, done.stderr
-    assert "[/] promote" in done.stdout and "\x1b" not in done.stdout
+    assert "[/] promote" in done.stdout and "\x1b" not in done.stdout, done.stdout
 
 
 def test_history_follows_merges_renames_and_a_deleted_file(world):

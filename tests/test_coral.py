@@ -82,7 +82,7 @@ def site(fresh_fleet, tmp_path_factory):
     s = CoralSite(fresh_fleet, root)
     s.sentinel = fresh_fleet.names("sentinels")[0]
     s.outpost = "alpha5"  # its camera is a Coral one (imagenode.yaml) and it logs in as ops
-    s.set_data(s.sentinel, sentinel_accelerator_type="coral")
+    s.set_sentinel_accelerator(s.sentinel, "coral")
     s.set_data(s.outpost, imagenode_accelerator_type="coral")
     s.coral_hosts = [s.sentinel, s.outpost]
     s.others = [n for n in fresh_fleet.names() if n not in s.coral_hosts]

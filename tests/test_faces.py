@@ -134,7 +134,7 @@ def test_pruning_archives_curated_files_and_only_the_command_removes_an_archive(
     # sentinel1 keeps no spare versions: V1 (holding the curated list) was pruned, its list archived
     assert V1 not in site.versions(STORE_MODE, FR)
     assert sha(site.curated[STORE_MODE]) in everywhere(site, STORE_MODE)
-    listed = site.cli("faces", "archives", STORE_MODE)
+    listed = site.cli("faces", "archives", "--limit", STORE_MODE)
     assert listed.returncode == 0 and f"{V1}.faces-" in listed.stdout, listed.output
     archive = next(w for w in listed.stdout.split() if w.startswith(f"{V1}.faces-"))
     again = site.deploy()  # later deploys never touch an archive
@@ -158,7 +158,7 @@ def test_publish_refuses_a_version_without_a_file_the_configs_name(site, tmp_pat
 
 
 def test_an_ncs2_sentinel_deploys_with_target_myriad(site):
-    site.set_data(STORE_MODE, sentinel_accelerator_type="ncs2")
+    site.set_sentinel_accelerator(STORE_MODE, "ncs2")
     run = site.deploy()
     assert run.returncode == 0, run.output[-3000:]
     warnings = [line for line in run.output.splitlines() if "NCS2 is deprecated" in line]

@@ -39,7 +39,7 @@ def test_fleet_json_matches_roles(fresh_fleet):
     assert names[:3] == ["data1", "sentinel1", "east"]
     assert len(set(names)) == len(names)
     for i, node in enumerate(fresh_fleet.nodes, start=1):
-        assert node["address"] == f"127.0.0.{100 + i}"
+        assert node["address"] == f"127.{fleet_mod.fleet_net()}.0.{100 + i}"
     assert "data1" in fresh_fleet.names("datasinks")
     assert fresh_fleet.data["ssh_user"] == "ops"
     # Deploys log in as the service user on some nodes and as another account on others, in every group.
@@ -261,7 +261,7 @@ def _nspawn_pids():
 def _fleet_mounts():
     state = os.path.realpath(fleet_mod.state_dir())
     with open("/proc/mounts") as fh:
-        return [line for line in fh if state in line]
+        return [line for line in fh if state + "/" in line]
 
 
 def test_down_leaves_nothing_behind_and_up_is_idempotent(fleet):

@@ -20,6 +20,8 @@ from ..core.problems import (
     one_line,
 )
 from ..fleet.interrupt import deliver_to_main
+from ..paths import REPO_ENV
+from .conventions import quiet_third_party
 
 
 def _lines(text: str) -> list[str]:
@@ -34,6 +36,17 @@ class Cli(click.Group):
     ) -> Any:
         """Usage errors are one line too (click prints usage, a hint and the error otherwise)."""
         deliver_to_main()
+        saved = os.environ.get(REPO_ENV)  # set for this command's subprocesses (conventions.py)
+        try:
+            with quiet_third_party():
+                return self._main(args, prog_name, **extra)
+        finally:
+            if saved is None:
+                os.environ.pop(REPO_ENV, None)
+            else:
+                os.environ[REPO_ENV] = saved
+
+    def _main(self, args: Sequence[str] | None, prog_name: str | None, **extra: Any) -> Any:
         try:
             return super().main(args, prog_name, standalone_mode=False, **extra)
         except click.UsageError as exc:

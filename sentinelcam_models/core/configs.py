@@ -19,8 +19,10 @@ from typing import Any
 import jinja2
 
 from . import catalog
+from .names import is_version
 from .plan import HostPlan, Placement
 from .registry import Registry
+from .sentinelconf import accelerator_refusal
 from .services import DATAPUMP, IMAGENODE, SENTINEL
 from .settings import HostSettings
 from .yamlpatch import KeyPath, set_values
@@ -56,7 +58,7 @@ class Patch:
 
     dest: str
     service: str
-    edits: Mapping[KeyPath, str] = field(default_factory=lambda: MappingProxyType({}))
+    edits: Mapping[KeyPath, Any] = field(default_factory=lambda: MappingProxyType({}))
     models: tuple[str, ...] = ()  # model/version keys whose files the edits name
 
     def apply(self, text: str) -> str:
@@ -224,10 +226,34 @@ IMAGENODE_MODEL_KEYS = {
 }
 
 
+def _mobilenet_settings(
+    settings: HostSettings, base: KeyPath, outpost: Mapping, kind: str
+) -> dict[KeyPath, Any]:
+    """``mobilenetssd.confidence`` = ``mobilenet_confidence`` for every mobilenetssd camera, and
+    ``mobilenetssd.target`` for a CPU camera that has none (imagenode reads it unconditionally:
+    ``myriad`` when the camera's accelerator is ncs2, else ``cpu``; §3.11). A value equal to the
+    one there (``0.50`` for 0.5) is left as written."""
+    block = outpost["mobilenetssd"]
+    edits: dict[KeyPath, Any] = {}
+    current = block.get("confidence")
+    if not (
+        isinstance(current, int | float)
+        and not isinstance(current, bool)
+        and float(current) == settings.mobilenet_confidence
+    ):
+        edits[(*base, "mobilenetssd", "confidence")] = settings.mobilenet_confidence
+    if kind == "cpu" and "target" not in block:
+        target = "myriad" if outpost.get("accelerator", "none") == "ncs2" else "cpu"
+        edits[(*base, "mobilenetssd", "target")] = target
+    return edits
+
+
 def imagenode_patch(settings: HostSettings, plan: HostPlan, text: str | None) -> PatchResult:
     """The model keys of ``imagenode.yaml``, per camera (§3.11): chosen by that camera's
     ``detectors.outpost.accelerator`` (not ``imagenode_accelerator_type``), plus ``depthai.nn_archive``
-    for cameras with a ``depthai`` block."""
+    for cameras with a ``depthai`` block, ``mobilenetssd.confidence`` from ``mobilenet_confidence``
+    and a missing CPU ``mobilenetssd.target``. An OAK camera in the DepthAI v2 shape refuses the
+    whole file (no camera is patched)."""
     if not settings.roles.outpost:
         return PatchResult(None)
     dest = settings.path("imagenode_config_path")
@@ -245,7 +271,7 @@ def imagenode_patch(settings: HostSettings, plan: HostPlan, text: str | None) ->
     cameras = doc.data.get("cameras") if isinstance(doc.data, dict) else None
     if not isinstance(cameras, dict):
         return PatchResult(None, (f"{dest}: no cameras mapping",))
-    edits: dict[KeyPath, str] = {}
+    edits: dict[KeyPath, Any] = {}
     models: list[str] = []
     found: list[str] = []
     for camera, config in cameras.items():
@@ -267,6 +293,10 @@ def imagenode_patch(settings: HostSettings, plan: HostPlan, text: str | None) ->
                 continue
             kinds.append("coral" if outpost.get("accelerator", "none") == "coral" else "cpu")
         if isinstance(outpost.get("depthai"), dict):
+            v2 = depthai_v2_refusal(dest, str(camera), outpost["depthai"])
+            if v2:
+                found.append(v2)
+                continue
             kinds.append("oak")
         for kind in kinds:
             model, keys = IMAGENODE_MODEL_KEYS[kind]
@@ -280,11 +310,75 @@ def imagenode_patch(settings: HostSettings, plan: HostPlan, text: str | None) ->
             models.append(placement.key)
             for key, name in keys.items():
                 edits[base + key] = placement.file(name)
+            if kind in ("coral", "cpu"):
+                edits.update(_mobilenet_settings(settings, base, outpost, kind))
     if found:
         return PatchResult(None, tuple(found))
     return PatchResult(
         Patch(dest, IMAGENODE, MappingProxyType(edits), tuple(dict.fromkeys(models)))
     )
+
+
+# The DepthAI v2 shape of the imagenode role before v3 (§3.11: snapshot @97fa613, imagenode @838e0a9).
+DEPTHAI_V2_KEYS = ("model", "pipeline", "neural_nets", "images", "jpegs")
+DEPTHAI_V3_REQUIRED = ("nn_archive", "crop_publish")
+
+
+def depthai_v2_refusal(dest: str, camera: str, depthai: Mapping) -> str | None:
+    """One line for an OAK camera whose ``depthai`` block is not the v3 shape: the v3 code reads
+    ``nn_archive`` and requires ``crop_publish``, so adding ``nn_archive`` next to the v2 keys would
+    leave the node running the old blob while drift called the new version deployed."""
+    old = [key for key in DEPTHAI_V2_KEYS if key in depthai]
+    missing = [key for key in DEPTHAI_V3_REQUIRED if key not in depthai]
+    if not old and not missing:
+        return None
+    shape = f"has {', '.join(old)}" if old else "is incomplete"
+    return (
+        f"{dest}: camera {camera}: its depthai block {shape} (the DepthAI v2 shape); it needs the "
+        f"v3 imagenode role's depthai.nn_archive and depthai.crop_publish "
+        f"(missing: {', '.join(missing) or 'none'}): re-render it with the v3 role, then deploy again"
+    )
+
+
+def config_refusals(
+    settings: HostSettings, plan: HostPlan, configs: Mapping[str, str | None]
+) -> dict[str, str]:
+    """role -> the one line refusing its config on this host (sentinel: sentinel.yaml's engine
+    accelerator; imagenode: an OAK camera in the DepthAI v2 shape; datapump: a facefile that is no
+    registry list), from the configs' text as the node reported it. Drift shows these lines."""
+    found: dict[str, str] = {}
+    if settings.roles.sentinel:
+        path = settings.path("sentinel_config_path")
+        line = accelerator_refusal(path, configs.get(path), settings.sentinel_accelerator)
+        if line:
+            found[SENTINEL] = line
+    if settings.roles.outpost:
+        path = settings.path("imagenode_config_path")
+        doc, problems = load(path, configs.get(path) or "")
+        cameras = doc.data.get("cameras") if doc and isinstance(doc.data, dict) else None
+        for camera, config in (cameras or {}).items() if isinstance(cameras, dict) else ():
+            outpost = (
+                ((config or {}).get("detectors") or {}).get("outpost")
+                if isinstance(config, dict)
+                else None
+            )
+            depthai = outpost.get("depthai") if isinstance(outpost, dict) else None
+            line = (
+                depthai_v2_refusal(path, str(camera), depthai)
+                if isinstance(depthai, dict)
+                else None
+            )
+            if line:
+                found[IMAGENODE] = line
+                break
+    if plan.facelist is not None:
+        path = settings.path("datapump_config_path")
+        doc, problems = load(path, configs.get(path) or "")
+        if doc is not None and not problems and isinstance(doc.data, dict):
+            line = facefile_refusal(settings, plan, path, doc.data.get("facefile"))
+            if line:
+                found[DATAPUMP] = line
+    return found
 
 
 def facefile_for(settings: HostSettings, plan: HostPlan) -> str | None:
@@ -311,5 +405,36 @@ def datapump_patch(settings: HostSettings, plan: HostPlan, text: str | None) -> 
     doc, problems = load(dest, text)
     if doc is None or problems or not isinstance(doc.data, dict):
         return PatchResult(None, tuple(str(p) for p in problems) or (f"{dest}: not a mapping",))
+    refused = facefile_refusal(settings, plan, dest, doc.data.get("facefile"))
+    if refused:
+        return PatchResult(None, (refused,))
     models = (plan.facelist.key,) if value == plan.facelist.csv else ()
     return PatchResult(Patch(dest, DATAPUMP, MappingProxyType({("facefile",): value}), models))
+
+
+def is_registry_facelist(plan: HostPlan, path: object) -> bool:
+    """Whether ``path`` is one of the versioned face lists the deploy places on this datasink."""
+    if plan.facelist is None or not isinstance(path, str):
+        return False
+    if path == plan.facelist.current_link:  # facelist_current.csv: the registry's, switched by it
+        return True
+    prefix = f"{plan.facelist.directory}/facelist_"
+    version = path[len(prefix) : -len(".csv")] if path.startswith(prefix) else ""
+    return path.endswith(".csv") and is_version(version)
+
+
+def facefile_refusal(
+    settings: HostSettings, plan: HostPlan, dest: str, current: object
+) -> str | None:
+    """One line when patching ``facefile`` would change the datapump's locked-event list by
+    accident: the file names a list that is none of the registry's (the original's group_vars
+    override, e.g. ``faces/facelist_gamma4.csv``) and ``faces_data_file`` is not set for the host."""
+    if settings.faces_data_file or plan.facelist is None or current is None:
+        return None
+    if is_registry_facelist(plan, current):
+        return None
+    return (
+        f"{dest}: facefile is {current} (it locks events against deletion), not a registry face "
+        f"list; set faces_data_file for {settings.name}: {current} to keep it, or "
+        f"{plan.facelist.csv} to switch to the registry's list"
+    )

@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 from . import catalog
+from .configs import config_refusals
 from .coral import assess as assess_coral
 from .coral import coral_fact, coral_roles
 from .nodestate import NodeState
@@ -165,6 +166,13 @@ def assess_host(
         elif fl.version not in present:
             row.status, row.detail = "missing", f"facelist_{fl.version}.csv is not on the datasink"
         report.models.append(row)
+    # A config the deploy refuses on this host (sentinel.yaml's accelerator, DepthAI v2, an
+    # override of facefile): the rows of that role say so, whatever versions the files name.
+    refusals = config_refusals(settings, plan, node.configs)
+    for row in report.models:
+        line = refusals.get(row.role)
+        if line and row.status in ("ok", "drift"):
+            row.status, row.detail = "drift", f"refused: {line}"
     roles = coral_roles(settings)
     if coral and roles:
         report.coral = assess_coral(coral, roles, coral_fact(node.coral), True)

@@ -19,6 +19,7 @@ from .nodestate import NodeState
 from .plan import IMAGENODE, MIRROR, SENTINEL, HostPlan, Placement
 from .policy import POLICY_FILE
 from .registry import BUILTIN_PROBE, Registry
+from .sentinelconf import accelerator_refusal
 from .services import SERVICES
 from .settings import HostSettings
 
@@ -194,6 +195,7 @@ def config_paths(settings: HostSettings) -> list[str]:
     paths = []
     if settings.roles.sentinel:
         paths += [f"{settings.path('sentinel_tasks_path')}/{name}" for name in TASK_FILES]
+        paths.append(settings.path("sentinel_config_path"))  # read only (sentinelconf)
     if settings.roles.outpost:
         paths.append(settings.path("imagenode_config_path"))
     if settings.roles.datasink and not settings.roles.primary:
@@ -260,6 +262,11 @@ def decide(
     active = active_versions(plan, node, paths)
     configs: list[ConfigWrite] = []
     problems: list[str] = []
+    if settings.roles.sentinel:
+        path = settings.path("sentinel_config_path")
+        disagrees = accelerator_refusal(path, node.configs.get(path), settings.sentinel_accelerator)
+        if disagrees:
+            problems.append(disagrees)
     for task in sentinel_task_files(settings, plan, registry):
         text = render(templates[task.template], task.values)
         old = node.configs.get(task.dest)

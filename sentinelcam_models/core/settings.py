@@ -246,7 +246,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "mobilenet_confidence",
         0.5,
-        "MobileNetSSD_allFrames confidence",
+        "`mobilenetssd.confidence` of every `mobilenetssd` camera in an outpost's `imagenode.yaml`",
         Fraction(),
         "mobilenet_confidence",
     ),

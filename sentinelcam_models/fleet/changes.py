@@ -9,6 +9,7 @@ the hosts that use the model are redeployed, with the same interpreter (``python
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from ..core.changes import Change
 from ..core.policy import data_path, policy_for, policy_path
 from ..core.problems import CheckFailed, OperatorError
 from ..core.validation import CheckedInventory
-from ..paths import DEPLOYS, REPO_ROOT
+from ..paths import REPO_ENV, REPO_ROOT, checkout, deploy_file
 from ..store.actionlog import log_action
 from ..store.atomic import file_lock, write_atomically
 from ..store.git import commit_files
@@ -59,13 +60,15 @@ def redeploy(inventory: str, hosts: list[str], model: str) -> int:
         "pyinfra",
         "-y",
         str(Path(inventory).resolve()),
-        str(DEPLOYS / "models.py"),
+        str(deploy_file("models.py")),
         "--data",
         f"models={model}",
     ]
     for host in hosts:
         command += ["--limit", host]
-    return subprocess.run(command, cwd=REPO_ROOT).returncode
+    repo = checkout()  # the deploy reads its templates from the same checkout
+    env = {**os.environ, REPO_ENV: str(repo)} if repo else None
+    return subprocess.run(command, cwd=repo or REPO_ROOT, env=env).returncode
 
 
 def refresh_policy(inventory: str, say: Callable[[str], None]) -> None:

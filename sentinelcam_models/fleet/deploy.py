@@ -22,9 +22,11 @@ from operations.notice import refuse
 from ..core import catalog
 from ..core.coral import coral_roles
 from ..core.nodestate import NodeState
+from ..core.planview import plan_lines
 from ..core.policy import policy_path
 from ..core.rollout import CONFIG_SLOTS, TASK_FILES, HostActions, decide
 from ..core.services import DATAPUMP, SERVICES
+from .dryrun import showing_plan
 from .preflight import RunContext
 from .query import fact_arguments
 from .remote import as_service
@@ -36,7 +38,23 @@ def deploy_models(host: Any, ctx: RunContext) -> None:
     if host.name not in ctx.selected:
         return
     node = node_state(host, ctx)
-    apply(host, ctx, node, host_actions(ctx, host.name, node))
+    actions = host_actions(ctx, host.name, node)
+    if showing_plan(getattr(host, "state", None)):
+        show_plan(host, ctx, node, actions)
+    apply(host, ctx, node, actions)
+
+
+def show_plan(host: Any, ctx: RunContext, node: NodeState, actions: HostActions) -> None:
+    """``--dry`` / ``--diff``: what this host's deploy changes, one ``plan:`` line each, before it runs."""
+    settings = ctx.checked.settings[host.name]
+    policy = policy_path(ctx.checked)
+    others = (
+        [(policy, node.configs.get(policy), ctx.policy_text)]
+        if host.name == ctx.checked.primary
+        else []
+    )
+    for line in plan_lines(actions, node, DATAPUMP in settings.roles.services, others):
+        host.log(f"plan: {line}")
 
 
 def node_state(host: Any, ctx: RunContext) -> NodeState:

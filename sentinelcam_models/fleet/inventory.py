@@ -9,6 +9,7 @@ from ..core.problems import BadInput, Problem, Refused
 from ..core.validation import CheckedInventory, RawHost, check_inventory
 from ..paths import registry_file_for
 from ..store.files import read_registry
+from .userfile import describe
 
 
 def load_pyinfra_inventory(path: str | Path, override_data: dict | None = None) -> Any:
@@ -26,8 +27,7 @@ def load_pyinfra_inventory(path: str | Path, override_data: dict | None = None) 
                 str(path), override_data, cwd=str(path.resolve().parent)
             )
     except Exception as exc:  # user code in inventory files raises anything
-        cause = getattr(exc, "e", exc)
-        raise BadInput(f"{path}: cannot load inventory: {type(cause).__name__}: {cause}") from None
+        raise BadInput(describe(exc, path)) from None
 
 
 def raw_hosts(inventory: Any) -> list[RawHost]:

@@ -13,9 +13,12 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from ..core.problems import BadInput, CheckFailed, OperatorError
+from ..core.problems import BadInput, CheckFailed, OperatorError, one_line
 from ..core.settings import HostSettings
+from ..store import progress
+from ..store.atomic import LockWait
 from ..store.bundle import bundle_source
+from . import transfer
 
 
 def service_args(settings: HostSettings, login: str | None) -> dict[str, Any]:
@@ -65,7 +68,8 @@ class RemoteStore:
     def call(self, command: str, **arguments: Any) -> Any:
         from pyinfra.api import QuoteString, StringCommand  # noqa: PLC0415
 
-        document = json.dumps({"store": self.root, **arguments})
+        wait = {"lock_timeout": LockWait.timeout} if LockWait.timeout is not None else {}
+        document = json.dumps({"store": self.root, **wait, **arguments})
         _ok, output = self.host.run_shell_command(
             StringCommand(
                 "python3", "-c", QuoteString(bundle_source()), command, QuoteString(document)
@@ -90,10 +94,18 @@ class RemoteStore:
         """rsync ``src`` into a new hidden upload directory in the store; its name."""
         name = f".upload-{secrets.token_hex(8)}"
         args = self.connector_args()
-        flags = ["-rt", "--no-links", "--chmod=D0755,Fu+rw,Fa-x,Fgo-w,Fa-s"]
-        ok = self.host.connector.rsync(
-            f"{src}/", f"{self.root}/{name}/", flags, print_output=False, print_input=False, **args
+        argv = transfer.upload_argv(
+            str(Path(src).resolve()),
+            f"{self.root}/{name}/",
+            self.host.data,
+            self.host.name,
+            args.get("_sudo_user") if args.get("_sudo") else None,
         )
-        if not ok:
-            raise CheckFailed(f"{self.where}: uploading {src} failed")
+        try:  # rsync's progress advances the caller's bar (store/progress.py listeners)
+            code, errors = transfer.run(argv, progress.advance)
+        except OSError as exc:
+            raise CheckFailed(f"{self.where}: cannot run rsync ({exc})") from None
+        if code != 0:
+            why = one_line(errors.strip()[-300:])
+            raise CheckFailed(f"{self.where}: uploading {one_line(str(src))} failed: {why}")
         return name

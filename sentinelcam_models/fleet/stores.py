@@ -15,8 +15,11 @@ from typing import Any, Protocol
 from ..core.problems import BadInput
 from ..core.validation import CheckedInventory
 from ..store import agent
+from ..store.atomic import LOCK_FILE, LockWait, describe_holder
 from ..store.local import LocalStore
 from .remote import RemoteStore
+
+LOCKING = frozenset({"adopt", "cleanup", "finish_publish", "install_coral"})  # take the store lock
 
 
 class Store(Protocol):
@@ -69,11 +72,35 @@ class RemoteClient:
         self.where = remote.where
 
     def call(self, command: str, **arguments: Any) -> Any:
+        if command in LOCKING:
+            self._say_if_locked()
         return self.remote.call(command, **arguments)
+
+    def _say_if_locked(self) -> None:
+        """The store agent waits for the lock silently (its output comes at the end): say now
+        whom it will wait for. A released lock file is empty (store/atomic.py)."""
+        from pyinfra.api import QuoteString, StringCommand  # noqa: PLC0415
+
+        ok, output = self.remote.host.run_shell_command(
+            StringCommand("cat", "--", QuoteString(f"{self.root}/{LOCK_FILE}")),
+            **self.remote.connector_args(),
+        )
+        record = "\n".join(line.line for line in output if line.buffer_name == "stdout")
+        holder = describe_holder(record) if ok else None
+        if holder:
+            LockWait.report(
+                f"waiting for the lock {self.where}/{LOCK_FILE} held by {holder}"
+                + (
+                    f" (gives up after {LockWait.timeout:g} s)"
+                    if LockWait.timeout is not None
+                    else ""
+                )
+            )
 
     def publish(self, model: str, version: str, src: Path, required: list[str]) -> dict:
         self._require()
         name = self.remote.upload(src)
+        self._say_if_locked()
         return self.remote.call(
             "finish_publish",
             model=model,
@@ -85,6 +112,7 @@ class RemoteClient:
     def install_coral(self, staged: Path | None, files: dict[str, str]) -> list[str]:
         self._require()
         name = self.remote.upload(staged) if staged is not None else None
+        self._say_if_locked()
         return self.remote.call(
             "install_coral", staged=f"{self.root}/{name}" if name else None, files=files
         )

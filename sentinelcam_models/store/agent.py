@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..core.problems import EXIT_CHECK_FAILED, BadInput, OperatorError, one_line
 from ..core.retention import Policy, parse_policy
+from .atomic import LockWait
 from .local import LocalStore
 
 EXIT_INTERRUPTED = 130
@@ -212,6 +213,11 @@ def run(argv: list[str]) -> object:
     if not isinstance(data, dict):
         raise BadInput(f"{command}: arguments must be a JSON object")
     handler, known = COMMANDS[command]
+    if "lock_timeout" in data:  # any command: how long to wait for the store lock
+        timeout = data.pop("lock_timeout")
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+            raise BadInput(f"{command}: argument 'lock_timeout' must be seconds, not {timeout!r}")
+        LockWait.timeout = timeout
     args = Args(command, data, known)
     store = args.path("store")
     assert store is not None

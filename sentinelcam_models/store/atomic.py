@@ -10,11 +10,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import socket
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..core.problems import BadInput
+from ..core.problems import BadInput, CheckFailed, one_line
 
 LOCK_FILE = ".lock"  # {store}/.lock: publish, cleanup, adopt and coral installs take it
 
@@ -69,6 +72,62 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+class LockWait:
+    """How long a writer waits for a held lock (None: as long as it takes) and where it says it
+    is waiting (stderr by default; the CLI sets both from --lock-timeout)."""
+
+    timeout: float | None = None
+    poll = 0.2  # seconds between tries while the lock is held
+
+    @staticmethod
+    def report(message: str) -> None:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+
+
+def _holder(fd: int) -> str:
+    """Who holds the lock, from what the holder wrote into the lock file: "PID 123 (host) since
+    2026-01-01T10:00:00Z", or "another process" (a shared holder writes nothing)."""
+    try:
+        record = os.pread(fd, 200, 0).decode("ascii", "replace")
+    except OSError:
+        record = ""
+    return describe_holder(record) or "another process"
+
+
+def describe_holder(record: str) -> str | None:
+    """``PID 123 (host) since TIME`` from a lock file's ``PID TIME HOST`` line; None if empty."""
+    words = record[:200].split()
+    if len(words) >= 3 and words[0].isdigit():
+        return one_line(f"PID {words[0]} ({words[2][:64]}) since {words[1][:32]}")
+    return None
+
+
+def _take(fd: int, lock_path: Path, shared: bool) -> None:
+    """flock, saying once that it waits (and for whom), giving up after LockWait.timeout."""
+    kind = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+    try:
+        fcntl.flock(fd, kind | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    holder = _holder(fd)
+    LockWait.report(f"waiting for the lock {lock_path} held by {holder}")
+    start = time.monotonic()
+    while True:
+        try:
+            fcntl.flock(fd, kind | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            waited = time.monotonic() - start
+            if LockWait.timeout is not None and waited >= LockWait.timeout:
+                raise CheckFailed(
+                    f"{lock_path}: still held by {_holder(fd)} after {waited:.0f} s "
+                    "(--lock-timeout); nothing changed"
+                ) from None
+            time.sleep(LockWait.poll)
+
+
 @contextlib.contextmanager
 def _flock(lock_path: Path, shared: bool) -> Iterator[None]:
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -79,10 +138,20 @@ def _flock(lock_path: Path, shared: bool) -> Iterator[None]:
             raise
         # A reader without write access to the store still takes a shared lock on the file.
         fd = os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    held = False
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        _take(fd, lock_path, shared)
+        held = not shared
+        if not shared:  # for whoever waits: who holds it, since when
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+                since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                os.pwrite(fd, f"{os.getpid()} {since} {socket.gethostname()}\n".encode(), 0)
         yield
     finally:
+        if held:  # a free lock names nobody (a killed holder's record stays: harmless)
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
         os.close(fd)  # closing the descriptor releases the lock
 
 

@@ -30,6 +30,7 @@ MODULES = (
     ("sentinelcam_models.core.problems", "core/problems.py"),
     ("sentinelcam_models.core.retention", "core/retention.py"),
     ("sentinelcam_models.store.atomic", "store/atomic.py"),
+    ("sentinelcam_models.store.progress", "store/progress.py"),
     ("sentinelcam_models.store.local", "store/local.py"),
     ("sentinelcam_models.store.agent", "store/agent.py"),
 )

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING
 
 from ..core import names
 from ..core.problems import BadInput, CheckFailed, one_line
+from . import progress
 from .debfile import DebError, deb_fields
 
 if TYPE_CHECKING:  # the registry module needs PyYAML; this module only reads its values
@@ -357,6 +358,7 @@ def _copy_local(
                 raise _Failed(f"{where}: larger than {size_text(max_bytes)}; refusing")
             digest.update(chunk)
             write(chunk)
+            progress.advance(len(chunk))
     except OSError as exc:
         raise _Failed(f"{where}: cannot read: {exc.strerror or exc}") from None
     finally:
@@ -450,6 +452,7 @@ def _download(url: str, write: Callable[[bytes], object], max_bytes: int, timeou
                     raise fail(f"larger than {size_text(max_bytes)}; refusing")
                 digest.update(chunk)
                 write(chunk)
+                progress.advance(len(chunk))
             if length is not None and received < length:
                 raise fail(f"the download was cut off after {received} of {length} bytes")
             return digest.hexdigest()

@@ -89,7 +89,8 @@ def history(registry_file: Path, model: str) -> list[dict]:
     ).stdout.decode("utf-8", "replace")
     records = []
     for record in out.split("\x1e")[1:]:
-        header, _, names = record.partition("\n")
+        # -z ends the formatted header with NUL (then a newline and the NUL-separated names).
+        header, _, names = record.partition("\x00")
         fields = header.split("\x1f")
         if len(fields) != 4:
             continue

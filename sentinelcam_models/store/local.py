@@ -31,6 +31,7 @@ from ..core import modelfiles, names
 from ..core.manifest import MANIFEST, content_mtime, format_manifest, parse_manifest
 from ..core.problems import BadInput, CheckFailed, one_line
 from ..core.retention import Policy, parse_policy, policy_document
+from . import progress
 from .atomic import fsync_dir, store_lock, write_atomically
 
 CORAL_DIR = "coral_packages"
@@ -212,6 +213,7 @@ def _sha256_fd(fd: int) -> str:
     digest = hashlib.sha256()
     while chunk := os.read(fd, CHUNK):
         digest.update(chunk)
+        progress.advance(len(chunk), progress.HASH)
     return digest.hexdigest()
 
 
@@ -223,6 +225,7 @@ def _copy_fd(src: int, dest: int) -> str:
         view = memoryview(chunk)
         while view:
             view = view[os.write(dest, view) :]
+        progress.advance(len(chunk))
     return digest.hexdigest()
 
 

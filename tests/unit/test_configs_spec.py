@@ -383,6 +383,89 @@ def test_imagenode_missing_key_is_inserted_in_its_block():
     assert block["target"] == "cpu"
 
 
+def test_mobilenet_confidence_is_written_to_each_mobilenetssd_camera():
+    result = check_inventory(
+        registry(),
+        [],
+        [
+            host(
+                "lab1",
+                "outposts",
+                outpost_models=["mobilenet_ssd", "mobilenet_ssd_depthai"],
+                mobilenet_confidence=0.65,
+            ),
+            host("data1", "datasinks"),
+        ],
+        "inv.py",
+    )
+    assert isinstance(result, CheckedInventory), result
+    before = IMAGENODE.format(name="lab1", accelerator="none", model_keys=CPU_KEYS, N=N)
+    patch = imagenode_patch(result.settings["lab1"], result.plans["lab1"], before).patch
+    after = yaml.safe_load(patch.apply(before))
+    assert after["cameras"]["P1"]["detectors"]["outpost"]["mobilenetssd"]["confidence"] == 0.65
+    # the default (0.5) equals what the role rendered: that line is left as written
+    checked = outpost(["mobilenet_ssd", "mobilenet_ssd_depthai"])
+    same = imagenode_patch(checked.settings["lab1"], checked.plans["lab1"], before).patch
+    assert "          confidence: 0.5\n" in same.apply(before)
+
+
+@pytest.mark.parametrize("accelerator, target", [("none", "cpu"), ("ncs2", "myriad")])
+def test_a_cpu_block_without_paths_gets_them_with_target(accelerator, target):
+    checked = outpost(["mobilenet_ssd", "mobilenet_ssd_depthai"])
+    before = IMAGENODE.format(name="lab1", accelerator=accelerator, model_keys="", N=N).replace(
+        "          confidence: 0.5\n\n", "          confidence: 0.5\n"
+    )
+    after = imagenode_patch(checked.settings["lab1"], checked.plans["lab1"], before).patch.apply(
+        before
+    )
+    block = yaml.safe_load(after)["cameras"]["P1"]["detectors"]["outpost"]["mobilenetssd"]
+    assert block == {
+        "confidence": 0.5,
+        "prototxt_path": f"{N}/mobilenet_ssd/{V['mobilenet_ssd']}/MobileNetSSD_deploy.prototxt",
+        "model_path": f"{N}/mobilenet_ssd/{V['mobilenet_ssd']}/MobileNetSSD_deploy.caffemodel",
+        "target": target,
+    }
+
+
+# The DepthAI v2 shape (§3.11, snapshot @97fa613): pipeline, model (a .blob), images, jpegs,
+# neural_nets; no nn_archive, no crop_publish. Written out from the spec's description.
+DEPTHAI_V2 = """\
+        depthai:
+          pipeline: ImageNode
+          model: {N}/mobilenet_ssd_depthai/2022-04-02/mobilenet-ssd_openvino_2021.4_6shave.blob
+          images: {{camera: RGB, size: (640, 360)}}
+          jpegs: {{quality: 90}}
+          neural_nets:
+            Q1: nn
+"""
+
+
+def v2_imagenode() -> str:
+    before = IMAGENODE.format(name="lab1", accelerator="none", model_keys=CPU_KEYS, N=N)
+    start = before.index("        depthai:\n")
+    end = before.index("        sentinel_tasks:\n", start)
+    return before[:start] + DEPTHAI_V2.format(N=N) + before[end:]
+
+
+def test_an_oak_camera_in_the_depthai_v2_shape_is_refused_never_half_patched():
+    checked = outpost(["mobilenet_ssd", "mobilenet_ssd_depthai"])
+    before = v2_imagenode()
+    assert "nn_archive" not in before and "neural_nets" in before
+    result = imagenode_patch(checked.settings["lab1"], checked.plans["lab1"], before)
+    assert result.patch is None  # not even camera P1's keys: the file is left as it is
+    [line] = result.problems
+    assert "camera O1" in line and "/home/ops/imagenode.yaml" in line
+    assert "nn_archive" in line and "crop_publish" in line
+
+
+def test_a_v3_depthai_block_without_crop_publish_is_refused():
+    checked = outpost(["mobilenet_ssd", "mobilenet_ssd_depthai"])
+    before = IMAGENODE.format(name="lab1", accelerator="none", model_keys=CPU_KEYS, N=N)
+    before = before.replace("          crop_publish: 5568\n", "")
+    [line] = imagenode_patch(checked.settings["lab1"], checked.plans["lab1"], before).problems
+    assert "camera O1" in line and "crop_publish" in line
+
+
 # --- datapump.yaml: facefile only (§3.12) ------------------------------------------------------------
 
 DATAPUMP = """\
@@ -405,12 +488,20 @@ def datasink(**data) -> CheckedInventory:
     return result
 
 
+# The datapump role's default (§1.7): the registry's face list of an earlier version.
+DATAPUMP_ROLE_DEFAULT = DATAPUMP.replace(
+    "/home/ops/sentinelcam/faces/facelist_gamma4.csv",
+    "/home/ops/sentinelcam/face_recognition/facelist_2025-01-01.csv",
+)
+
+
 def test_datapump_facefile_defaults_to_the_versioned_face_list():
     checked = datasink()
-    after = datapump_patch(checked.settings["data2"], checked.plans["data2"], DATAPUMP).patch.apply(
-        DATAPUMP
+    before = DATAPUMP_ROLE_DEFAULT
+    after = datapump_patch(checked.settings["data2"], checked.plans["data2"], before).patch.apply(
+        before
     )
-    [(_, line)] = changed_lines(DATAPUMP, after)
+    [(_, line)] = changed_lines(before, after)
     assert (
         line
         == f"facefile: /home/ops/sentinelcam/face_recognition/facelist_{V['face_recognition']}.csv\n"
@@ -430,3 +521,35 @@ def test_primary_datasink_gets_no_face_list():
 
 def test_registry_fixture_is_the_shipped_one():
     assert registry().path == str(REGISTRY)
+
+
+# The original's group_vars/datasinks.yaml overrides faces_data_file to faces/facelist_gamma4.csv
+# (sentinelcam-configs.md 3.12, the DATAPUMP text above): patching facefile without being asked
+# would change the list that locks events against deletion.
+GAMMA4 = "/home/ops/sentinelcam/faces/facelist_gamma4.csv"
+
+
+def test_a_facefile_that_is_no_registry_list_is_refused_with_what_to_set():
+    assert f"facefile: {GAMMA4}" in DATAPUMP
+    checked = datasink()
+    result = datapump_patch(checked.settings["data2"], checked.plans["data2"], DATAPUMP)
+    assert result.patch is None
+    [line] = result.problems
+    assert "/home/ops/datapump.yaml" in line and GAMMA4 in line
+    assert "faces_data_file" in line and "data2" in line
+    assert f"facelist_{V['face_recognition']}.csv" in line
+
+
+def test_a_facefile_naming_the_registry_s_current_link_is_no_override():
+    checked = datasink()
+    text = DATAPUMP.replace(GAMMA4, "/home/ops/sentinelcam/face_recognition/facelist_current.csv")
+    result = datapump_patch(checked.settings["data2"], checked.plans["data2"], text)
+    assert result.problems == () and result.patch is not None
+
+
+def test_a_facefile_override_is_patched_once_faces_data_file_says_so():
+    value = f"/home/ops/sentinelcam/face_recognition/facelist_{V['face_recognition']}.csv"
+    checked = datasink(faces_data_file=value)
+    result = datapump_patch(checked.settings["data2"], checked.plans["data2"], DATAPUMP)
+    assert result.problems == ()
+    assert yaml.safe_load(result.patch.apply(DATAPUMP))["facefile"] == value

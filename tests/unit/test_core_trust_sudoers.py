@@ -83,6 +83,76 @@ def test_a_comment_mentioning_the_marker_is_not_managed():
     assert trust.authorized_keys(old, {}, STORE) == old
 
 
+# The original authorized each node's key as a plain line (sshd uses the first line matching a key,
+# so a plain line before the restricted one gives the node a shell): any line authorizing a node's
+# key, with any options, is replaced by the managed line; every other line stays byte for byte.
+ORIGINAL = (
+    "ssh-rsa AAAAB3Nzoperator operator@laptop\n"
+    f"{K1[0]} {K1[1]} ops@s1\n"
+    f'from="10.0.0.0/8",command="echo a b" {K2[0]} {K2[1]} ops@s2\r\n'
+    f"# {K1[0]} {K1[1]} a comment is no line\n"
+    f'no-pty,environment="X=1 2" {RSA[0]} {RSA[1]} old-key@s1\n'
+    f"{K2[0]} AAAAsomeoneelse other@host\n"
+)
+
+
+def test_plain_lines_authorizing_a_node_key_are_replaced_whatever_their_options():
+    new = trust.authorized_keys(ORIGINAL, {"s1": K1, "s2": K2}, STORE, held={"s1": [RSA]})
+    assert new == (
+        "ssh-rsa AAAAB3Nzoperator operator@laptop\n"
+        f"# {K1[0]} {K1[1]} a comment is no line\n"
+        f"{K2[0]} AAAAsomeoneelse other@host\n"
+        f"{restricted(K1, 's1')}\n{restricted(K2, 's2')}\n"
+    )
+    # sshd's first match for each node key is now its restricted line.
+    for key in (K1, K2):
+        first = next(
+            line
+            for line in new.splitlines()
+            if f"{key[0]} {key[1]} " in line and not line.startswith("#")
+        )
+        assert first.startswith('restrict,command="/usr/bin/rrsync -ro ')
+
+
+def test_revoked_lines_name_the_line_and_its_node():
+    found = trust.revoked_lines(ORIGINAL, trust.client_keys({"s1": K1, "s2": K2}, {"s1": [RSA]}))
+    assert [(r.number, r.client) for r in found] == [(2, "s1"), (3, "s2"), (5, "s1")]
+    assert found[1].line == f'from="10.0.0.0/8",command="echo a b" {K2[0]} {K2[1]} ops@s2'
+    assert found[0].describe("/home/ops/.ssh/authorized_keys") == (
+        f"/home/ops/.ssh/authorized_keys line 2 (key of s1): '{K1[0]} {K1[1]} ops@s1'"
+    )
+    assert trust.backup_path("/home/ops/.ssh/authorized_keys", "20260101T000000Z") == (
+        "/home/ops/.ssh/authorized_keys.sentinelcam-before-20260101T000000Z"
+    )
+
+
+def test_a_node_that_pulls_elsewhere_loses_its_plain_line_and_gets_none():
+    new = trust.authorized_keys(ORIGINAL, {"s1": K1}, STORE, held={"s2": [K2]})
+    assert f"{K2[0]} {K2[1]}" not in new and "sentinelcam-pull@s2" not in new
+    assert new.endswith(f"{restricted(K1, 's1')}\n")
+
+
+def test_a_migrated_file_is_stable_and_managed_lines_are_never_revoked():
+    once = trust.authorized_keys(ORIGINAL, {"s1": K1, "s2": K2}, STORE)
+    assert trust.revoked_lines(once, {"s1": K1, "s2": K2}) == []
+    assert trust.authorized_keys(once, {"s1": K1, "s2": K2}, STORE) == once
+
+
+@pytest.mark.parametrize(
+    "line, key",
+    [
+        (f"{K1[0]} {K1[1]}", K1),
+        (f'command="rsync --server a b",no-pty {K1[0]} {K1[1]} c', K1),
+        (f'command="say \\"hi there\\"" {K1[0]} {K1[1]}', K1),
+        (f'command="unterminated {K1[0]} {K1[1]}', None),
+        ("# ssh-ed25519 AAAA", None),
+        ("", None),
+    ],
+)
+def test_line_key(line, key):
+    assert trust.line_key(line) == key
+
+
 @pytest.mark.parametrize("store", ["relative/store", "/a b", '/x" ALL', "/a/../b"])
 def test_authorized_keys_refuses_an_unsafe_store(store):
     with pytest.raises(ValueError):

@@ -563,3 +563,55 @@ def test_units_restart_on_failure_without_a_start_limit(svc):
     assert f"ConditionPathExists=/home/ops/{svc}.yaml" in unit
     for line in ("Type=notify", "User=ops", "Restart=on-failure", "RestartSec=5"):
         assert re.search(rf"^{line}$", service, re.M), line
+
+
+# --- the original's fleet (devfleet up --as-original) --------------------------------------------
+
+
+def original_node(name: str, group: str) -> dict:
+    return {"name": name, "groups": [group], "original": True}
+
+
+def test_the_original_s_sentinel2_keeps_the_role_default_accelerator():
+    # §1.5: sentinel_accelerator_type defaults to coral, and Alpha's accelerator follows it.
+    files = provision.node_files(original_node("sentinel2", "sentinels"))
+    doc = yaml.safe_load(files["/home/ops/sentinel.yaml"])
+    assert doc["task_engines"]["Alpha"]["accelerator"] == "coral"
+    files = provision.node_files(original_node("sentinel1", "sentinels"))
+    assert yaml.safe_load(files["/home/ops/sentinel.yaml"])["task_engines"]["Alpha"][
+        "accelerator"
+    ] == ("cpu")
+
+
+def test_the_original_s_outpost7_is_an_oak_camera_in_the_depthai_v2_shape():
+    # §3.11 "Older DepthAI v2 shape": pipeline, model (a .blob), images, jpegs, neural_nets.
+    files = provision.node_files(original_node("outpost7", "outposts"))
+    outpost = yaml.safe_load(files["/home/ops/imagenode.yaml"])["cameras"]["O1"]["detectors"][
+        "outpost"
+    ]
+    depthai = outpost["depthai"]
+    assert {"pipeline", "model", "images", "jpegs", "neural_nets"} <= set(depthai)
+    assert "nn_archive" not in depthai and "crop_publish" not in depthai
+    assert depthai["model"].endswith("/mobilenet-ssd_openvino_2021.4_6shave.blob")
+    assert outpost["detectobjects"] == "none"
+
+
+def test_the_original_s_datasinks_read_the_curated_gamma4_list():
+    # §1.7, §3.12: group_vars/datasinks.yaml overrides faces_data_file.
+    for name in ("data1", "data2"):
+        files = provision.node_files(original_node(name, "datasinks"))
+        doc = yaml.safe_load(files["/home/ops/datapump.yaml"])
+        assert doc["facefile"] == "/home/ops/sentinelcam/faces/facelist_gamma4.csv"
+        assert "/home/ops/sentinelcam/faces/facelist_gamma4.csv" in files
+
+
+def test_the_original_s_datasinks_trust_every_other_node_plainly():
+    from devfleet import original  # noqa: PLC0415
+
+    keys = {n: f"ssh-ed25519 AAAA{n} ops@{n}" for n in ("data1", "sentinel1", "east")}
+    text = original.datasink_authorized_keys("ssh-ed25519 AAAAoperator op", keys, "data1")
+    assert text.splitlines() == [
+        "ssh-ed25519 AAAAoperator op",
+        "no-port-forwarding,no-X11-forwarding ssh-ed25519 AAAAeast ops@east",
+        "ssh-ed25519 AAAAsentinel1 ops@sentinel1",
+    ]

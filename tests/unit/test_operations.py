@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -148,3 +149,71 @@ def test_key_is_created_only_when_missing():
     )
     present = {"keys.PublicKey": {"path=/home/ops/.ssh/id_ed25519.pub": ("ssh-ed25519", "AAAA")}}
     assert run(trust.key, present, path="/home/ops/.ssh/id_ed25519", comment="c")[0] == []
+
+
+class _Node:
+    """A node as authorize_nodes reads it: its pull key and every key its service account holds."""
+
+    def __init__(self, key, held):
+        self.key, self.held = key, held
+
+    def get_fact(self, fact, **kwargs):
+        return self.key if fact.__name__ == "PublicKey" else self.held
+
+
+class _Inventory:
+    def __init__(self, nodes):
+        self.nodes = nodes
+
+    def get_host(self, name):
+        return self.nodes[name]
+
+
+def test_authorize_nodes_keeps_the_file_as_it_was_then_writes_it_without_the_plain_lines():
+    k1, k2, old = ("ssh-ed25519", "AAAAk1"), ("ssh-ed25519", "AAAAk2"), ("ssh-rsa", "AAAAold")
+    before = "ssh-rsa AAAAop op@laptop\nssh-ed25519 AAAAk1 ops@s1\nssh-rsa AAAAold ops@s2\n"
+    state = FakeState()
+    state.inventory = _Inventory({"s1": _Node(k1, [k1]), "s2": _Node(k2, [k2, old])})
+    path = "/home/ops/.ssh/authorized_keys"
+    host = create_host(state, facts={"keys.FileText": {f"path={path}": before}})
+    logged = []
+    host.log = logged.append
+    with ctx_state.use(state), ctx_host.use(host):
+        backup, write = list(
+            trust.authorize_nodes._inner(
+                path=path,
+                store="/home/ops/sentinelcam/model_registry",
+                clients={"s1": ("/home/ops/.ssh/id_ed25519.pub", {})},
+                others={"s2": ("/home/ops/.ssh/id_ed25519.pub", {})},
+            )
+        )
+    assert re.fullmatch(
+        rf"cp -p {path} {path}\.sentinelcam-before-\d{{8}}T\d{{6}}Z", text(backup)
+    ), text(backup)
+    assert "ops@s1" not in text(write) and "AAAAold" not in text(write)
+    assert "ssh-rsa AAAAop op@laptop" in text(write) and "sentinelcam-pull@s1" in text(write)
+    assert [line.split(" (key of ")[1][:2] for line in logged] == ["s1", "s2"]
+    assert "line 2 (key of s1)" in logged[0] and "gets no line" in logged[1]
+
+
+def test_authorize_nodes_never_revokes_the_operator_s_key_a_node_holds():
+    k1, operator = ("ssh-ed25519", "AAAAk1"), ("ssh-ed25519", "AAAAoperator")
+    before = "ssh-ed25519 AAAAoperator op@laptop\n"
+    state = FakeState()
+    state.inventory = _Inventory({"s1": _Node(k1, [k1, operator])})
+    path = "/home/ops/.ssh/authorized_keys"
+    host = create_host(state, facts={"keys.FileText": {f"path={path}": before}})
+    logged = []
+    host.log = logged.append
+    with ctx_state.use(state), ctx_host.use(host):
+        commands = list(
+            trust.authorize_nodes._inner(
+                path=path,
+                store="/home/ops/sentinelcam/model_registry",
+                clients={"s1": ("/home/ops/.ssh/id_ed25519.pub", {})},
+                spare=[operator],
+            )
+        )
+    [write] = commands  # no backup: nothing is revoked
+    assert "ssh-ed25519 AAAAoperator op@laptop" in text(write)
+    assert logged == ["sentinelcam: s1 holds one of the operator's keys; lines authorizing it stay"]

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sentinelcam_models.core import drift
 from sentinelcam_models.core.configs import render, sentinel_task_files
 from sentinelcam_models.core.nodestate import InstalledVersion, NodeState, ServiceState
+from sentinelcam_models.core.planview import plan_lines
 from sentinelcam_models.core.rollout import decide
 from sentinelcam_models.core.validation import CheckedInventory, check_inventory
 from sentinelcam_models.paths import template_text
@@ -241,3 +242,87 @@ def test_every_task_template_is_one_the_deploy_renders(path):
     assert f"sentinel/tasks/{path.name}" in TEMPLATES and Path(path).read_text().startswith(
         "%YAML 1.0\n---\n"
     )
+
+
+# sentinel.yaml (role-owned, read only) gives the Alpha engine, which runs GetFaces, the accelerator
+# the sentinel loads its model with (sentinelcam-configs.md §3.1, §3.2).
+SENTINEL_YAML = """\
+%YAML 1.0
+---
+task_engines:
+  Alpha:
+    classes: [1]
+    accelerator: {alpha}
+  Bravo1:
+    classes: [2]
+    accelerator: cpu
+"""
+
+
+def test_a_sentinel_whose_sentinel_yaml_disagrees_installs_models_but_writes_no_config():
+    c = checked(model_version_overrides={"haarcascades": "2026-03-01"})
+    node = converged(
+        checked(), configs={"/home/ops/sentinel.yaml": SENTINEL_YAML.format(alpha="coral")}
+    )
+    done = actions(c, node)
+    assert [i.version for s in done.pulls for i in s.items] == ["2026-03-01"]  # models install
+    [line] = done.problems  # the deploy refuses every config write of the host on this line
+    assert line.startswith("/home/ops/sentinel.yaml: ")
+    assert "coral" in line and "sentinel_accelerator_type is cpu" in line
+    # drift shows it on the sentinel's rows, even where the versions match
+    report = drift.assess_host(c.settings["s1"], c.plans["s1"], node)
+    assert {r.detail for r in report.models} == {f"refused: {line}"}
+    assert drift.exit_code([report]) == 1
+
+
+def test_a_sentinel_whose_sentinel_yaml_agrees_is_not_refused():
+    c = checked()
+    node = converged(c, configs={"/home/ops/sentinel.yaml": SENTINEL_YAML.format(alpha="cpu")})
+    assert actions(c, node).problems == ()
+    report = drift.assess_host(c.settings["s1"], c.plans["s1"], node)
+    assert drift.exit_code([report]) == 0
+
+
+def test_drift_names_a_datasink_whose_facefile_is_the_original_s_override():
+    c = checked()
+    datapump = "facefile: /home/ops/sentinelcam/faces/facelist_gamma4.csv\n"
+    node = converged(c, "data2", configs={"/home/ops/datapump.yaml": datapump})
+    done = actions(c, node, "data2")
+    [line] = done.problems
+    assert "facelist_gamma4.csv" in line and "faces_data_file" in line
+    report = drift.assess_host(c.settings["data2"], c.plans["data2"], node)
+    [row] = [r for r in report.models if r.role == "datapump"]
+    assert (row.status, row.detail) == ("drift", f"refused: {line}")
+
+
+def test_the_plan_shows_pulls_adoptions_config_diffs_and_restarts():
+    c = checked(model_version_overrides={"haarcascades": "2026-03-01"})
+    # face_recognition is the original's copy: there, but without a manifest
+    node = converged(
+        checked(), extra={"face_recognition": {"2026-02-02": InstalledVersion(None, False)}}
+    )
+    lines = plan_lines(actions(c, node), node)
+    assert (
+        f"haarcascades 2026-03-01: pull (unchanged files linked from 2020-03-25) into {M} from data1"
+        in lines
+    )
+    assert any(line.startswith("face_recognition 2026-02-02: adopt in place") for line in lines)
+    i = lines.index("write /home/ops/sentinel/tasks/FaceRecon.yaml:")
+    assert lines[i + 1 : i + 3] == [
+        "    --- /home/ops/sentinel/tasks/FaceRecon.yaml",
+        "    +++ /home/ops/sentinel/tasks/FaceRecon.yaml",
+    ]
+    assert f"    -  haarcascade_path: {M}/haarcascades/2020-03-25/haarcascade_eye.xml" in lines
+    assert f"    +  haarcascade_path: {M}/haarcascades/2026-03-01/haarcascade_eye.xml" in lines
+    assert not any(line.startswith("restart ") for line in lines)  # task files: read per job
+    assert plan_lines(actions(checked(), converged(checked())), converged(checked())) == [
+        "no change"
+    ]
+
+
+def test_the_plan_of_a_refused_config_says_why_and_writes_nothing():
+    c = checked()
+    node = converged(c, "data2", configs={"/home/ops/datapump.yaml": "facefile: /x/gamma4.csv\n"})
+    lines = plan_lines(actions(c, node, "data2"), node, has_datapump=True)
+    assert [line for line in lines if line.startswith("configs refused: ")] != []
+    assert not any(line.startswith(("patch ", "write ", "restart ")) for line in lines)

@@ -19,8 +19,19 @@ from ...fleet.stores import open_store
 from ...paths import host_data_file, registry_file_for
 from ...store.files import read_text
 from ...store.git import history as git_history
-from ..options import HOST, MODEL, VERSION, change_options, confirm, inventory_option, json_option
-from ..render import out, row, say, table
+from ..options import (
+    HOST,
+    MODEL,
+    VERSION,
+    change_options,
+    confirm,
+    conflicts,
+    hosts_option,
+    inventory_option,
+    json_option,
+    requires,
+)
+from ..render import out, print_history, say
 from ..session import load
 
 STORE_REASONS = {
@@ -105,9 +116,7 @@ def rollback(model: str, version: str | None, previous: bool, opts: ChangeOption
 @click.command()
 @click.argument("model", type=MODEL)
 @click.argument("version", type=VERSION)
-@click.option(
-    "--canary", default=None, metavar="HOST,...", help="stage the rollout: these hosts first"
-)
+@hosts_option("--canary", "canary", help="stage the rollout: these hosts first")
 @click.option(
     "--waves", default="100%", show_default=True, help="then the others in waves (cumulative %)"
 )
@@ -119,8 +128,16 @@ def rollback(model: str, version: str | None, previous: bool, opts: ChangeOption
     help="stop the rollout when a stage has more failed hosts than this",
 )
 @change_options
+@requires("waves", "canary", "waves follow the canary stage")
+@requires("max_failed", "canary", "it counts failed hosts of a staged rollout")
+@conflicts("no_deploy", "canary", "a staged rollout deploys each stage to judge it")
 def promote(
-    model: str, version: str, canary: str | None, waves: str, max_failed: int, opts: ChangeOptions
+    model: str,
+    version: str,
+    canary: tuple[str, ...],
+    waves: str,
+    max_failed: int,
+    opts: ChangeOptions,
 ) -> None:
     """Make a newly published VERSION current (it must verify in the store), commit, and deploy.
 
@@ -128,7 +145,7 @@ def promote(
     every one passes its health gate does the registry move and the other hosts follow, wave by wave;
     a stage with more than --max-failed failed hosts stops it and puts everything back.
     """
-    if canary is None:
+    if not canary:
         _version_change("promote", model, version, opts)
         return
     checked, pyinfra_inventory = load(opts.inventory)
@@ -153,7 +170,7 @@ def promote(
         entry.current_version,
         entry.previous_version,
         checked.users_of(model, unpinned_only=True),
-        [h.strip() for h in canary.split(",") if h.strip()],
+        list(canary),
         waves,
         max_failed,
     )
@@ -222,15 +239,4 @@ def history(model: str, inventory: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    shown = table("date", "author", "from", "to", "commit", "message", title=f"{model} history")
-    for item in rows:
-        row(
-            shown,
-            item["date"],
-            item["author"],
-            item["from"] or "-",
-            item["to"] or "-",
-            item["commit"],
-            item["subject"],
-        )
-    out.print(shown)
+    print_history(out, model, rows)

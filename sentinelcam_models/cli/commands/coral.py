@@ -11,12 +11,14 @@ from ...core.problems import BadInput
 from ...fleet.stores import open_store
 from ...store.actionlog import log_action
 from ...store.coral_fetch import fetch_to
-from ..options import inventory_option, store_option
+from ..options import inventory_option, store_option, warns_coral
+from ..progress import transfer, working
 from ..render import say
 from ..session import load
 
 
 @click.group()
+@warns_coral
 def coral() -> None:
     """The Coral EdgeTPU runtime packages in the store."""
 
@@ -46,10 +48,12 @@ def fetch(source: str | None, no_dev: bool, store: str | None, inventory: str) -
     target = open_store(checked, store, pyinfra_inventory)
     present = target.call("coral_files") or {}
     with tempfile.TemporaryDirectory(prefix="sentinelcam-coral-") as tmp:
-        result = fetch_to(Path(tmp), coral, source, with_dev=not no_dev, present=present)
+        with transfer("coral fetch", 0):
+            result = fetch_to(Path(tmp), coral, source, with_dev=not no_dev, present=present)
         for line in result.problems:
             say(f"note: {line}")
-        stored = target.install_coral(Path(tmp) if result.staged else None, dict(result.files))
+        with working(f"storing the Coral files in {target.where}"):
+            stored = target.install_coral(Path(tmp) if result.staged else None, dict(result.files))
     for name in result.skipped:
         say(f"already stored {name} (sha256 matches the registry)")
     for name in stored:

@@ -12,7 +12,7 @@ from ...core.plan import SENTINEL
 from ...core.problems import BadInput, CheckFailed
 from ...fleet.remote import service_args
 from ...fleet.stores import connect
-from ..options import HOST, inventory_option
+from ..options import HOST, hosts_option, inventory_option
 from ..render import out, row, say, table
 from ..session import load
 
@@ -42,7 +42,7 @@ def faces() -> None:
 
 
 @faces.command(name="archives")
-@click.argument("hosts", type=HOST, nargs=-1)
+@hosts_option("--limit", "hosts", help="only these sentinels")
 @inventory_option
 def archives(hosts: tuple[str, ...], inventory: str) -> None:
     """List the face-file archives on sentinels (all, or HOSTS)."""

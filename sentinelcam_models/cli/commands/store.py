@@ -17,8 +17,9 @@ from ...fleet.inventory import load_checked
 from ...fleet.stores import open_store
 from ...store.actionlog import log_action
 from ..options import MODEL, VERSION, inventory_option, json_option, store_option
+from ..progress import steps, transfer, tree_size, working
 from ..render import out, row, say, table, text
-from ..session import load, store_for
+from ..session import load, store_for, store_models
 
 
 def required_files(registry: Registry, model: str) -> list[str]:
@@ -53,7 +54,10 @@ def publish(
     checked, _ = load_checked(inventory)
     target, _ = store_for(inventory, store)
     version = version or _dt.date.today().isoformat()
-    result = target.publish(model, version, Path(src_dir), required_files(checked.registry, model))
+    with transfer(f"publish {model}/{version}", tree_size(Path(src_dir))):
+        result = target.publish(
+            model, version, Path(src_dir), required_files(checked.registry, model)
+        )
     say(
         f"published {model}/{version} -> {target.where} (manifest sha256 {str(result['manifest_digest'])[:12]})"
     )
@@ -75,19 +79,25 @@ def verify(
 ) -> None:
     """Re-hash store versions against their manifests; exit 1 on any mismatch."""
     target, checked = store_for(inventory, store)
-    models = [model] if model else sorted(checked.registry.models) if checked else []
+    models = [model] if model else store_models(target, checked, inventory)
     if not models:
-        raise BadInput("name a MODEL (with --store, the registry's models are not known)")
+        say(f"no versions in the store ({target.where})")
+        return
     bad = 0
+    work: list[tuple[str, str | None]] = []
     for name in models:
         versions = (
             [version] if version else [v["version"] for v in target.call("versions", model=name)]
         )
-        if not versions:
-            click.echo(f"{name}: no versions in the store", err=True)
-            bad += 1
-        for item in versions:
+        work += [(name, item) for item in versions] or [(name, None)]
+    with steps("verify", len(work)) as done:
+        for name, item in work:
+            if item is None:  # a failure when named; else the store just has none of it
+                click.echo(f"{name}: no versions in the store", err=bool(model))
+                bad += bool(model)
+                continue
             result = target.call("verify", model=name, version=item, deep=deep)
+            done(f"{name}/{item}")
             for line in result["lines"]:
                 click.echo(line, err=not result["ok"]) if not result["ok"] else say(line)
             bad += not result["ok"]
@@ -175,12 +185,13 @@ def adopt(dry_run: bool, store: str | None, inventory: str) -> None:
     checked, _ = load(inventory)
     target, _ = store_for(inventory, store)
     models = sorted(checked.registry.models)
-    results = target.call(
-        "adopt",
-        required={m: required_files(checked.registry, m) for m in models},
-        models=models,
-        dry_run=dry_run,
-    )
+    with working(f"adopt: checking and hashing manifest-less versions in {target.where}"):
+        results = target.call(
+            "adopt",
+            required={m: required_files(checked.registry, m) for m in models},
+            models=models,
+            dry_run=dry_run,
+        )
     refused = 0
     for item in results:
         line = f"{item['status']}: {item['model']}/{item['version']}" + (
@@ -221,7 +232,8 @@ def cleanup(keep: int | None, dry_run: bool, store: str | None, inventory: str) 
     target, _ = store_for(inventory, store)
     policy = policy_for(checked)
     keep = policy["keep"] if keep is None else keep
-    result = target.call("cleanup", policy=policy, keep=keep, dry_run=dry_run)
+    with working(f"cleanup of {target.where}"):
+        result = target.call("cleanup", policy=policy, keep=keep, dry_run=dry_run)
     for line in result["log"]:
         say(line)
     log_action(
