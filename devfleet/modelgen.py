@@ -300,26 +300,29 @@ def _flatbuffer(root: _Table, ident: bytes) -> bytes:
 
 
 def tflite(edgetpu: bool, size: int = 0, seed: str = "", broken: bool = False) -> bytes:
-    """An SSD detector's interface, as pycoral's detect adapter reads it: uint8 [1, 300, 300, 3]
-    in; boxes [1, 10, 4], classes, scores [1, 10] and count [1] out, through the EdgeTPU custom
-    op (``edgetpu``) or a CPU builtin (DETECTION_POSTPROCESS is custom too, so a CPU file here
-    is a RELU: it holds no edgetpu-custom-op, which is what the checks look at).
-    ``broken``: a float [1, 4] input, a model exported for another task."""
+    """EdgeTPU: an SSD detector's interface, as pycoral's detect adapter reads it: uint8
+    [1, 300, 300, 3] in; boxes [1, 10, 4], classes, scores [1, 10] and count [1] out, through the
+    ``edgetpu-custom-op`` (a CPU interpreter loads it and refuses the unresolved op at
+    allocate_tensors, as with a real compiled model). CPU: a float32 RELU over the image, which
+    LiteRT's interpreter loads and invokes. ``broken``: a float [1, 4] input, a model exported
+    for another task. (Checked with PyPI's ai-edge-litert 2.3.0 while writing this.)"""
     rng = random.Random(f"tflite/{seed}")
     if edgetpu:
         code = _Table([("i8", 32), "edgetpu-custom-op", ("i32", 1), ("i32", 32)])
     else:
         code = _Table([("i8", 19), None, ("i32", 1), ("i32", 19)])
-    shapes = [([1, 4], 0)] if broken else [([1, 300, 300, 3], 3)]
-    shapes += [([1, 10, 4], 0), ([1, 10], 0), ([1, 10], 0), ([1], 0)]
+    shapes = [([1, 4], 0)] if broken else [([1, 300, 300, 3], 3 if edgetpu else 0)]
+    if edgetpu:
+        shapes += [([1, 10, 4], 0), ([1, 10], 0), ([1, 10], 0), ([1], 0)]
+    else:
+        shapes += [(shapes[0][0], 0)]
     tensor = [
         _Table([_Vector(shape, "i32"), ("i8", kind), ("u32", 0), f"t{i}"])
         for i, (shape, kind) in enumerate(shapes)
     ]
-    op = _Table([("u32", 0), _Vector([0], "i32"), _Vector([1, 2, 3, 4], "i32")])
-    subgraph = _Table(
-        [_Vector(tensor), _Vector([0], "i32"), _Vector([1, 2, 3, 4], "i32"), _Vector([op])]
-    )
+    outputs = _Vector(list(range(1, len(shapes))), "i32")
+    op = _Table([("u32", 0), _Vector([0], "i32"), outputs])
+    subgraph = _Table([_Vector(tensor), _Vector([0], "i32"), outputs, _Vector([op])])
     buffers = [_Table([])]
     if size > 2048:
         buffers.append(_Table([rng.randbytes(size - 2048)]))  # the compiled weights' place
