@@ -36,9 +36,12 @@ if settings is not None and roles and ctx.registry.coral is not None:
         services=[],
         coral_package=ctx.registry.coral.deb_package_name,
         coral_venvs=sorted({r.venv for r in roles}),
+        _timeout=NodeState.timeout(),
         **service,
     )
-    if host.name in ctx.coral_refused:
+    if node.failure:  # whatever this node answered, it fails this host alone
+        refuse(name="Node state refused", reasons=(node.failure,))
+    elif host.name in ctx.coral_refused:
         refuse(name="Coral EdgeTPU runtime refused", reasons=(ctx.coral_refused[host.name],))
     else:
         changes = coral_runtime(ctx, settings, node, service)

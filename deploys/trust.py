@@ -16,6 +16,7 @@ from facts.keys import FileText, HostKeys
 from operations import configs, trust
 from sentinelcam_models.core.plan import pull_sources
 from sentinelcam_models.core.problems import Refused
+from sentinelcam_models.core.serving import root_name, root_path
 from sentinelcam_models.core.trust import known_hosts
 from sentinelcam_models.fleet import remote
 from sentinelcam_models.fleet.inventory import check_pyinfra
@@ -85,5 +86,12 @@ if settings.roles.datasink:
         store=settings.path("sentinelcam_model_registry"),
         clients=clients,
         others=others,
+        # Each key reads only its role's served root (sentinelcam_models.core.serving).
+        roots={
+            name: root_path(
+                settings.path("sentinelcam_model_registry"), root_name(checked.settings[name])
+            )
+            for name in clients
+        },
         **as_service,
     )

@@ -68,6 +68,7 @@ class Site:
         )
         for pin_file in (root / "inventories" / "host_data").glob("*.yaml"):
             pin_file.unlink()
+        shutil.rmtree(root / "inventories" / "host_settings", ignore_errors=True)
         self.inventory = root / "inventories" / "demo.py"
         self.registry = root / "inventories" / "group_data" / "model_registry.yaml"
         self.store = root / "store"
@@ -134,10 +135,20 @@ class Site:
         self.host_file(host).unlink(missing_ok=True)
 
     def set_data(self, host: str, **data) -> None:
-        path = self.host_file(host)
-        current = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
-        current.update(data)
-        path.write_text(yaml.safe_dump(current))
+        """Pins go to host data (the only key the tool writes there); other settings to the demo
+        inventory's host_settings/ (host data refuses them)."""
+        pins = {k: v for k, v in data.items() if k == "model_version_overrides"}
+        settings = {k: v for k, v in data.items() if k not in pins}
+        for path, values in (
+            (self.host_file(host), pins),
+            (self.root / "inventories" / "host_settings" / f"{host}.yaml", settings),
+        ):
+            if not values:
+                continue
+            path.parent.mkdir(exist_ok=True)
+            current = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
+            current.update(values)
+            path.write_text(yaml.safe_dump(current))
 
     def set_sentinel_accelerator(self, host: str, accelerator: str) -> None:
         """sentinel_accelerator_type in the inventory, and the Alpha engine's accelerator in the

@@ -3,3 +3,7 @@
 Each fact answers in one command per host; their shell bodies live in ``facts/scripts/*.sh``
 (checked by shellcheck) and their answers are parsed by the pure core.
 """
+
+from .output import install as _install_escaped_output
+
+_install_escaped_output()  # node text is printed escaped in every run that uses these facts

@@ -15,6 +15,7 @@ import base64
 from pyinfra.api import FactBase, QuoteString, StringCommand
 
 from sentinelcam_models.core.trust import public_key
+from sentinelcam_models.core.untrusted import as_text
 
 
 class PublicKey(FactBase[tuple[str, str] | None]):
@@ -60,7 +61,9 @@ class HostKeys(FactBase[list[tuple[str, str]]]):
 
 
 class FileText(FactBase[str | None]):
-    """A small text file's exact content (base64 on the wire), or None when it is absent."""
+    """A small text file's exact content (base64 on the wire), or None when it is absent. Bytes that
+    are not UTF-8 stay as they are (``untrusted.as_text``): written back, every line the tool does
+    not manage is byte for byte what it was."""
 
     def command(self, path: str):
         # "+<base64>" for a file (an empty one included), "-" when there is none.
@@ -89,4 +92,4 @@ class FileText(FactBase[str | None]):
         value = "".join(output).strip()
         if not value.startswith("+"):
             return None
-        return base64.b64decode(value[1:]).decode("utf-8", "replace")
+        return as_text(base64.b64decode(value[1:]))

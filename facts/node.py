@@ -8,30 +8,41 @@ Coral hosts, the runtime's versions.
 
     from facts.node import NodeState
     host.get_fact(NodeState, roots=["/home/ops/sentinel/models"],
-                  configs=["/home/ops/sentinel/tasks/GetFaces.yaml"], services=["sentinel"])
+                  configs=["/home/ops/sentinel/tasks/GetFaces.yaml"], services=["sentinel"],
+                  _timeout=NodeState.timeout(deep=False))
 """
 
 from __future__ import annotations
 
-from pyinfra.api import FactBase
+import json
+
+from pyinfra.api import FactBase, QuoteString, StringCommand
 
 from sentinelcam_models.core import nodestate
 
-from .shell import script, words
+from .shell import body
+
+# The node-side limit (coreutils ``timeout``) and the controller's (``_timeout`` on the SSH
+# channel, a few seconds later): a node that hangs or streams fails alone.
+TIMEOUT = 120
+DEEP_TIMEOUT = 900
 
 
 class NodeState(FactBase[nodestate.NodeState]):
     """
-    Parsed into ``sentinelcam_models.core.nodestate.NodeState``; lines whose names do not validate
-    are dropped (a node cannot forge its own status).
+    Parsed into ``sentinelcam_models.core.nodestate.NodeState`` from one JSON document
+    (``operations/scripts/node_state.py``, run by the node's ``python3 -I -S``). An answer that is not
+    such a document gives a NodeState whose ``failure`` names why: that host alone is refused.
     """
 
     @staticmethod
     def default() -> nodestate.NodeState:
-        return nodestate.NodeState()
+        return nodestate.NodeState(failure="node state refused: the node sent no answer")
 
-    def requires_command(self, *args, **kwargs) -> str:
-        return "sha256sum"
+    @staticmethod
+    def timeout(deep: bool = False) -> int:
+        """The ``_timeout`` to pass with the fact (seconds)."""
+        return (DEEP_TIMEOUT if deep else TIMEOUT) + 15
 
     def command(
         self,
@@ -47,19 +58,28 @@ class NodeState(FactBase[nodestate.NodeState]):
     ):
         # The answer names paths by index: process() maps them back with what was asked.
         self._asked = (list(roots), list(configs), list(owned or ()))
-        return script(
-            "node_state.sh",
-            {
-                "roots": words(roots),
-                "configs": words(configs),
-                "services": words(services),
-                "facelists": facelists,
-                "deep": "1" if deep else "0",
-                "owned": words(owned or ()),
-                "health": health,
-                "coral_package": coral_package,
-                "coral_venvs": words(coral_venvs or ()),
-            },
+        request = {
+            "roots": list(roots),
+            "configs": list(configs),
+            "services": list(services),
+            "facelists": facelists,
+            "deep": bool(deep),
+            "owned": list(owned or ()),
+            "health": health,
+            "coral_package": coral_package,
+            "coral_venvs": list(coral_venvs or ()),
+        }
+        return StringCommand(
+            "timeout",
+            "-k",
+            "5",
+            str(DEEP_TIMEOUT if deep else TIMEOUT),
+            "python3",
+            "-I",  # isolated: the service account's environment and ~/.local cannot hook it
+            "-S",  # no site packages: the standard library is all it needs, and it starts faster
+            "-c",
+            QuoteString(body("node_state.py")),
+            QuoteString(json.dumps(request, sort_keys=True)),
         )
 
     def process(self, output: list[str]) -> nodestate.NodeState:

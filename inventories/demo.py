@@ -13,6 +13,7 @@ import json as _json
 import os as _os
 
 from sentinelcam_models.store.files import host_data as _host_data
+from sentinelcam_models.store.files import host_settings as _host_settings
 
 _STATE_DIR = _os.environ.get("SENTINELCAM_FLEET_DIR") or "/var/lib/sentinelcam-fleet"
 _FLEET_JSON = _os.path.join(_STATE_DIR, "fleet.json")
@@ -45,6 +46,7 @@ def _group(_name):
                 **_ROLE_DATA.get(_name, {}),
                 **_ROLE_DATA.get(_node["name"], {}),
                 **_node.get("data", {}),  # devfleet up --as-original: outpost7's outpost_models
+                **_host_settings(__file__, _node["name"]),  # the fleet tests' per-host settings
                 **_host_data(__file__, _node["name"]),
             },
         )

@@ -8,6 +8,7 @@ command (configs are a few KB), checked by digest before the rename.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from hashlib import sha256
 
@@ -16,6 +17,7 @@ from pyinfra.api import operation
 
 from facts.keys import FileText
 from facts.shell import script, scripts
+from sentinelcam_models.core.untrusted import as_bytes
 
 UNKNOWN = object()
 
@@ -40,10 +42,24 @@ def file(dest: str, content: str, current: str | object | None = UNKNOWN):
     if current == content:
         host.noop(f"{dest} is up to date")
         return
-    digest = sha256(content.encode()).hexdigest()
-    yield script(
-        "config_write.sh", {"what": dest, "dest": dest, "content": content, "digest": digest}
-    )
+    yield write_command(dest, content)
+
+
+def write_command(dest: str, content: str):
+    """config_write.sh with ``content``'s exact bytes (``untrusted.as_bytes``: text read from a
+    node in any encoding goes back byte for byte), in base64, and their digest."""
+    return script("config_write.sh", write_assignments(dest, content))
+
+
+def write_assignments(dest: str, content: str) -> dict[str, str]:
+    """config_write.sh's inputs: the content's exact bytes in base64 and their digest."""
+    data = as_bytes(content)
+    return {
+        "what": dest,
+        "dest": dest,
+        "content": base64.b64encode(data).decode("ascii"),
+        "digest": sha256(data).hexdigest(),
+    }
 
 
 @operation()
@@ -71,13 +87,5 @@ def files(writes: Sequence[tuple[str, str, str | None]]):
         return
     yield scripts(
         "config_write.sh",
-        [
-            {
-                "what": dest,
-                "dest": dest,
-                "content": content,
-                "digest": sha256(content.encode()).hexdigest(),
-            }
-            for dest, content in todo
-        ],
+        [write_assignments(dest, content) for dest, content in todo],
     )

@@ -13,7 +13,8 @@ import gevent.lock
 from pyinfra import host
 from pyinfra.api import StringCommand
 from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
-from pyinfra.api.util import print_host_combined_output
+
+from facts.output import node_text, print_node_output
 
 SSH_OPTIONS = "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=15"
 
@@ -37,9 +38,9 @@ def in_window(
     if status:
         for line in output:
             if line.line.startswith("sentinelcam:"):
-                host.log(line.line)
+                host.log(node_text(line.line))
     else:
-        print_host_combined_output(host, output)
+        print_node_output(host, output)
     return status
 
 

@@ -13,6 +13,7 @@ from pyinfra.api import QuoteString, StringCommand, operation
 from facts.shell import body
 from sentinelcam_models.core.registry import BUILTIN_PROBE
 from sentinelcam_models.core.rollout import Gate
+from sentinelcam_models.core.untrusted import as_bytes
 
 SERVICE_RESTART = ("sudo", "-n", "systemctl", "restart")
 # The shipped probe runs with the service's Python: its virtualenv's when there is one.
@@ -70,7 +71,7 @@ def gate(
             {
                 "dest": r.dest,
                 "restarts": r.restarts,
-                "text": None if r.text is None else base64.b64encode(r.text.encode()).decode(),
+                "text": None if r.text is None else base64.b64encode(as_bytes(r.text)).decode(),
             }
             for r in spec.revert
         ],

@@ -9,6 +9,7 @@ store's manifest with ``sha256sum -c`` and renames each version into place.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from pyinfra import host
@@ -28,6 +29,7 @@ def pull(
     node_owned: Sequence[str] = (),
     tries: int = 6,
     window: tuple[str, int] | None = None,
+    then: StringCommand | None = None,
 ):
     """
     Pull model versions from a datasink in one rsync/SSH session, verify each, rename each into place.
@@ -39,6 +41,8 @@ def pull(
     + node_owned: file names the node's services write (kept when a version is reinstalled in place)
     + tries: attempts when the datasink drops the connection (jittered backoff)
     + window: ``(datasink, limit)``: at most ``limit`` hosts of this run pull from it at once
+    + then: a command run right after the pull, in the same operation (a filled mirror's served
+      roots, ``serve_command``: nodes pull from them in the next operation)
 
     **Example:**
 
@@ -79,6 +83,8 @@ def pull(
         yield FunctionCommand(
             in_window, (command, window[0], window[1], caller_connector_args()), {}
         )
+    if then is not None:
+        yield then
 
 
 @operation()
@@ -157,3 +163,17 @@ def prune(item: Prune, node_owned: Sequence[str] = ()):
             "owned": words(node_owned),
         },
     )
+
+
+def serve_command(program: str, store: str, roots: dict, coral: Sequence[str]) -> StringCommand:
+    """
+    The store agent's ``serve`` command for a mirror: its served roots (``STORE/.served/ROLE``,
+    hard links to the versions hosts of each role pull from it), given to ``pull(then=...)``.
+
+    + program: the store agent program (sentinelcam_models.store.bundle.bundle_source())
+    + store: the mirror's store directory
+    + roots: ``{root name: [model/version, ...]}`` (sentinelcam_models.core.serving.served_roots)
+    + coral: root names that get ``coral_packages/``
+    """
+    document = json.dumps({"store": store, "roots": roots, "coral": list(coral)}, sort_keys=True)
+    return StringCommand("python3", "-c", QuoteString(program), "serve", QuoteString(document))

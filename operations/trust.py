@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Mapping, Sequence
-from hashlib import sha256
 
 from pyinfra import host, state
 from pyinfra.api import QuoteString, StringCommand, operation
 
 from facts.keys import FileText, PublicKey, PublicKeys
-from facts.shell import script
+from operations.configs import write_command
 from sentinelcam_models.core.trust import authorized_keys, backup_path, client_keys, revoked_lines
 
 
@@ -59,11 +58,12 @@ def authorize_nodes(
     clients: Mapping[str, tuple[str, dict]],
     others: Mapping[str, tuple[str, dict]] | None = None,
     spare: Sequence[tuple[str, str]] = (),
+    roots: Mapping[str, str] | None = None,
 ):
     """
-    Authorize each node's key in ``path`` (authorized_keys) for ``rrsync -ro STORE`` only, with
-    ``restrict``. Any other line that authorizes a key the node's service account holds (the
-    original's plain lines, whatever their options) is revoked: the file as it was is kept as
+    Authorize each node's key in ``path`` (authorized_keys) for ``rrsync -ro`` of its served root
+    only, with ``restrict``. Any other line that authorizes a key the node's service account holds
+    (the original's plain lines, whatever their options) is revoked: the file as it was is kept as
     ``path.sentinelcam-before-STAMP`` and each revoked line is reported with its node. Every other
     line stays byte for byte. pyinfra runs an operation again
     when it executes, so the keys read here include those created earlier in the same run.
@@ -75,6 +75,7 @@ def authorize_nodes(
       authorizing a key they hold is revoked
     + spare: the operator's public keys: a node that holds one of them (a copied key pair) does
       not make its lines revoked, so the operator is never locked out
+    + roots: ``{node: the directory its key may read}`` (its served root, ``STORE/.served/ROLE``)
     """
     keys: dict[str, tuple[str, str]] = {}
     held: dict[str, list[tuple[str, str]]] = {}
@@ -115,7 +116,7 @@ def authorize_nodes(
             )
             held[name] = [key for key in held[name] if key not in spared]
     current = host.get_fact(FileText, path=path)
-    new = authorized_keys(current, keys, store, unreachable, held)
+    new = authorized_keys(current, keys, store, unreachable, held, roots)
     if new == current or (current is None and not new):
         host.noop(f"{len(keys)} node key(s) authorized for a read-only rsync of {store}")
         return
@@ -134,7 +135,4 @@ def authorize_nodes(
                 f"kept in {backup}"
             )
         yield StringCommand("cp", "-p", QuoteString(path), QuoteString(backup))
-    yield script(
-        "config_write.sh",
-        {"what": path, "dest": path, "content": new, "digest": sha256(new.encode()).hexdigest()},
-    )
+    yield write_command(path, new)

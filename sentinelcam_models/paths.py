@@ -102,7 +102,10 @@ def registry_file_for(inventory: str | Path) -> Path:
 
 
 def host_data_file(inventory: str | Path, host: str) -> Path:
-    """``host_data/<host>.yaml`` beside the inventory (the caller validates ``host`` first)."""
+    """``host_data/<host>.yaml`` beside the inventory (the caller validates ``host`` first; a name
+    that would leave host_data/ is refused here too)."""
+    if not host or host.startswith(".") or any(c in host for c in "/\\\0\n"):
+        raise ValueError(f"{host!r} is not a host name")
     return Path(inventory).resolve().parent / HOST_DATA_DIR / f"{host}.yaml"
 
 

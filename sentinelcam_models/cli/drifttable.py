@@ -25,6 +25,7 @@ STATUS_STYLE = {
     "missing": "red",
     "corrupt": "bold red",
     "unreachable": "magenta",
+    "error": "bold red",  # the host answered, but its answer was refused (the reason follows)
     "passed": "green",
     "reverted": "bold red",
     "failed": "bold red",
@@ -68,7 +69,8 @@ def _host_line(report: drift_core.HostReport) -> Text:
     """The host's own status: its services (or why it is unreachable), Coral and gate."""
     parts: list[Text] = []
     if not report.reachable:
-        parts.append(status("unreachable", report.error or ""))
+        refused = any(item.status == "error" for item in report.models)
+        parts.append(status("error" if refused else "unreachable", report.error or ""))
     else:
         roles = sorted({row.role for row in report.models})
         services = [f"{role} {report.services.get(role, '-')}" for role in roles]
@@ -112,9 +114,11 @@ def _model_rows(report: drift_core.HostReport) -> list[_Row]:
         if len(roles) > 1:
             rows.append(_Row([text(f"  {role}", "dim")], [], ([], [])))
         for item in (m for m in report.models if m.role == role):
-            detail = (report.error or "") if item.status == "unreachable" else item.detail
+            detail = (
+                (report.error or "") if item.status in ("unreachable", "error") else item.detail
+            )
             notes = []
-            if detail and item.status not in ("ok", "unreachable"):
+            if detail and item.status not in ("ok", "unreachable", "error"):
                 notes.append(status(item.status).append(text(f": {detail}")))
             if item.node_modified:
                 notes.append(text(f"node-modified: {', '.join(item.node_modified)}"))
@@ -231,7 +235,9 @@ def wide(reports: list[drift_core.HostReport]) -> Table:
     for report in reports:
         for index, item in enumerate(report.models):
             service = report.services.get(item.role, "-") if report.reachable else "-"
-            detail = (report.error or "") if item.status == "unreachable" else item.detail
+            detail = (
+                (report.error or "") if item.status in ("unreachable", "error") else item.detail
+            )
             coral = report.coral if index == 0 else None
             gate = report.gate if index == 0 else None
             shown.add_row(

@@ -73,12 +73,17 @@ def installed_versions(fact: Mapping | None, venv: str) -> dict[str, str | None]
 def coral_fact(raw: Mapping | None) -> dict | None:
     """The node's coral record (dpkg status and version, pip versions per virtualenv) as
     ``installed_versions`` reads it; None when the node did not answer for Coral."""
-    if raw is None:
+    if not isinstance(raw, Mapping):
         return None
     status, _, version = str(raw.get("deb") or "").partition(" ")
+    venvs = raw.get("venvs")
     return {
         "libedgetpu": (version.strip() or None) if status == "ii" else None,
-        "venvs": {k: v for k, v in (raw.get("venvs") or {}).items() if isinstance(v, dict)},
+        "venvs": {
+            k: v
+            for k, v in (venvs if isinstance(venvs, Mapping) else {}).items()
+            if isinstance(v, Mapping)
+        },
     }
 
 

@@ -18,7 +18,7 @@ from .registry import CoralPackages
 from .rollout import active_versions, config_paths
 from .settings import HostSettings
 
-STATUSES = ("ok", "drift", "missing", "corrupt", "unreachable")
+STATUSES = ("ok", "drift", "missing", "corrupt", "unreachable", "error")
 SCHEMA_ID = "sentinelcam-models/drift/v2"
 
 
@@ -46,16 +46,11 @@ class HostReport:
     gate: dict | None = None  # the last rollout's health gate: passed / reverted (why) / pending
 
 
-def _unreachable(plan: HostPlan, error: str) -> HostReport:
-    rows = [
-        ModelRow(p.model, p.role, p.version, p.pinned, status="unreachable")
-        for p in plan.placements
-    ]
+def _unreachable(plan: HostPlan, error: str, status: str = "unreachable") -> HostReport:
+    rows = [ModelRow(p.model, p.role, p.version, p.pinned, status=status) for p in plan.placements]
     if plan.facelist:
         rows.append(
-            ModelRow(
-                catalog.FACE_MODEL, DATAPUMP, plan.facelist.version, False, status="unreachable"
-            )
+            ModelRow(catalog.FACE_MODEL, DATAPUMP, plan.facelist.version, False, status=status)
         )
     return HostReport(plan.host, False, error, {}, rows)
 
@@ -81,8 +76,14 @@ def assess_host(
     coral: CoralPackages | None = None,
     pending: str | None = None,
 ) -> HostReport:
-    if node is None:
-        report = _unreachable(plan, error or "unreachable")
+    if node is None or node.failure:
+        # No answer (unreachable), or an answer that was refused (error): this host only.
+        failed = node is not None and node.failure is not None
+        report = _unreachable(
+            plan,
+            (node.failure if failed and node else error) or "unreachable",
+            "error" if failed else "unreachable",
+        )
         roles = coral_roles(settings)
         report.coral = (
             assess_coral(coral, roles, None, reachable=False) if coral and roles else None

@@ -1,23 +1,28 @@
 """What one node reports about itself, parsed strictly: the deploy and ``drift`` both read it.
 
-The node's answer (operations/scripts/node_state.sh) is one record per line. A node is not trusted: a
-line is accepted only when every name in it passes the same validators as the registry, so a
-directory whose name smuggles a newline and a forged record is ignored, never reported as an
-installed version.
+The node's answer (operations/scripts/node_state.py) is one JSON document with a fixed schema. A node
+is not trusted: the document is parsed with caps on size and depth (``core/untrusted``), every key
+must be one the schema names and every name passes the same validators as the registry. An answer
+that is not such a document fails that host alone (``NodeState.failure``), never the run.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
-from . import names
+from . import names, untrusted
+from .registry import PIP_PACKAGES
+from .untrusted import Untrusted
 
+SCHEMA = 1
 STAGING_SUFFIXES = (".partial", ".old", ".deleting")
+PACKAGE_VERSION = re.compile(r"[A-Za-z0-9.+~:_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,8 @@ class NodeState:
     health: Mapping | None = None  # the last health gate record
     login: str | None = None  # the account the node's commands ran as
     coral: Mapping | None = None  # CoralRuntime-like answer on coral hosts
-    problems: tuple[str, ...] = ()  # lines the parser refused (reported, never trusted)
+    problems: tuple[str, ...] = ()  # parts of the answer refused (reported, never trusted)
+    failure: str | None = None  # the answer as a whole was refused: this host fails, alone
 
     def to_json(self) -> dict:
         """Plain data (``pyinfra … fact facts.node.NodeState`` prints it)."""
@@ -80,124 +86,180 @@ class NodeState:
         )
 
 
-def _b64(value: str) -> str | None:
-    if value == "-":
+def _text(value: Any, what: str) -> str | None:
+    """Base64 file bytes as text; bytes that are not UTF-8 are kept (``surrogateescape``), so the
+    text encodes back to exactly the node's bytes (``untrusted.as_bytes``)."""
+    if value is None:
+        return None
+    untrusted.expect(value, str, what)
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise Untrusted(f"{what} is not base64") from None
+    return untrusted.as_text(data)
+
+
+def _flag(value: object, what: str) -> bool:
+    return untrusted.expect(value, bool, what)
+
+
+ROOT_KEYS = {"versions", "staging"}
+VERSION_KEYS = {"model", "version", "digest", "complete", "intact", "modified"}
+DOCUMENT_KEYS = {
+    "schema",
+    "roots",
+    "configs",
+    "services",
+    "facelists",
+    "facelist_current",
+    "health",
+    "coral",
+    "login",
+}
+HEALTH_CAP = 64 << 10
+HEALTH_KEYS = {"status", "detail", "versions", "time", "seconds"}
+
+
+def _health(value: Any, problems: list[str]) -> Mapping | None:
+    """The last health gate record; one the node cannot have written is reported, not trusted."""
+    if value is None:
+        return None
+    if isinstance(value, dict):  # {"too_large": true}
+        problems.append(f"health record ignored: larger than {HEALTH_CAP} bytes")
         return None
     try:
-        return base64.b64decode(value, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        raise ValueError("not base64 UTF-8 text") from None
+        text = _text(value, "health record") or ""
+        record = untrusted.loads(text, cap=HEALTH_CAP, depth=3)
+        untrusted.keys(record, {"status"}, "health record", HEALTH_KEYS - {"status"})
+        if record["status"] not in ("passed", "reverted", "failed"):
+            raise Untrusted("health record has an unknown status")
+        for key in ("detail", "time"):
+            if key in record and record[key] is not None:
+                untrusted.expect(record[key], str, f"health record {key}")
+        versions = record.get("versions") or {}
+        untrusted.expect(versions, dict, "health record versions")
+        if not all(names.is_model_name(m) and names.is_version(v) for m, v in versions.items()):
+            raise Untrusted("health record versions name no model version")
+    except Untrusted as exc:
+        problems.append(f"health record ignored: {exc}")
+        return None
+    return MappingProxyType(record)
 
 
-def parse(
-    lines: Sequence[str],
+def _coral(value: Any) -> Mapping | None:
+    """``{"deb": "ii 1.0", "venvs": {venv: {package: version or None} or None}}`` (core.coral)."""
+    if value is None:
+        return None
+    untrusted.keys(value, {"deb", "venvs"}, "coral")
+    deb = value["deb"]
+    line = ""
+    if deb is not None:
+        untrusted.keys(deb, {"status", "version"}, "coral deb")
+        status, version = deb["status"], deb["version"]
+        untrusted.expect(status, str, "coral deb status")
+        untrusted.expect(version, str, "coral deb version")
+        if not PACKAGE_VERSION.fullmatch(version) or not status.isalnum():
+            raise Untrusted("coral deb version is not a package version")
+        line = f"{status} {version}"
+    venvs = untrusted.expect(value["venvs"], dict, "coral venvs")
+    found: dict[str, Mapping | None] = {}
+    for venv, answer in venvs.items():
+        if not names.is_safe_path(venv):
+            raise Untrusted("coral venvs name a path that was not asked about")
+        if answer is None:
+            found[venv] = None
+            continue
+        if isinstance(answer, dict) and set(answer) == {"error"}:
+            raise Untrusted(f"{venv}: {untrusted.short(answer['error'], 120)}")
+        untrusted.keys(answer, set(PIP_PACKAGES), f"coral venv {venv}")
+        for package, version in answer.items():
+            if version is not None and not (
+                isinstance(version, str) and PACKAGE_VERSION.fullmatch(version)
+            ):
+                raise Untrusted(f"coral venv {venv}: {package} has no package version")
+        found[venv] = MappingProxyType(dict(answer))
+    return MappingProxyType({"deb": line, "venvs": MappingProxyType(found)})
+
+
+def parse_document(
+    text: str,
     models_paths: Sequence[str],
     configs: Sequence[str],
     node_owned: Sequence[str] = (),
 ) -> NodeState:
-    """The NodeState in a node's answer; paths are the ones the fact was asked about (by index)."""
-    installed: dict[str, dict[str, dict[str, InstalledVersion]]] = {p: {} for p in models_paths}
-    staging: dict[str, list[tuple[str, str]]] = {p: [] for p in models_paths}
-    texts: dict[str, str | None] = {}
-    services: dict[str, ServiceState] = {}
-    facelists: list[str] = []
-    modified: dict[tuple[str, str, str], list[str]] = {}
-    result: dict = {"facelist_current": None, "health": None, "login": None, "coral": None}
-    problems: list[str] = []
-
-    def root(index: str) -> str | None:
-        return (
-            models_paths[int(index)] if index.isdigit() and int(index) < len(models_paths) else None
-        )
-
-    for line in lines:
-        kind, _, rest = line.partition(" ")
-        parts = rest.split(" ")
-        try:
-            if kind == "V" and len(parts) in (5, 6):
-                path, model, version, digest, complete = root(parts[0]), *parts[1:5]
-                if (
-                    path
-                    and names.is_model_name(model)
-                    and names.is_version(version)
-                    and (digest == "-" or names.is_sha256(digest))
-                    and complete in ("0", "1")
-                ):
-                    intact = None if len(parts) == 5 else parts[5] == "1"
-                    installed[path].setdefault(model, {})[version] = InstalledVersion(
-                        None if digest == "-" else digest, complete == "1", intact
-                    )
-                    continue
-            elif kind == "S" and len(parts) == 3:
-                path, model, name = root(parts[0]), parts[1], parts[2]
-                base = name[1:].rsplit(".", 1)[0] if name.startswith(".") else ""
-                if (
-                    path
-                    and names.is_model_name(model)
-                    and names.is_version(base)
-                    and any(name == f".{base}{suffix}" for suffix in STAGING_SUFFIXES)
-                ):
-                    staging[path].append((model, name))
-                    continue
-            elif kind == "F" and len(parts) == 5:
-                path, model, version, name, flag = root(parts[0]), *parts[1:]
-                if (
-                    path
-                    and names.is_model_name(model)
-                    and names.is_version(version)
-                    and name in node_owned
-                    and flag in ("0", "1")
-                ):
-                    if flag == "1":
-                        modified.setdefault((path, model, version), []).append(name)
-                    continue
-            elif (
-                kind == "C"
-                and len(parts) == 2
-                and parts[0].isdigit()
-                and int(parts[0]) < len(configs)
-            ):
-                texts[configs[int(parts[0])]] = _b64(parts[1])
-                continue
-            elif (
-                kind == "U" and len(parts) == 3 and names.is_model_name(parts[0].replace("-", "_"))
-            ):
-                restarts = int(parts[2]) if parts[2].isdigit() else None
-                services[parts[0]] = ServiceState(
-                    parts[1] if parts[1].isalpha() else "unknown", restarts
-                )
-                continue
-            elif (
-                kind == "L"
-                and len(parts) == 1
-                and parts[0].startswith("facelist_")
-                and parts[0].endswith(".csv")
-                and names.is_version(parts[0][len("facelist_") : -len(".csv")])
-            ):
-                facelists.append(parts[0])
-                continue
-            elif kind == "K" and len(parts) == 1 and names.is_plain_file_name(parts[0]):
-                result["facelist_current"] = parts[0]
-                continue
-            elif kind in ("H", "R") and len(parts) == 1:
-                text = _b64(parts[0])
-                value = json.loads(text) if text else None
-                if isinstance(value, dict):
-                    result["health" if kind == "H" else "coral"] = MappingProxyType(value)
-                    continue
-            elif kind == "W" and len(parts) == 1 and names.is_user_name(parts[0]):
-                result["login"] = parts[0]
-                continue
-        except (ValueError, IndexError):
-            pass
-        problems.append(f"ignored a line the node sent: {line[:80]!r}")
-
-    for (path, model, version), files in modified.items():
-        info = installed[path].get(model, {}).get(version)
-        if info is not None:
-            installed[path][model][version] = InstalledVersion(
-                info.digest, info.complete, info.intact, tuple(sorted(files))
+    """The NodeState in a node's answer (operations/scripts/node_state.py): one JSON document,
+    parsed with caps on size and depth and a fixed schema; paths are the ones the fact was asked
+    about (by index). ``Untrusted`` (one line) when the document is not such an answer."""
+    doc = untrusted.loads(text)
+    if isinstance(doc, dict) and "too_large" in doc:
+        raise Untrusted("the node's answer is larger than its cap")
+    untrusted.keys(doc, DOCUMENT_KEYS, "the answer")
+    if doc["schema"] != SCHEMA:
+        raise Untrusted(f"schema {untrusted.short(doc['schema'], 20)} is not {SCHEMA}")
+    roots = untrusted.expect(doc["roots"], list, "roots")
+    if len(roots) != len(models_paths):
+        raise Untrusted("roots do not match the models paths asked about")
+    installed: dict[str, dict[str, dict[str, InstalledVersion]]] = {}
+    staging: dict[str, tuple[tuple[str, str], ...]] = {}
+    for path, answer in zip(models_paths, roots, strict=True):
+        untrusted.keys(answer, ROOT_KEYS, f"{path}")
+        found: dict[str, dict[str, InstalledVersion]] = {}
+        for item in untrusted.expect(answer["versions"], list, f"{path} versions"):
+            untrusted.keys(item, VERSION_KEYS, f"a version in {path}")
+            model, version, digest = item["model"], item["version"], item["digest"]
+            if not names.is_model_name(model) or not names.is_version(version):
+                raise Untrusted(f"{path}: a version names no model version")
+            if digest is not None and not names.is_sha256(digest):
+                raise Untrusted(f"{path}: {model} {version}: digest is not a sha256")
+            intact = item["intact"]
+            if intact is not None:
+                _flag(intact, f"{model} {version} intact")
+            modified = untrusted.expect(item["modified"], list, f"{model} {version} modified")
+            if not all(name in node_owned for name in modified):
+                raise Untrusted(f"{path}: {model} {version}: modified names a file not asked about")
+            found.setdefault(model, {})[version] = InstalledVersion(
+                digest,
+                _flag(item["complete"], f"{model} {version} complete"),
+                intact,
+                tuple(sorted(set(modified))),
             )
+        installed[path] = found
+        items = []
+        for pair in untrusted.expect(answer["staging"], list, f"{path} staging"):
+            untrusted.expect(pair, list, f"{path} staging")
+            if len(pair) != 2 or not _staging_name(*pair):
+                raise Untrusted(f"{path}: staging names no staging directory")
+            items.append((pair[0], pair[1]))
+        staging[path] = tuple(items)
+    texts = untrusted.expect(doc["configs"], list, "configs")
+    if len(texts) != len(configs):
+        raise Untrusted("configs do not match the files asked about")
+    config_texts: dict[str, str | None] = {}
+    for path, value in zip(configs, texts, strict=True):
+        if isinstance(value, dict):
+            raise Untrusted(f"{path} is larger than the node-state cap")
+        config_texts[path] = _text(value, path)
+    services: dict[str, ServiceState] = {}
+    for service, value in untrusted.expect(doc["services"], dict, "services").items():
+        untrusted.keys(value, {"active", "restarts"}, f"service {untrusted.short(service, 40)}")
+        if not names.is_model_name(service.replace("-", "_")):
+            raise Untrusted("services name no service")
+        active, restarts = value["active"], value["restarts"]
+        if not (isinstance(active, str) and active.isalpha() and len(active) < 32):
+            raise Untrusted(f"service {service}: active state is not a word")
+        if restarts is not None:
+            untrusted.expect(restarts, int, f"service {service} restarts")
+        services[service] = ServiceState(active, restarts)
+    facelists = untrusted.expect(doc["facelists"], list, "facelists")
+    if not all(_facelist_name(name) for name in facelists):
+        raise Untrusted("facelists name no versioned face list")
+    current = doc["facelist_current"]
+    if current is not None and not names.is_plain_file_name(current):
+        raise Untrusted("facelist_current is not a plain file name")
+    login = doc["login"]
+    if not names.is_user_name(login):
+        raise Untrusted("login is not a user name")
+    problems: list[str] = []
     return NodeState(
         installed=MappingProxyType(
             {
@@ -205,10 +267,47 @@ def parse(
                 for p, models in installed.items()
             }
         ),
-        staging=MappingProxyType({p: tuple(items) for p, items in staging.items()}),
-        configs=MappingProxyType(texts),
+        staging=MappingProxyType(staging),
+        configs=MappingProxyType(config_texts),
         services=MappingProxyType(services),
-        facelists=tuple(sorted(facelists)),
+        facelists=tuple(sorted(set(facelists))),
+        facelist_current=current,
+        health=_health(doc["health"], problems),
+        login=login,
+        coral=_coral(doc["coral"]),
         problems=tuple(problems),
-        **result,
     )
+
+
+def _staging_name(model: object, name: object) -> bool:
+    if not names.is_model_name(model) or not isinstance(name, str) or not name.startswith("."):
+        return False
+    base = name[1:].rsplit(".", 1)[0]
+    return names.is_version(base) and any(name == f".{base}{suffix}" for suffix in STAGING_SUFFIXES)
+
+
+def _facelist_name(name: object) -> bool:
+    return (
+        isinstance(name, str)
+        and name.startswith("facelist_")
+        and name.endswith(".csv")
+        and names.is_version(name[len("facelist_") : -len(".csv")])
+    )
+
+
+def parse(
+    output: Sequence[str],
+    models_paths: Sequence[str],
+    configs: Sequence[str],
+    node_owned: Sequence[str] = (),
+) -> NodeState:
+    """``parse_document`` over a fact's output lines, total: whatever the node sent, the result is a
+    NodeState, with ``failure`` (one printable line) when the answer could not be trusted."""
+    try:
+        return parse_document("\n".join(output), models_paths, configs, node_owned)
+    except Untrusted as exc:
+        return NodeState(failure=f"node state refused: {exc}")
+    except Exception as exc:  # any surprise is this host's failure, never the run's
+        return NodeState(
+            failure=f"node state refused: {type(exc).__name__}: {untrusted.short(exc, 200)}"
+        )

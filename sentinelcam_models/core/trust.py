@@ -36,8 +36,10 @@ def public_key(text: str | None) -> tuple[str, str] | None:
     return None
 
 
-def authorized_line(key: tuple[str, str], client: str, store: str) -> str:
-    return f'restrict,command="{RRSYNC} -ro {store}" {key[0]} {key[1]} {KEY_COMMENT}{client}'
+def authorized_line(key: tuple[str, str], client: str, root: str) -> str:
+    """The managed line: ``restrict`` and a forced read-only rrsync of ``root`` (the client's
+    served root, core/serving.py), nothing else."""
+    return f'restrict,command="{RRSYNC} -ro {root}" {key[0]} {key[1]} {KEY_COMMENT}{client}'
 
 
 def _replace_managed(text: str | None, marker: str, lines: Sequence[str]) -> str:
@@ -58,6 +60,7 @@ def authorized_keys(
     store: str,
     unreachable: Sequence[str] = (),
     held: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+    roots: Mapping[str, str] | None = None,
 ) -> str:
     """``authorized_keys`` with exactly one restricted line per client (sorted); others untouched,
     except the lines :func:`revoked_lines` finds (another line authorizing a client's key).
@@ -66,11 +69,16 @@ def authorized_keys(
     authorizing them are revoked too. A node in ``held`` that is not a client (it pulls from
     another datasink) gets no line here, and lines authorizing its keys are revoked.
 
+    ``roots``: client -> the directory its key may read (its served root); a client without one
+    reads ``store``.
+
     A client in ``unreachable`` (its key could not be read this run) keeps the line it has: a node
     that is down while trust is set up must not lose its access until the next run.
     """
-    if not names.is_safe_path(store):
-        raise ValueError(f"{store!r} is not a safe path")
+    roots = dict(roots or {})
+    for path in (store, *roots.values()):
+        if not names.is_safe_path(path):
+            raise ValueError(f"{path!r} is not a safe path")
     text = _without(text, {r.number for r in revoked_lines(text, client_keys(keys, held))})
     kept: dict[str, str] = {}
     for line in (text or "").splitlines():
@@ -78,7 +86,10 @@ def authorized_keys(
         client = last[len(KEY_COMMENT) :] if last.startswith(KEY_COMMENT) else None
         if client is not None and client in unreachable and client not in keys:
             kept[client] = line.rstrip("\r")
-    lines = {client: authorized_line(key, client, store) for client, key in keys.items()}
+    lines = {
+        client: authorized_line(key, client, roots.get(client, store))
+        for client, key in keys.items()
+    }
     lines.update(kept)
     return _replace_managed(text, KEY_COMMENT, [lines[c] for c in sorted(lines)])
 

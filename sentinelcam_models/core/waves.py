@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import names
-from .problems import BadInput
+from .problems import BadInput, one_line
 
 FINAL_STAGES = ("done", "stopped", "undone")
 
@@ -95,15 +95,80 @@ class Rollout:
 
     @classmethod
     def from_json(cls, data: Any) -> Rollout:
-        if not isinstance(data, dict):
-            raise BadInput("a rollout state must be a mapping")
-        try:
-            rollout = cls(**data)
-        except TypeError as exc:
-            raise BadInput(f"not a rollout state: {exc}") from None
-        if not names.is_model_name(rollout.model) or not names.is_version(rollout.version):
-            raise BadInput("a rollout state names an invalid model or version")
-        return rollout
+        """A recorded state, parsed as strictly as the registry: every key known, every model,
+        version and host name through the validators, one line per problem (joined)."""
+        problems = state_problems(data)
+        if problems:
+            raise BadInput("not a rollout state: " + "; ".join(problems))
+        return cls(**data)
+
+
+STATE_FIELDS = {
+    "model",
+    "version",
+    "old_current",
+    "old_previous",
+    "canary",
+    "waves",
+    "max_failed",
+    "stage",
+    "passed",
+    "failed",
+    "held",
+    "steps",
+}
+REQUIRED_FIELDS = {"model", "version", "old_current", "old_previous", "canary", "waves"}
+
+
+def _stage_ok(stage: object, waves: object) -> bool:
+    if stage in ("canary", "promote", *FINAL_STAGES):
+        return True
+    if not isinstance(stage, str) or not stage.startswith("wave-"):
+        return False
+    number = stage[len("wave-") :]
+    count = len(waves) if isinstance(waves, list) else 0
+    return number.isdigit() and number == str(int(number)) and 1 <= int(number) <= count
+
+
+def _hosts(value: object) -> bool:
+    return isinstance(value, list) and all(names.is_host_name(h) for h in value)
+
+
+def state_problems(data: Any) -> list[str]:
+    """Every problem of a rollout state document, one printable line each."""
+    if not isinstance(data, dict):
+        return ["a rollout state must be a mapping"]
+    problems = [f"unknown key {one_line(repr(k))[:60]}" for k in data if k not in STATE_FIELDS]
+    problems += [f"{k} is missing" for k in sorted(REQUIRED_FIELDS - set(data))]
+    if problems:
+        return problems
+    if not names.is_model_name(data["model"]):
+        problems.append("model is not a model name")
+    for key in ("version", "old_current"):
+        if not names.is_version(data[key]):
+            problems.append(f"{key} is not a version (YYYY-MM-DD)")
+    if data["old_previous"] is not None and not names.is_version(data["old_previous"]):
+        problems.append("old_previous is not a version (YYYY-MM-DD) or null")
+    for key in ("canary", "passed", "held"):
+        if key in data and not _hosts(data[key]):
+            problems.append(f"{key} is not a list of host names")
+    waves = data["waves"]
+    if not isinstance(waves, list) or not all(_hosts(w) for w in waves):
+        problems.append("waves is not a list of lists of host names")
+    failed = data.get("failed", {})
+    if not isinstance(failed, dict) or not all(
+        names.is_host_name(h) and isinstance(why, str) for h, why in failed.items()
+    ):
+        problems.append("failed is not a mapping of host name -> reason")
+    max_failed = data.get("max_failed", 0)
+    if isinstance(max_failed, bool) or not isinstance(max_failed, int) or max_failed < 0:
+        problems.append("max_failed is not a whole number >= 0")
+    if not _stage_ok(data.get("stage", "canary"), waves):
+        problems.append("stage is not canary, promote, wave-N, done, stopped or undone")
+    steps = data.get("steps", [])
+    if not isinstance(steps, list) or not all(isinstance(s, str) for s in steps):
+        problems.append("steps is not a list of lines")
+    return problems
 
 
 def plan(

@@ -24,8 +24,11 @@ from ..core.coral import coral_roles
 from ..core.nodestate import NodeState
 from ..core.planview import plan_lines
 from ..core.policy import policy_path
+from ..core.problems import one_line
 from ..core.rollout import CONFIG_SLOTS, TASK_FILES, HostActions, decide
 from ..core.services import DATAPUMP, SERVICES
+from ..core.serving import served_roots
+from ..store.bundle import bundle_source
 from .dryrun import showing_plan
 from .preflight import RunContext
 from .query import fact_arguments
@@ -38,6 +41,9 @@ def deploy_models(host: Any, ctx: RunContext) -> None:
     if host.name not in ctx.selected:
         return
     node = node_state(host, ctx)
+    if node.failure:  # whatever this node answered, it fails this host alone
+        refuse(name="Node state refused", reasons=(node.failure,))
+        return
     actions = host_actions(ctx, host.name, node)
     if showing_plan(getattr(host, "state", None)):
         show_plan(host, ctx, node, actions)
@@ -54,7 +60,7 @@ def show_plan(host: Any, ctx: RunContext, node: NodeState, actions: HostActions)
         else []
     )
     for line in plan_lines(actions, node, DATAPUMP in settings.roles.services, others):
-        host.log(f"plan: {line}")
+        host.log(f"plan: {one_line(line)}")  # configs are node text
 
 
 def node_state(host: Any, ctx: RunContext) -> NodeState:
@@ -63,6 +69,7 @@ def node_state(host: Any, ctx: RunContext) -> NodeState:
     return host.get_fact(
         NodeStateFact,
         **fact_arguments(ctx.checked, host.name, settings.deep_verify, with_coral=True),
+        _timeout=NodeStateFact.timeout(settings.deep_verify),
         **as_service(host, settings),
     )
 
@@ -158,8 +165,9 @@ def apply(host: Any, ctx: RunContext, node: NodeState, actions: HostActions) -> 
 
 
 def _pulls(host: Any, ctx: RunContext, actions: HostActions, service: dict[str, Any]) -> None:
-    """Mirrors are filled before any node pulls; then one operation holds every node's session
-    (each in its datasink's window), so the primary and the mirrors serve at the same time."""
+    """Mirrors are filled before any node pulls (and a filled mirror's served roots updated in
+    the same operation); then one operation holds every node's session (each in its datasink's
+    window), so the primary and the mirrors serve at the same time."""
     settings = ctx.checked.settings[host.name]
     fill_roots, node_roots = ctx.checked.plans[host.name].pull_roots()
     sessions = {s.models_path: s for s in actions.pulls}
@@ -173,6 +181,17 @@ def _pulls(host: Any, ctx: RunContext, actions: HostActions, service: dict[str, 
             if session is None:
                 continue
             datasink = ctx.datasinks[session.source]
+            then = None
+            if stage == "Fill mirror stores":
+                # The mirror serves each role only its served root (core/serving.py); the
+                # pre-flight kept them for what it held already, this adds what it received.
+                served, coral_served = served_roots(ctx.checked, host.name)
+                then = models.serve_command(
+                    bundle_source(),
+                    settings.path("sentinelcam_model_registry"),
+                    served,
+                    coral_served,
+                )
             models.pull(
                 name=stage,
                 items=session.items,
@@ -182,6 +201,7 @@ def _pulls(host: Any, ctx: RunContext, actions: HostActions, service: dict[str, 
                 node_owned=catalog.node_owned(catalog.FACE_MODEL),
                 tries=settings.pull_tries,
                 window=(session.source, datasink.window),
+                then=then,
                 **service,
             )
 

@@ -21,6 +21,7 @@ from ..core.plan import MIRROR, pull_sources
 from ..core.policy import data_path, policy_for, policy_path, policy_text
 from ..core.problems import OperatorError, Refused, one_line
 from ..core.rollout import TASK_FILES
+from ..core.serving import served_roots
 from ..core.validation import CheckedInventory
 from ..paths import template_text
 from .inventory import check_pyinfra
@@ -187,6 +188,15 @@ def _build(state: Any, inventory: Any, dry: bool) -> RunContext:
             )
     if problems:
         raise refusal(problems)
+    if not dry:
+        # What each node key may read on the primary (core/serving.py): its role's served root.
+        served, coral_served = served_roots(checked, checked.primary)
+        try:
+            store.call("serve", roots=served, coral=coral_served)
+        except Exception as exc:  # every pull from the primary reads these roots
+            raise refusal(
+                [f"host {checked.primary}: cannot update the served roots: {one_line(str(exc))}"]
+            ) from None
 
     # Datasinks the selected hosts pull from: address, port, and the sshd's handshake budget.
     sources = {
@@ -211,10 +221,26 @@ def _build(state: Any, inventory: Any, dry: bool) -> RunContext:
         ctx.datasinks[source] = Datasink(
             source, f"{settings.user}@{settings.pull_address}", settings.ssh_port, limit
         )
+        if not dry and source != checked.primary:
+            _serve_mirror(checked, inventory, source)
     _coral(ctx, store, selected)
     if not dry and checked.primary not in selected:
         _write_policy(ctx, store)
     return ctx
+
+
+def _serve_mirror(checked: CheckedInventory, inventory: Any, name: str) -> None:
+    """A mirror's served roots, for the versions it holds now (the deploy updates them again
+    after it filled the mirror). A mirror without a store yet gets them then."""
+    mirror = RemoteStore(inventory.get_host(name), checked.settings[name])
+    served, coral_served = served_roots(checked, name)
+    try:
+        if mirror.call("exists"):
+            mirror.call("serve", roots=served, coral=coral_served)
+    except Exception as exc:  # every pull from this mirror reads these roots
+        raise refusal(
+            [f"host {name}: cannot update the mirror's served roots: {one_line(str(exc))}"]
+        ) from None
 
 
 def _coral(ctx: RunContext, store: RemoteStore, selected: list[str]) -> None:

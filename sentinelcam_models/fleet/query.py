@@ -10,6 +10,7 @@ from typing import Any
 from ..core import catalog
 from ..core.coral import coral_roles
 from ..core.nodestate import NodeState
+from ..core.problems import one_line
 from ..core.rollout import config_paths
 from ..core.validation import CheckedInventory
 from .remote import service_args
@@ -55,7 +56,8 @@ def query_fleet(
     with_coral: bool = True,
     connect_timeout: int = 10,
 ) -> dict[str, tuple[NodeState | None, str | None]]:
-    """{host name: (NodeState or None, error or None)} for every host given."""
+    """{host name: (NodeState or None, error or None)} for every host given; a NodeState whose
+    answer was refused comes with its ``failure`` as the error."""
     import gevent  # noqa: PLC0415 - pyinfra's engine, only where hosts are reached
     from pyinfra.api import Config, State  # noqa: PLC0415
     from pyinfra.api.connect import connect_all  # noqa: PLC0415
@@ -86,13 +88,17 @@ def query_fleet(
                 NodeStateFact,
                 **fact_arguments(checked, host.name, deep, with_coral),
                 **service_args(settings, login),
+                _timeout=NodeStateFact.timeout(deep),
             )
         except Exception as exc:  # a broken connection mid-query is one host's problem
-            results[host.name] = (None, f"fact failed: {type(exc).__name__}: {exc}")
+            results[host.name] = (None, one_line(f"fact failed: {type(exc).__name__}: {exc}"))
             return
-        results[host.name] = (
-            (fact, None) if isinstance(fact, NodeState) and fact.login else (None, "fact failed")
-        )
+        if not isinstance(fact, NodeState):
+            results[host.name] = (None, "fact failed")
+        elif fact.failure:  # the node answered, but nothing it said can be trusted
+            results[host.name] = (fact, fact.failure)
+        else:
+            results[host.name] = (fact, None) if fact.login else (None, "fact failed")
 
     gevent.joinall([gevent.spawn(ask, host) for host in hosts])
     for host in hosts:

@@ -13,6 +13,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from ..core import untrusted
+from ..core.agentanswers import checked_result
 from ..core.problems import BadInput, CheckFailed, OperatorError, one_line
 from ..core.settings import HostSettings
 from ..store import progress
@@ -77,21 +79,13 @@ class RemoteStore:
             **self.connector_args(),
         )
         text = "\n".join(line.line for line in output if line.buffer_name == "stdout")
-        try:
-            answer = json.loads(text)
-        except ValueError:
-            errors = " ".join(line.line for line in output if line.buffer_name == "stderr")[:300]
-            raise CheckFailed(
-                f"host {self.settings.name}: the store agent did not answer ({errors or 'no output'})"
-            ) from None
-        if not answer.get("ok"):
-            code = int(answer.get("exit_code", 1))
-            message = f"{self.where}: {answer.get('error')}"
-            raise BadInput(message) if code == 2 else OperatorError(message, code)
-        return answer.get("result")
+        return parse_answer(self.settings.name, self.where, command, arguments, text, output)
 
     def upload(self, src: Path) -> str:
-        """rsync ``src`` into a new hidden upload directory in the store; its name."""
+        """rsync ``src`` into a new hidden upload directory in the store; its name.
+
+        rsync runs with an argument list (no local shell) and ``--protect-args`` (no remote shell
+        splitting), so any directory name a filesystem allows is only ever a path."""
         name = f".upload-{secrets.token_hex(8)}"
         args = self.connector_args()
         argv = transfer.upload_argv(
@@ -109,3 +103,34 @@ class RemoteStore:
             why = one_line(errors.strip()[-300:])
             raise CheckFailed(f"{self.where}: uploading {one_line(str(src))} failed: {why}")
         return name
+
+
+def parse_answer(
+    host: str, where: str, command: str, arguments: dict, text: str, output: Any = ()
+) -> Any:
+    """The result in the store agent's one JSON document, parsed with caps and checked against
+    what ``command`` answers (core/agentanswers); one line naming the host when it is not."""
+    try:
+        answer = untrusted.loads(text)
+    except untrusted.Untrusted as exc:
+        errors = " ".join(line.line for line in output if line.buffer_name == "stderr")[:300]
+        raise CheckFailed(
+            one_line(
+                f"host {host}: the store agent did not answer ({errors or exc or 'no output'})"
+            )
+        ) from None
+    if not isinstance(answer, dict) or not isinstance(answer.get("ok"), bool):
+        raise CheckFailed(f"host {host}: the store agent's answer is not a store agent document")
+    if not answer["ok"]:
+        code = answer.get("exit_code", 1)
+        code = (
+            code if isinstance(code, int) and not isinstance(code, bool) and 0 < code < 256 else 1
+        )
+        message = one_line(f"{where}: {untrusted.short(answer.get('error'), 2000)}")
+        raise BadInput(message) if code == 2 else OperatorError(message, code)
+    try:
+        return checked_result(command, answer.get("result"), arguments)
+    except untrusted.Untrusted as exc:
+        raise CheckFailed(
+            one_line(f"host {host}: the store agent's answer refused: {exc}")
+        ) from None

@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..core import drift
+from ..core import drift, untrusted
 from ..core.changes import pin_text
-from ..core.problems import BadInput, CheckFailed
+from ..core.problems import BadInput, CheckFailed, one_line
 from ..core.validation import CheckedInventory
 from ..core.waves import Rollout
 from ..core.yamlpatch import set_values
@@ -45,7 +45,7 @@ def read_states(checked: CheckedInventory) -> dict[str, Rollout]:
     directory = rollouts_dir(checked.registry.path)
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
         try:
-            states[path.stem] = Rollout.from_json(json.loads(path.read_text(encoding="utf-8")))
+            states[path.stem] = Rollout.from_json(untrusted.loads(path.read_bytes(), cap=1 << 20))
         except (OSError, ValueError, BadInput):
             continue
     return states
@@ -210,7 +210,14 @@ def load(inventory: str, model: str) -> Rollout:
     path = state_file(checked.registry.path, model)
     if not path.exists():
         raise BadInput(f"{path}: no rollout of {model}")
-    return Rollout.from_json(json.loads(path.read_text(encoding="utf-8")))
+    try:
+        data = untrusted.loads(path.read_bytes(), cap=1 << 20)
+        rollout = Rollout.from_json(data)
+    except (untrusted.Untrusted, BadInput) as exc:
+        raise BadInput(one_line(f"{path}: {exc}")) from None
+    if rollout.model != model:
+        raise BadInput(f"{path}: names model {rollout.model}, not {model}")
+    return rollout
 
 
 def resume(inventory: str, model: str, say: Say, no_commit: bool = False) -> int:

@@ -23,8 +23,9 @@ from pathlib import Path
 
 from ..core.problems import EXIT_CHECK_FAILED, BadInput, OperatorError, one_line
 from ..core.retention import Policy, parse_policy
-from .atomic import LockWait
+from .atomic import LockWait, store_lock
 from .local import LocalStore
+from .served import serve
 
 EXIT_INTERRUPTED = 130
 _MISSING = object()
@@ -179,6 +180,20 @@ def _coral_files(store: LocalStore, args: Args) -> object:
     return store.coral_files()
 
 
+def _serve(store: LocalStore, args: Args) -> object:
+    roots = args.raw("roots")
+    if not isinstance(roots, dict) or not all(
+        isinstance(items, list) and all(isinstance(i, str) for i in items)
+        for items in roots.values()
+    ):
+        raise BadInput("serve: argument 'roots' must be an object of name -> list of model/version")
+    try:
+        with store_lock(store.root):
+            return serve(store.root, roots, args.strings("coral", []))
+    except ValueError as exc:
+        raise BadInput(one_line(f"serve: {exc}")) from None
+
+
 def _write_policy(store: LocalStore, args: Args) -> object:
     path = args.path("path")
     assert path is not None
@@ -196,6 +211,7 @@ COMMANDS: dict[str, tuple[Callable[[LocalStore, Args], object], set[str]]] = {
     "install_coral": (_install_coral, {"staged", "files"}),
     "coral_files": (_coral_files, set()),
     "write_policy": (_write_policy, {"path", "policy", "data_path"}),
+    "serve": (_serve, {"roots", "coral"}),
 }
 
 

@@ -32,6 +32,7 @@ MODULES = (
     ("sentinelcam_models.store.atomic", "store/atomic.py"),
     ("sentinelcam_models.store.progress", "store/progress.py"),
     ("sentinelcam_models.store.local", "store/local.py"),
+    ("sentinelcam_models.store.served", "store/served.py"),
     ("sentinelcam_models.store.agent", "store/agent.py"),
 )
 PACKAGES = ("sentinelcam_models", "sentinelcam_models.core", "sentinelcam_models.store")

@@ -39,17 +39,43 @@ def read_registry(path: Path) -> tuple[Registry | None, list[Problem], str | Non
     return registry, problems, text
 
 
+HOST_DATA_KEYS = ("model_version_overrides",)  # the only keys the tool writes into host data
+HOST_SETTINGS_DIR = "host_settings"
+
+
 def host_data(inventory_file: str | Path, host: str) -> dict[str, Any]:
     """A host's ``host_data/<host>.yaml``, for inventories to merge into its data.
 
-    Never raises: a broken file yields ``{PROBLEMS_KEY: [[file, line, key, message], ...]}``, which
-    validation reports as the file's own lines (so pyinfra and every command stop with the same line).
+    Host data holds only what the tool writes there (``model_version_overrides``): any other key
+    (``ssh_config_file``, ``ssh_strict_host_key_checking``...) is refused, one line per key, so a
+    pin file can never change how pyinfra connects. Never raises: a broken file yields
+    ``{PROBLEMS_KEY: [[file, line, key, message], ...]}``, which validation reports as the file's
+    own lines (so pyinfra and every command stop with the same line).
     """
     if not names.is_host_name(host):
         return {
             PROBLEMS_KEY: [[str(inventory_file), None, "", f"{host!r} is not a valid host name"]]
         }
-    path = host_data_file(inventory_file, host)
+    data = _host_file(host_data_file(inventory_file, host))
+    unknown = [key for key in data if key not in HOST_DATA_KEYS and key != PROBLEMS_KEY]
+    if unknown:
+        path = host_data_file(inventory_file, host)
+        message = "not allowed in host data (it holds only model_version_overrides; settings go in the inventory)"
+        return {PROBLEMS_KEY: [[str(path), None, key, message] for key in sorted(unknown)]}
+    return data
+
+
+def host_settings(inventory_file: str | Path, host: str) -> dict[str, Any]:
+    """The local fleet's per-host settings (``host_settings/<host>.yaml`` beside the demo
+    inventory, written by devfleet's tests): read like host data, any settings key."""
+    if not names.is_host_name(host):
+        return {
+            PROBLEMS_KEY: [[str(inventory_file), None, "", f"{host!r} is not a valid host name"]]
+        }
+    return _host_file(Path(inventory_file).resolve().parent / HOST_SETTINGS_DIR / f"{host}.yaml")
+
+
+def _host_file(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     text, problems = read_text(path)

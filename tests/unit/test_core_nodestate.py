@@ -1,18 +1,16 @@
-"""nodestate.parse: a node's answer, parsed strictly; a node cannot forge its own status.
-
-Record formats (operations/scripts/node_state.sh):
-``V idx model version digest complete [intact]``, ``S idx model .VERSION.partial|.old|.deleting``,
-``F idx model version file 0|1``, ``C idx base64|-``, ``U service state restarts``,
-``L facelist_V.csv``, ``K target``, ``H|R base64-json``, ``W login``.
-"""
+"""nodestate.parse: a node's answer is one JSON document (operations/scripts/node_state.py) with a
+fixed schema; it is parsed with caps on size and depth, and whatever a node sends can only fail that
+node (``NodeState.failure``), never raise."""
 
 from __future__ import annotations
 
 import base64
+import copy
 import json
 
 import pytest
 
+from sentinelcam_models.core.coral import coral_fact
 from sentinelcam_models.core.nodestate import InstalledVersion, parse
 
 M = "/home/ops/sentinel/models"
@@ -22,41 +20,77 @@ CONFIGS = ["/home/ops/sentinel/tasks/GetFaces.yaml", "/home/ops/imagenode.yaml"]
 OWNED = ("facelist.csv", "facedata.hdf5")
 D1 = "a1" * 32
 D2 = "b2" * 32
+VENV = "/home/ops/.opencv"
 
 
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
+def b64(data: str | bytes) -> str:
+    return base64.b64encode(data.encode() if isinstance(data, str) else data).decode()
 
 
-def state(*lines: str):
-    return parse(list(lines), ROOTS, CONFIGS, OWNED)
+def version(model, ver, digest, complete=True, intact=None, modified=()):
+    return {
+        "model": model,
+        "version": ver,
+        "digest": digest,
+        "complete": complete,
+        "intact": intact,
+        "modified": list(modified),
+    }
+
+
+def document(**changes) -> dict:
+    doc = {
+        "schema": 1,
+        "roots": [
+            {
+                "versions": [
+                    version("face_recognition", "2026-02-02", D1, modified=["facelist.csv"]),
+                    version("face_recognition", "2025-02-25", None, complete=False),
+                ],
+                "staging": [["face_recognition", ".2026-03-03.partial"]],
+            },
+            {
+                "versions": [
+                    version("mobilenet_ssd", "2020-12-06", D2, intact=True),
+                    version("mobilenet_ssd", "2019-01-01", D2, intact=False),
+                ],
+                "staging": [
+                    ["mobilenet_ssd", ".2020-12-06.old"],
+                    ["mobilenet_ssd", ".2018-01-01.deleting"],
+                ],
+            },
+        ],
+        "configs": [b64("face_detection:\n  target: cpu  # é\n"), None],
+        "services": {
+            "sentinel": {"active": "active", "restarts": 3},
+            "imagenode": {"active": "failed", "restarts": None},
+        },
+        "facelists": ["facelist_2026-02-02.csv", "facelist_2025-02-25.csv"],
+        "facelist_current": "facelist_2026-02-02.csv",
+        "health": b64(json.dumps({"status": "passed", "detail": "ok", "time": "2026-02-02"})),
+        "coral": {
+            "deb": {"status": "ii", "version": "16.0tf2.17.1-1"},
+            "venvs": {VENV: {"tflite_runtime": "2.17.1", "pycoral": None}},
+        },
+        "login": "ops",
+    }
+    doc.update(changes)
+    return doc
+
+
+def state(doc: dict | str):
+    text = doc if isinstance(doc, str) else json.dumps(doc)
+    return parse(text.split("\n"), ROOTS, CONFIGS, OWNED)
 
 
 def test_a_normal_answer():
-    s = state(
-        f"V 0 face_recognition 2026-02-02 {D1} 1",
-        "V 0 face_recognition 2025-02-25 - 0",
-        f"V 1 mobilenet_ssd 2020-12-06 {D2} 1 1",
-        f"V 1 mobilenet_ssd 2019-01-01 {D2} 1 0",
-        "S 0 face_recognition .2026-03-03.partial",
-        "S 1 mobilenet_ssd .2020-12-06.old",
-        "S 1 mobilenet_ssd .2018-01-01.deleting",
-        "F 0 face_recognition 2026-02-02 facelist.csv 1",
-        "F 0 face_recognition 2026-02-02 facedata.hdf5 0",
-        "U sentinel active 3",
-        "U imagenode failed -",
-        "L facelist_2026-02-02.csv",
-        "L facelist_2025-02-25.csv",
-        "K facelist_2026-02-02.csv",
-        "W ops",
-    )
-    assert s.problems == ()
+    s = state(document())
+    assert s.failure is None and s.problems == ()
     assert dict(s.versions(M, "face_recognition")) == {
         "2026-02-02": InstalledVersion(D1, True, None, ("facelist.csv",)),
         "2025-02-25": InstalledVersion(None, False, None, ()),
     }
     assert s.versions(N, "mobilenet_ssd")["2020-12-06"] == InstalledVersion(D2, True, True)
-    assert s.versions(N, "mobilenet_ssd")["2019-01-01"].intact is False
     assert s.has(M, "face_recognition", "2026-02-02", D1)
     assert not s.has(M, "face_recognition", "2026-02-02", D2)  # another manifest
     assert not s.has(M, "face_recognition", "2025-02-25")  # incomplete
@@ -67,133 +101,105 @@ def test_a_normal_answer():
         ("mobilenet_ssd", ".2020-12-06.old"),
         ("mobilenet_ssd", ".2018-01-01.deleting"),
     )
-    assert s.services["sentinel"].active == "active" and s.services["sentinel"].restarts == 3
-    assert s.services["imagenode"].active == "failed" and s.services["imagenode"].restarts is None
+    assert dict(s.configs) == {
+        CONFIGS[0]: "face_detection:\n  target: cpu  # é\n",
+        CONFIGS[1]: None,
+    }
+    assert (s.services["sentinel"].active, s.services["sentinel"].restarts) == ("active", 3)
+    assert (s.services["imagenode"].active, s.services["imagenode"].restarts) == ("failed", None)
     assert s.facelists == ("facelist_2025-02-25.csv", "facelist_2026-02-02.csv")
     assert s.facelist_current == "facelist_2026-02-02.csv"
+    assert s.health is not None and s.health["status"] == "passed"
     assert s.login == "ops"
+    assert coral_fact(s.coral) == {
+        "libedgetpu": "16.0tf2.17.1-1",
+        "venvs": {VENV: {"tflite_runtime": "2.17.1", "pycoral": None}},
+    }
 
 
-def test_configs_decode_base64_and_dash_is_absent():
-    text = "%YAML 1.0\n---\nface_detection:\n  target: cpu  # é\n"
-    s = state(f"C 0 {b64(text)}", "C 1 -")
-    assert s.problems == ()
-    assert dict(s.configs) == {CONFIGS[0]: text, CONFIGS[1]: None}
+def test_config_bytes_that_are_not_utf8_travel_exactly():
+    latin1 = "facemodel: caf\xe9\n".encode("latin-1")
+    s = state(document(configs=[b64(latin1), None]))
+    assert s.failure is None
+    assert s.configs[CONFIGS[0]].encode("utf-8", "surrogateescape") == latin1
 
 
-def test_health_and_coral_records_are_json_objects():
-    health = {"ok": True, "service": "sentinel", "at": "2026-02-02T10:00:00Z"}
-    coral = {"deb": "ii 16.0tf2.17.1-1", "venvs": {"/home/ops/.opencv": {"pycoral": "2.0.3"}}}
-    s = state(f"H {b64(json.dumps(health))}", f"R {b64(json.dumps(coral))}")
-    assert s.problems == ()
-    assert dict(s.health) == health
-    assert dict(s.coral) == coral
+def hostile(mutate) -> dict:
+    doc = copy.deepcopy(document())
+    mutate(doc)
+    return doc
 
 
-def test_empty_answer():
-    s = state()
-    assert s.problems == () and s.login is None and s.health is None
-    assert dict(s.versions(M, "face_recognition")) == {}
+HOSTILE = {
+    "deep nesting (RecursionError in json)": "[" * 200_000 + "]" * 200_000,
+    "not JSON": "V 0 face_recognition 2026-02-02 " + D1 + " 1",
+    "empty": "",
+    "duplicate key": '{"schema": 1, "schema": 1}',
+    "too large": json.dumps({"x": "A" * (5 << 20)}),
+    "NaN": '{"schema": NaN}',
+    "a list": "[1, 2]",
+    "unknown key": hostile(lambda d: d.update(extra=1)),
+    "missing key": hostile(lambda d: d.pop("login")),
+    "wrong schema": hostile(lambda d: d.update(schema=2)),
+    "bad model name": hostile(lambda d: d["roots"][0]["versions"][0].update(model="../x")),
+    "bad version": hostile(lambda d: d["roots"][0]["versions"][0].update(version="2026-02-30")),
+    "version with newline": hostile(
+        lambda d: d["roots"][0]["versions"][0].update(version="2026-01-01\nx")
+    ),
+    "bad digest": hostile(lambda d: d["roots"][0]["versions"][0].update(digest=D1.upper())),
+    "complete not a bool": hostile(lambda d: d["roots"][0]["versions"][0].update(complete=1)),
+    "modified not owned": hostile(
+        lambda d: d["roots"][0]["versions"][0].update(modified=["facemodel.pickle"])
+    ),
+    "extra version key": hostile(lambda d: d["roots"][0]["versions"][0].update(x=1)),
+    "too many roots": hostile(lambda d: d["roots"].append({"versions": [], "staging": []})),
+    "bad staging": hostile(lambda d: d["roots"][0].update(staging=[["face_recognition", "../x"]])),
+    "configs not base64": hostile(lambda d: d.update(configs=["!!", None])),
+    "too few configs": hostile(lambda d: d.update(configs=[None])),
+    "service with ;": hostile(
+        lambda d: d.update(services={"sentinel;x": {"active": "active", "restarts": 1}})
+    ),
+    "service state with escape": hostile(
+        lambda d: d.update(services={"sentinel": {"active": "\x1b[2J", "restarts": 1}})
+    ),
+    "restarts a bool": hostile(
+        lambda d: d.update(services={"sentinel": {"active": "active", "restarts": True}})
+    ),
+    "bad face list": hostile(lambda d: d.update(facelists=["facelist_../x.csv"])),
+    "bad current link": hostile(lambda d: d.update(facelist_current="../facelist.csv")),
+    "bad login": hostile(lambda d: d.update(login="root;id")),
+    "coral duplicate-key answer replaced by an error": hostile(
+        lambda d: d["coral"]["venvs"].update({VENV: {"error": "its python printed no JSON"}})
+    ),
+    "coral venv with pasted text": hostile(
+        lambda d: d["coral"]["venvs"].update({VENV: {"tflite_runtime": "x\ny", "pycoral": None}})
+    ),
+    "coral venv with extra key": hostile(
+        lambda d: d["coral"]["venvs"].update(
+            {VENV: {"tflite_runtime": "1", "pycoral": None, "x": "1"}}
+        )
+    ),
+    "coral deb a string": hostile(lambda d: d["coral"].update(deb="ii 1.0")),
+    "coral a list": hostile(lambda d: d.update(coral=[1])),
+}
 
 
-# --- hostile lines: dropped and listed ----------------------------------------------------------
-
-HOSTILE = [
-    # version records whose names do not validate
-    f"V 0 Face_recognition 2026-02-02 {D1} 1",
-    f"V 0 ../x 2026-02-02 {D1} 1",
-    f"V 0 face_recognition 2026-02-30 {D1} 1",
-    f"V 0 face_recognition 2026-2-2 {D1} 1",
-    f"V 0 face_recognition ../../etc {D1} 1",
-    # bad digests and flags
-    f"V 0 face_recognition 2026-02-02 {D1.upper()} 1",
-    "V 0 face_recognition 2026-02-02 abc 1",
-    f"V 0 face_recognition 2026-02-02 {D1}0 1",
-    f"V 0 face_recognition 2026-02-02 {D1} 2",
-    f"V 0 face_recognition 2026-02-02 {D1} yes",
-    # out-of-range or malformed path indexes
-    f"V 2 face_recognition 2026-02-02 {D1} 1",
-    f"V -1 face_recognition 2026-02-02 {D1} 1",
-    f"V x face_recognition 2026-02-02 {D1} 1",
-    # wrong field counts (a name that carried a space or a newline)
-    f"V 0 face_recognition 2026-02-02 {D1}",
-    f"V 0 face_recognition 2026-02-02 {D1} 1 1 1",
-    "V 0 face_recognition 2026-01-01",
-    # staging names that are not exactly .VERSION.partial|.old|.deleting
-    "S 0 face_recognition ../x",
-    "S 0 face_recognition .2026-03-03.tmp",
-    "S 0 face_recognition .2026-03-03.partial.old",
-    "S 0 face_recognition .2026-03-03..partial",
-    "S 0 face_recognition 2026-03-03.partial",
-    "S 0 face_recognition .2026-3-3.partial",
-    "S 0 face_recognition ..partial",
-    "S 5 face_recognition .2026-03-03.partial",
-    "S 0 ../x .2026-03-03.partial",
-    # node-owned flags for files that are not node-owned
-    "F 0 face_recognition 2026-02-02 facemodel.pickle 1",
-    "F 0 face_recognition 2026-02-02 ../facelist.csv 1",
-    # configs out of range, not base64, not UTF-8
-    f"C 2 {b64('x: 1')}",
-    "C 0 !!notbase64",
-    "C 0 " + base64.b64encode(bytes([0xFF, 0xFE])).decode(),
-    # services, face lists, links
-    "U sentinel; failed 3",
-    "U ../x active 1",
-    "L facelist_../x.csv",
-    "L facelist_2026-02-30.csv",
-    "L other.csv",
-    "K ../facelist.csv",
-    "K -rf",
-    # JSON records that are not objects or not JSON
-    f"H {b64('[1, 2]')}",
-    f"R {b64('not json')}",
-    "H %%%",
-    # logins
-    "W root;id",
-    "W ops extra",
-    # unknown and empty records
-    "X anything",
-    "",
-]
+@pytest.mark.parametrize("answer", HOSTILE.values(), ids=HOSTILE.keys())
+def test_a_hostile_answer_fails_this_host_with_one_line(answer):
+    s = state(answer)
+    assert s.failure is not None and s.failure.startswith("node state refused: ")
+    assert "\n" not in s.failure and "\x1b" not in s.failure and len(s.failure) < 300
+    assert dict(s.installed) == {} and s.login is None
 
 
-@pytest.mark.parametrize("line", HOSTILE)
-def test_hostile_line_is_dropped_and_listed(line):
-    s = state(line)
-    assert len(s.problems) == 1, s.problems
-    assert s.problems[0].startswith("ignored a line the node sent: ")
-    assert "\n" not in s.problems[0]
-    assert dict(s.versions(M, "face_recognition")) == {}
-    assert s.staging[M] == () and s.staging[N] == ()
-    assert dict(s.configs) == {}
-    assert dict(s.services) == {}
-    assert s.facelists == () and s.facelist_current is None
-    assert s.health is None and s.coral is None and s.login is None
+def test_a_hostile_health_record_is_reported_not_trusted_and_fails_nothing():
+    for record in ("[" * 100_000, '{"status": "passed", "status": "failed"}', '{"x": 1}', "\xff"):
+        s = state(document(health=b64(record.encode("utf-8", "surrogateescape"))))
+        assert s.failure is None and s.health is None
+        assert len(s.problems) == 1 and s.problems[0].startswith("health record ignored")
+    s = state(document(health={"too_large": True}))
+    assert s.failure is None and s.health is None and len(s.problems) == 1
 
 
-def test_a_forged_record_smuggled_in_a_directory_name_is_not_an_installed_version():
-    # A version directory named "2026-01-01\nV 0 face_recognition 2026-02-02 <D1> 1" would split
-    # the node's answer into two lines; neither may be taken for an installed version.
-    forged_dir = f"2026-01-01\nV 0 face_recognition 2026-02-02 {D1} 1"
-    answer = f"V 0 face_recognition {forged_dir} - 0\nW ops"
-    s = state(*answer.split("\n"))
-    assert dict(s.versions(M, "face_recognition")) == {}
-    assert len(s.problems) == 2
-    assert s.login == "ops"
-
-
-def test_hostile_lines_do_not_hide_good_ones():
-    s = state(
-        "S 0 face_recognition ../x",
-        f"V 0 face_recognition 2026-02-02 {D1} 1",
-        f"V 0 face_recognition 2026-02-02 {D1.upper()} 1",
-        "W ops",
-    )
-    assert list(s.versions(M, "face_recognition")) == ["2026-02-02"]
-    assert s.versions(M, "face_recognition")["2026-02-02"].digest == D1
-    assert len(s.problems) == 2
-
-
-def test_long_hostile_lines_are_shortened_in_problems():
-    s = state("X " + "A" * 10_000)
-    assert len(s.problems) == 1 and len(s.problems[0]) < 200
+def test_no_answer_at_all():
+    assert state("").failure is not None

@@ -262,8 +262,12 @@ def test_coral_helper_installs_the_copy_it_verified_even_if_the_staged_file_is_s
     staged = tmp_path / "libedgetpu1-std_1.0_arm64.deb"
     staged.write_bytes(good)
     # The service user swaps the staged file right after the helper copied it, before the check:
-    # a cp stand-in copies, then replaces the source.
-    stand_in(dpkg, "cp", f'/bin/cp "$@" && printf %s "{evil.decode()}" > {staged}\n')
+    # a sha256sum stand-in replaces the source, then checks.
+    stand_in(
+        dpkg,
+        "sha256sum",
+        f'printf %s "{evil.decode()}" > {staged} && exec /usr/bin/sha256sum "$@"\n',
+    )
     env = {"PATH": f"{dpkg}:/usr/sbin:/usr/bin:/sbin:/bin"}
     script = HELPER.read_text().replace(
         "PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"PATH={dpkg}:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -322,3 +326,53 @@ def test_coral_helper_refuses_a_staged_file_with_another_digest(tmp_path, dpkg):
 def test_coral_helper_refuses_malformed_arguments(args):
     done = subprocess.run(["sh", str(HELPER), *args], capture_output=True, text=True)
     assert done.returncode == 1 and done.stderr.startswith("sentinelcam-coral-deb: ")
+
+
+def run_helper(dpkg: Path, staged: Path, sha: str = "0" * 64) -> subprocess.CompletedProcess:
+    script = HELPER.read_text().replace(
+        "PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"PATH={dpkg}:/usr/sbin:/usr/bin:/sbin:/bin"
+    )
+    return subprocess.run(
+        ["sh", "-c", script, "helper", str(staged), sha, "1.0", "libedgetpu1-std"],
+        capture_output=True,
+        text=True,
+        timeout=60,  # a FIFO once hung the helper for good
+    )
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="the helper runs as root (sudo) and keeps a root-owned copy"
+)
+@pytest.mark.parametrize("kind", ["link to /dev/zero", "fifo", "directory", "too large"])
+def test_coral_helper_opens_the_staged_file_without_links_fifos_or_unbounded_reads(
+    tmp_path, dpkg, kind
+):
+    """A staged file swapped for a link to /dev/zero once filled the root filesystem as root; a
+    FIFO hung the run. Now each is refused with one line, nothing copied, nothing installed."""
+    staged = tmp_path / "libedgetpu1-std_1.0_arm64.deb"
+    if kind == "link to /dev/zero":
+        staged.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(staged)
+    elif kind == "directory":
+        staged.mkdir()
+    else:
+        with open(staged, "wb") as handle:
+            handle.truncate(65 << 20)  # sparse: 65 MiB over the 64 MiB cap
+    done = run_helper(dpkg, staged)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("sentinelcam-coral-deb: "), done.stderr
+    assert not Path("/var/cache/sentinelcam-coral", staged.name).exists()
+    assert not (tmp_path / "installed").exists()
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="the helper runs as root (sudo) and keeps a root-owned copy"
+)
+def test_coral_helper_installs_the_digest_checked_copy(tmp_path, dpkg):
+    staged = tmp_path / "libedgetpu1-std_1.0_arm64.deb"
+    staged.write_bytes(b"the real deb")
+    digest = hashlib.sha256(b"the real deb").hexdigest()
+    done = run_helper(dpkg, staged, digest)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "installed").read_text().strip() == digest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
@@ -56,10 +57,12 @@ def test_config_file_writes_quoted_content_checked_by_digest():
     raw = text(command)
     assignments = raw.split("\nLC_ALL=C")[0]  # the quoted inputs, before the shared library
     shown = subprocess.run(
-        ["sh", "-c", assignments + '\nprintf %s "$content"'], capture_output=True, text=True
+        ["sh", "-c", assignments + '\nprintf %s "$content" | base64 -d'],
+        capture_output=True,
+        text=True,
     )
     assert shown.stdout == content  # quoted: nothing in it ran
-    assert "digest=" in raw and "printf '%s' \"$content\"" in raw
+    assert "digest=" in raw and "printf '%s' \"$content\" | base64 -d" in raw
     none, noop = run(configs.file, dest="/home/ops/x.yaml", content=content, current=content)
     assert none == [] and "up to date" in noop
 
@@ -151,6 +154,52 @@ def test_key_is_created_only_when_missing():
     assert run(trust.key, present, path="/home/ops/.ssh/id_ed25519", comment="c")[0] == []
 
 
+def test_a_config_read_in_latin1_is_written_and_reverted_byte_for_byte(tmp_path):
+    """A Latin-1 task file once counted as absent (the gate revert deleted it) and FileText
+    rewrote non-UTF-8 lines; text read from a node now goes back as the same bytes."""
+    from facts.keys import FileText  # noqa: PLC0415
+    from sentinelcam_models.core.untrusted import as_text  # noqa: PLC0415
+
+    latin1 = "# caf\xe9 cr\xe8me\nfacemodel: x\n".encode("latin-1")
+    old = as_text(latin1)
+    spec = Gate((), (), (), 0, 10, (Restore("/home/ops/t.yaml", old, None),), {})
+    [command], _ = run(health.gate, spec=spec, record="/x/health.json", service_user=None)
+    document = json.loads(command.bits[-1].obj)
+    assert base64.b64decode(document["revert"][0]["text"]) == latin1
+    dest = tmp_path / "t.yaml"
+    [write], _ = run(configs.file, dest=str(dest), content=old, current=None)
+    done = subprocess.run(["sh", "-c", text(write)], capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert dest.read_bytes() == latin1
+    read = subprocess.run(
+        ["sh", "-c", FileText().command(str(dest)).get_raw_value()], capture_output=True, text=True
+    )
+    assert FileText().process(read.stdout.splitlines()) == old
+
+
+def test_authorized_keys_lines_in_any_encoding_stay_byte_for_byte(tmp_path):
+    from facts.keys import FileText  # noqa: PLC0415
+    from sentinelcam_models.core.trust import authorized_keys  # noqa: PLC0415
+    from sentinelcam_models.core.untrusted import as_bytes  # noqa: PLC0415
+
+    theirs = b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOther Jos\xe9 (latin-1)\n"
+    path = tmp_path / "authorized_keys"
+    path.write_bytes(theirs)
+    read = subprocess.run(
+        ["sh", "-c", FileText().command(str(path)).get_raw_value()], capture_output=True, text=True
+    )
+    current = FileText().process(read.stdout.splitlines())
+    new = authorized_keys(current, {"s1": ("ssh-ed25519", "AAAAkey")}, "/home/ops/store")
+    assert as_bytes(new).startswith(theirs)
+
+
+def written(command) -> str:
+    """The file content a config_write.sh command carries (base64 on the wire)."""
+    bits = list(command.bits)
+    value = bits[bits.index("content=") + 1].obj
+    return base64.b64decode(value).decode("utf-8", "surrogateescape")
+
+
 class _Node:
     """A node as authorize_nodes reads it: its pull key and every key its service account holds."""
 
@@ -190,8 +239,9 @@ def test_authorize_nodes_keeps_the_file_as_it_was_then_writes_it_without_the_pla
     assert re.fullmatch(
         rf"cp -p {path} {path}\.sentinelcam-before-\d{{8}}T\d{{6}}Z", text(backup)
     ), text(backup)
-    assert "ops@s1" not in text(write) and "AAAAold" not in text(write)
-    assert "ssh-rsa AAAAop op@laptop" in text(write) and "sentinelcam-pull@s1" in text(write)
+    assert "ops@s1" not in written(write) and "AAAAold" not in written(write)
+    assert "ssh-rsa AAAAop op@laptop" in written(write)
+    assert "sentinelcam-pull@s1" in written(write)
     assert [line.split(" (key of ")[1][:2] for line in logged] == ["s1", "s2"]
     assert "line 2 (key of s1)" in logged[0] and "gets no line" in logged[1]
 
@@ -215,5 +265,5 @@ def test_authorize_nodes_never_revokes_the_operator_s_key_a_node_holds():
             )
         )
     [write] = commands  # no backup: nothing is revoked
-    assert "ssh-ed25519 AAAAoperator op@laptop" in text(write)
+    assert "ssh-ed25519 AAAAoperator op@laptop" in written(write)
     assert logged == ["sentinelcam: s1 holds one of the operator's keys; lines authorizing it stay"]

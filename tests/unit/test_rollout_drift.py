@@ -244,6 +244,21 @@ def test_every_task_template_is_one_the_deploy_renders(path):
     )
 
 
+def test_a_host_whose_answer_was_refused_is_error_with_its_reason_in_a_valid_document():
+    c = checked()
+    refused = NodeState(failure="node state refused: nested deeper than 16 levels")
+    reports = [
+        drift.assess_host(c.settings["s1"], c.plans["s1"], refused),
+        drift.assess_host(c.settings["data2"], c.plans["data2"], converged(c)),
+    ]
+    assert {r.status for r in reports[0].models} == {"error"}
+    assert reports[0].error == "node state refused: nested deeper than 16 levels"
+    assert drift.exit_code(reports) == 2
+    document = drift.to_document(reports, "inv.py", False)
+    schema = json.loads((ROOT / "sentinelcam_models" / "drift_schema.json").read_text())
+    jsonschema.validate(document, schema)
+
+
 # sentinel.yaml (role-owned, read only) gives the Alpha engine, which runs GetFaces, the accelerator
 # the sentinel loads its model with (sentinelcam-configs.md §3.1, §3.2).
 SENTINEL_YAML = """\

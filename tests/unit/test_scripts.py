@@ -7,6 +7,7 @@ Pulls go through the datasink's real forced command: an ``ssh`` stand-in on PATH
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import shutil
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from facts.node import NodeState
-from facts.shell import script
+from facts.shell import body, script
 from sentinelcam_models.core.manifest import format_manifest
 from sentinelcam_models.store.local import LocalStore
 from tests.support.models import valid
@@ -358,7 +359,10 @@ def test_config_write_is_exact_and_keeps_the_mode(tmp_path):
     dest.chmod(0o640)
     content = "a: 1\r\nb: '%s' $HOME `x`\n\n"
     done = run_script(
-        "config_write.sh", dest=str(dest), content=content, digest=sha(content.encode())
+        "config_write.sh",
+        dest=str(dest),
+        content=base64.b64encode(content.encode()).decode(),
+        digest=sha(content.encode()),
     )
     assert done.returncode == 0, done.stderr
     assert dest.read_bytes() == content.encode() and stat.S_IMODE(dest.stat().st_mode) == 0o640
@@ -411,6 +415,139 @@ def test_node_state_reads_each_service_with_one_systemctl_call(tmp_path):
         "imagenode": ("activating", 3),
     }
     assert len(calls.read_text().splitlines()) == 2
+
+
+def run_node_state(fact: NodeState, env_path: Path | None = None, **asked):
+    command = fact.command(**{"roots": [], "configs": [], "services": [], **asked})
+    env = dict(os.environ)
+    if env_path is not None:
+        env["PATH"] = f"{env_path}:{env['PATH']}"
+    done = subprocess.run(
+        ["sh", "-c", command.get_raw_value()], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    return fact.process(done.stdout.splitlines())
+
+
+def test_node_state_survives_a_hostile_health_record(tmp_path):
+    """A service account that writes a deeply nested health.json (RecursionError in json.loads)
+    gets its record ignored and reported; the node's answer stays usable."""
+    health = tmp_path / "health.json"
+    health.write_text("[" * 20_000 + "]" * 20_000)
+    state = run_node_state(NodeState(), health=str(health))
+    assert state.failure is None and state.health is None and state.login
+    assert state.problems and "health record ignored" in state.problems[0]
+
+
+def test_node_state_never_pastes_a_venv_pythons_output(tmp_path):
+    """A replaced ~/.opencv/bin/python prints text that once made the answer a duplicate-key JSON
+    record (AttributeError for the whole run); now that venv fails this host with one line."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    python = venv / "bin" / "python"
+    python.write_text('#!/bin/sh\nprintf \'{"pycoral": "1"}, "%s": {"a": 1}\\n\' "$1"\n')
+    python.chmod(0o755)
+    state = run_node_state(NodeState(), coral_package="libedgetpu1-std", coral_venvs=[str(venv)])
+    assert state.failure is not None and str(venv) in state.failure
+    assert "\n" not in state.failure
+
+
+def test_node_state_times_out_a_hanging_venv_python(tmp_path, monkeypatch):
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    python = venv / "bin" / "python"
+    python.write_text("#!/bin/sh\nexec sleep 600\n")
+    python.chmod(0o755)
+    program = body("node_state.py").replace("PROGRAM_TIMEOUT = 20", "PROGRAM_TIMEOUT = 1")
+    monkeypatch.setattr("facts.node.body", lambda name: program)
+    state = run_node_state(NodeState(), coral_package="libedgetpu1-std", coral_venvs=[str(venv)])
+    assert state.failure is not None and "timed out" in state.failure
+
+
+# --- issue 23.3: each key reads only its role's served root ---------------------------------------
+
+
+def rrsync_shim(tmp_path: Path, root: Path) -> Path:
+    """A PATH directory whose ``ssh`` behaves like a key forced to ``rrsync -ro ROOT``."""
+    bin_dir = tmp_path / f"bin-{root.name}"
+    bin_dir.mkdir()
+    ssh = bin_dir / "ssh"
+    ssh.write_text(f"""#!/bin/sh
+while [ $# -gt 0 ]; do
+  case $1 in -o|-p|-i|-l) shift 2 ;; -*) shift ;; *) shift; break ;; esac
+done
+SSH_ORIGINAL_COMMAND="$*" exec python3 {RRSYNC} -ro {root}
+""")
+    ssh.chmod(0o755)
+    return bin_dir
+
+
+def fetch(shim: Path, path: str, dest: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["rsync", "-r", "-e", "ssh", f"ops@data1:{path}", str(dest)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": f"{shim}:{os.environ['PATH']}"},
+    )
+
+
+def test_an_outposts_key_cannot_fetch_face_files_and_no_key_fetches_an_upload(tmp_path, store):
+    from sentinelcam_models.core.serving import root_path  # noqa: PLC0415
+    from sentinelcam_models.store.served import serve  # noqa: PLC0415
+
+    publish(
+        store,
+        "face_recognition",
+        "2025-01-01",
+        {"facelist.csv": b"names", "facedata.hdf5": b"faces", "facemodel.pickle": b"m"},
+    )
+    publish(store, "mobilenet_ssd", "2020-12-06", {"frozen_inference_graph.pb": b"g"})
+    upload = store / ".upload-0123456789abcdef"
+    upload.mkdir()
+    (upload / "facedata.hdf5").write_bytes(b"an upload in progress")
+    serve(
+        store,
+        {"outpost": ["mobilenet_ssd/2020-12-06"], "sentinel": ["face_recognition/2025-01-01"]},
+    )
+    outpost = rrsync_shim(tmp_path, Path(root_path(str(store), "outpost")))
+    sentinel = rrsync_shim(tmp_path, Path(root_path(str(store), "sentinel")))
+    got = tmp_path / "got"
+    got.mkdir()
+    # What each role needs, it gets (the pulls' own paths, unchanged).
+    assert fetch(outpost, "/mobilenet_ssd/2020-12-06/", got / "m").returncode == 0
+    assert (got / "m" / "frozen_inference_graph.pb").read_bytes() == b"g"
+    assert fetch(sentinel, "/face_recognition/2025-01-01/", got / "f").returncode == 0
+    assert (got / "f" / "facedata.hdf5").read_bytes() == b"faces"
+    # An outpost's key cannot fetch a face file, whatever path it asks for.
+    for path in (
+        "/face_recognition/2025-01-01/facelist.csv",
+        "/../face_recognition/2025-01-01/facedata.hdf5",
+        "/../../face_recognition/",
+    ):
+        done = fetch(outpost, path, got / "o")
+        assert done.returncode != 0 and not (got / "o").exists(), done.stderr
+    # A sentinel's key cannot fetch an upload in progress.
+    for path in ("/.upload-0123456789abcdef/", "/../.upload-0123456789abcdef/facedata.hdf5"):
+        done = fetch(sentinel, path, got / "u")
+        assert done.returncode != 0 and not (got / "u").exists(), done.stderr
+    # A version no longer needed leaves the root; the store keeps it.
+    serve(store, {"outpost": [], "sentinel": ["face_recognition/2025-01-01"]})
+    assert fetch(outpost, "/mobilenet_ssd/2020-12-06/", got / "gone").returncode != 0
+    assert (store / "mobilenet_ssd/2020-12-06/frozen_inference_graph.pb").exists()
+
+
+def test_served_roots_are_hard_links_and_a_second_serve_changes_nothing(store):
+    from sentinelcam_models.store.served import serve  # noqa: PLC0415
+
+    publish(store, "haarcascades", "2020-03-25", {"haarcascade_eye.xml": b"x"})
+    first = serve(store, {"sentinel": ["haarcascades/2020-03-25"]})
+    served = store / ".served/sentinel/haarcascades/2020-03-25/haarcascade_eye.xml"
+    original = store / "haarcascades/2020-03-25/haarcascade_eye.xml"
+    assert served.stat().st_ino == original.stat().st_ino
+    assert first == {"sentinel": {"placed": 1, "removed": 0}}
+    assert serve(store, {"sentinel": ["haarcascades/2020-03-25"]}) == {
+        "sentinel": {"placed": 0, "removed": 0}
+    }
 
 
 def test_config_files_write_every_changed_file_in_one_command_and_stop_at_the_first_failure(

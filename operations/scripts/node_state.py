@@ -1,0 +1,294 @@
+"""What a node holds and runs, printed as one JSON document (facts/node.py; parsed by
+sentinelcam_models.core.nodestate.parse_document).
+
+    python3 -I -S -c "$(cat node_state.py)" '<json request>'
+
+The request names the models paths, config files, services, face list directory, node-owned file
+names, the health record and the Coral package and virtualenvs to look at. The answer names paths
+by their index in the request. Everything a node file or program holds travels as data inside the
+document (base64 for file bytes, validated strings for versions): nothing from the node is pasted
+into the document's text. Each file read and each program's output is capped, each program has a
+time limit. Standard library only.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+
+SCHEMA = 1
+MODEL = re.compile(r"[a-z0-9_]+")
+VERSION = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+STAGING = re.compile(r"\.([0-9]{4}-[0-9]{2}-[0-9]{2})\.(partial|old|deleting)")
+MLINE = re.compile(r"[0-9a-f]{64}  [A-Za-z0-9_+][A-Za-z0-9._+-]*(/[A-Za-z0-9_+][A-Za-z0-9._+-]*)*")
+FACELIST = re.compile(r"facelist_[0-9]{4}-[0-9]{2}-[0-9]{2}\.csv")
+PLAIN = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+-]*")
+PACKAGE_VERSION = re.compile(r"[A-Za-z0-9.+~:_-]{1,64}")
+CONFIG_CAP = 1 << 20  # a config file larger than this is reported as too large
+MANIFEST_CAP = 4 << 20
+HEALTH_CAP = 64 << 10
+PROGRAM_CAP = 64 << 10  # what a venv's python or dpkg-query may print
+PROGRAM_TIMEOUT = 20
+PIP_PACKAGES = ("tflite_runtime", "pycoral")
+VENV_PROGRAM = """import json
+from importlib import metadata
+found = {}
+for name in ("tflite_runtime", "pycoral"):
+    try:
+        found[name] = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        found[name] = None
+print(json.dumps(found))
+"""
+
+
+def regular(path):
+    """os.stat of a regular file that is not a link, else None."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
+
+
+def real_dir(path):
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def read_capped(path, cap):
+    """(bytes, too_large) of a regular file opened without following links; None if absent."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks, size = [], 0
+        while size <= cap:
+            chunk = os.read(fd, min(1 << 16, cap + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+        return (data, False) if len(data) <= cap else (b"", True)
+    finally:
+        os.close(fd)
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return digest.hexdigest()
+            digest.update(chunk)
+    finally:
+        os.close(fd)
+
+
+def manifest_lines(vdir):
+    """(sha256 of the manifest, [(digest, path)]) or (None, None) when it is absent or malformed."""
+    got = read_capped(os.path.join(vdir, "MANIFEST.sha256"), MANIFEST_CAP)
+    if got is None or got[1]:
+        return None, None
+    data = got[0]
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        return None, None
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    if not all(MLINE.fullmatch(line) for line in lines):
+        return None, None
+    return hashlib.sha256(data).hexdigest(), [(line[:64], line[66:]) for line in lines]
+
+
+def version_record(model, version, vdir, deep, owned):
+    digest, entries = manifest_lines(vdir)
+    record = {"model": model, "version": version, "digest": digest, "complete": False}
+    record["intact"] = None
+    record["modified"] = []
+    if digest is None:
+        return record
+    complete = all(regular(os.path.join(vdir, path)) is not None for _, path in entries)
+    record["complete"] = complete
+    if deep:
+        record["intact"] = complete and all(
+            sha256_file(os.path.join(vdir, path)) == want
+            for want, path in entries
+            if path not in owned
+        )
+    for name in owned:
+        want = [d for d, path in entries if path == name]
+        path = os.path.join(vdir, name)
+        if want and regular(path) is not None and sha256_file(path) != want[0]:
+            record["modified"].append(name)
+    return record
+
+
+def models_root(root, deep, owned):
+    answer: dict = {"versions": [], "staging": []}
+    if not real_dir(root):
+        return answer
+    for model in sorted(os.listdir(root)):
+        mdir = os.path.join(root, model)
+        if not MODEL.fullmatch(model) or not real_dir(mdir):
+            continue
+        for name in sorted(os.listdir(mdir)):
+            vdir = os.path.join(mdir, name)
+            if not real_dir(vdir):
+                continue
+            if VERSION.fullmatch(name):
+                answer["versions"].append(version_record(model, name, vdir, deep, owned))
+            elif STAGING.fullmatch(name):
+                answer["staging"].append([model, name])
+    return answer
+
+
+def run_capped(argv, timeout=PROGRAM_TIMEOUT, cap=PROGRAM_CAP):
+    """(exit code, stdout bytes up to cap) of a program; (None, b"") when it fails to run or to
+    finish in time."""
+    try:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+    except OSError:
+        return None, b""
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return None, b""
+    return proc.returncode, out[: cap + 1]
+
+
+def service_state(service):
+    _code, out = run_capped(
+        ["systemctl", "show", "-p", "ActiveState", "-p", "NRestarts", f"{service}.service"]
+    )
+    values = {}
+    for line in out.decode("ascii", "replace").splitlines():
+        key, _, value = line.partition("=")
+        values[key] = value
+    active = values.get("ActiveState", "")
+    restarts = values.get("NRestarts", "")
+    return {
+        "active": active if active.isalpha() and len(active) < 32 else "unknown",
+        "restarts": int(restarts) if restarts.isdigit() and len(restarts) < 10 else None,
+    }
+
+
+def venv_versions(venv):
+    """{package: version or None}, None when there is no python, or an "error" when its answer
+    is not such a document (a program in the service's own virtualenv is not trusted)."""
+    python = os.path.join(venv, "bin", "python")
+    if not os.access(python, os.X_OK):
+        return None
+    code, out = run_capped([python, "-I", "-c", VENV_PROGRAM])
+    if code != 0 or len(out) > PROGRAM_CAP:
+        return {"error": "its python failed, timed out or printed too much"}
+    try:
+        found = json.loads(out.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return {"error": "its python printed no JSON document"}
+    if (
+        not isinstance(found, dict)
+        or set(found) != set(PIP_PACKAGES)
+        or not all(
+            v is None or (isinstance(v, str) and PACKAGE_VERSION.fullmatch(v))
+            for v in found.values()
+        )
+    ):
+        return {"error": "its python printed an unexpected document"}
+    return {name: found[name] for name in PIP_PACKAGES}
+
+
+def coral(package, venvs):
+    code, out = run_capped(["dpkg-query", "-W", "-f=${db:Status-Abbrev} ${Version}", package])
+    deb = None
+    if code == 0:
+        status, _, version = out.decode("ascii", "replace").partition(" ")
+        if PACKAGE_VERSION.fullmatch(version.strip()):
+            deb = {"status": status.strip()[:8], "version": version.strip()}
+    return {"deb": deb, "venvs": {venv: venv_versions(venv) for venv in venvs}}
+
+
+def b64(data):
+    return base64.b64encode(data).decode("ascii")
+
+
+def main(request):
+    owned = list(request["owned"])
+    deep = bool(request["deep"])
+    doc: dict = {"schema": SCHEMA}
+    doc["roots"] = [models_root(root, deep, owned) for root in request["roots"]]
+    configs: list = []
+    for path in request["configs"]:
+        got = read_capped(path, CONFIG_CAP)
+        if got is None:
+            configs.append(None)
+        elif got[1]:
+            configs.append({"too_large": True})
+        else:
+            configs.append(b64(got[0]))
+    doc["configs"] = configs
+    doc["services"] = {s: service_state(s) for s in request["services"]}
+    facelists, current = [], None
+    directory = request["facelists"]
+    if directory and real_dir(directory):
+        facelists = sorted(
+            n
+            for n in os.listdir(directory)
+            if FACELIST.fullmatch(n) and regular(os.path.join(directory, n)) is not None
+        )
+        link = os.path.join(directory, "facelist_current.csv")
+        if os.path.islink(link):
+            target = os.readlink(link)
+            current = target if PLAIN.fullmatch(target) else None
+    doc["facelists"] = facelists
+    doc["facelist_current"] = current
+    health = None
+    if request["health"]:
+        got = read_capped(request["health"], HEALTH_CAP)
+        if got is not None:
+            health = {"too_large": True} if got[1] else b64(got[0])
+    doc["health"] = health
+    doc["coral"] = (
+        coral(request["coral_package"], request["coral_venvs"])
+        if request["coral_package"]
+        else None
+    )
+    import pwd  # noqa: PLC0415 - the login, last (as `id -un`)
+
+    try:
+        doc["login"] = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        doc["login"] = None
+    return doc
+
+
+DOCUMENT_CAP = 4 << 20
+
+if __name__ == "__main__":
+    text = json.dumps(main(json.loads(sys.argv[1])), sort_keys=True)
+    if len(text) > DOCUMENT_CAP:
+        text = json.dumps({"schema": SCHEMA, "too_large": len(text)})
+    sys.stdout.write(text + "\n")
