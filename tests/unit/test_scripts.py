@@ -499,7 +499,11 @@ def test_an_outposts_key_cannot_fetch_face_files_and_no_key_fetches_an_upload(tm
         store,
         "face_recognition",
         "2025-01-01",
-        {"facelist.csv": b"names", "facedata.hdf5": b"faces", "facemodel.pickle": b"m"},
+        {
+            "facelist.csv": FACE_FILES["facelist.csv"],
+            "facedata.hdf5": FACE_FILES["facedata.hdf5"],
+            "facemodel.pickle": FACE_FILES["facemodel.pickle"],
+        },
     )
     publish(store, "mobilenet_ssd", "2020-12-06", {"frozen_inference_graph.pb": b"g"})
     upload = store / ".upload-0123456789abcdef"
@@ -517,7 +521,7 @@ def test_an_outposts_key_cannot_fetch_face_files_and_no_key_fetches_an_upload(tm
     assert fetch(outpost, "/mobilenet_ssd/2020-12-06/", got / "m").returncode == 0
     assert (got / "m" / "frozen_inference_graph.pb").read_bytes() == b"g"
     assert fetch(sentinel, "/face_recognition/2025-01-01/", got / "f").returncode == 0
-    assert (got / "f" / "facedata.hdf5").read_bytes() == b"faces"
+    assert (got / "f" / "facedata.hdf5").read_bytes() == FACE_FILES["facedata.hdf5"]
     # An outpost's key cannot fetch a face file, whatever path it asks for.
     for path in (
         "/face_recognition/2025-01-01/facelist.csv",
@@ -539,7 +543,7 @@ def test_an_outposts_key_cannot_fetch_face_files_and_no_key_fetches_an_upload(tm
 def test_served_roots_are_hard_links_and_a_second_serve_changes_nothing(store):
     from sentinelcam_models.store.served import serve  # noqa: PLC0415
 
-    publish(store, "haarcascades", "2020-03-25", {"haarcascade_eye.xml": b"x"})
+    publish(store, "haarcascades", "2020-03-25", {"haarcascade_eye.xml": valid("eye.xml")})
     first = serve(store, {"sentinel": ["haarcascades/2020-03-25"]})
     served = store / ".served/sentinel/haarcascades/2020-03-25/haarcascade_eye.xml"
     original = store / "haarcascades/2020-03-25/haarcascade_eye.xml"
