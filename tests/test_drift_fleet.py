@@ -43,6 +43,11 @@ def test_after_deploy_everything_is_ok(site, tmp_path):
         for h in doc["hosts"]
         if "sentinels" in site.fleet.node(h["host"])["groups"]
     )
+    sentinels = [h for h in doc["hosts"] if "sentinels" in site.fleet.node(h["host"])["groups"]]
+    assert sentinels and all(
+        h["accelerators"]["status"] == "ok" and h["accelerators"]["engines"]["Alpha"] == "cpu"
+        for h in sentinels
+    )
     families = {
         f.name: f for f in text_string_to_metric_families((tmp_path / "drift.prom").read_text())
     }

@@ -191,6 +191,17 @@ def test_8_drift_names_exactly_the_refused_hosts_with_their_line(site):
     assert set(bad) == REFUSED, bad
     for host, details in bad.items():
         assert len(details) == 1 and next(iter(details)).startswith("refused: "), (host, details)
+    # the engines' accelerators sentinel.yaml gives (§3.1: Alpha the role's, Bravo1/2 cpu)
+    engines = {h["host"]: h["accelerators"] for h in report["hosts"] if h["accelerators"]}
+    assert set(engines) == {"sentinel1", "sentinel2"}, engines
+    assert engines["sentinel2"]["engines"] == {"Alpha": "coral", "Bravo1": "cpu", "Bravo2": "cpu"}
+    assert (engines["sentinel2"]["sentinel_accelerator_type"], engines["sentinel2"]["status"]) == (
+        "cpu",
+        "drift",
+    )
+    assert (
+        engines["sentinel1"]["engines"]["Alpha"] == "cpu" and engines["sentinel1"]["status"] == "ok"
+    )
 
 
 def test_9_a_second_deploy_changes_nothing(site):

@@ -217,6 +217,16 @@ def print_compact(console: Console, reports: list[drift_core.HostReport]) -> Non
                 )
 
 
+def engines_cell(entry: dict | None) -> Text:
+    """A sentinel's engine accelerators from sentinel.yaml (``Alpha coral, Bravo1 cpu``), then
+    ``ok`` or ``drift`` against sentinel_accelerator_type; ``-`` on other hosts."""
+    if not entry:
+        return text("-")
+    engines = ", ".join(f"{name} {value}" for name, value in entry["engines"].items()) or "none"
+    shown = text(f"{engines}; type {entry['sentinel_accelerator_type']} ")
+    return shown.append(status(entry["status"]))
+
+
 def wide(reports: list[drift_core.HostReport]) -> Table:
     """Every column, one row per model (the table scripts and wide terminals had before)."""
     shown = Table(
@@ -231,6 +241,7 @@ def wide(reports: list[drift_core.HostReport]) -> Table:
         "node-modified",
         "coral",
         "gate",
+        "engines",
     )
     for report in reports:
         for index, item in enumerate(report.models):
@@ -254,6 +265,7 @@ def wide(reports: list[drift_core.HostReport]) -> Table:
                 if coral
                 else text("-" if index == 0 else ""),
                 status(gate["status"], gate["detail"]) if gate else text("-" if index == 0 else ""),
+                engines_cell(report.accelerators) if index == 0 else text(""),
             )
     return shown
 

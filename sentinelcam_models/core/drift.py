@@ -16,6 +16,7 @@ from .nodestate import NodeState
 from .plan import DATAPUMP, IMAGENODE, MIRROR, HostPlan
 from .registry import CoralPackages
 from .rollout import active_versions, config_paths
+from .sentinelconf import engines_entry
 from .settings import HostSettings
 
 STATUSES = ("ok", "drift", "missing", "corrupt", "unreachable", "error")
@@ -44,6 +45,9 @@ class HostReport:
     models: list[ModelRow] = field(default_factory=list)
     coral: dict | None = None
     gate: dict | None = None  # the last rollout's health gate: passed / reverted (why) / pending
+    accelerators: dict | None = (
+        None  # a sentinel: sentinel.yaml's engine accelerators (sentinelconf)
+    )
 
 
 def _unreachable(plan: HostPlan, error: str, status: str = "unreachable") -> HostReport:
@@ -178,6 +182,11 @@ def assess_host(
     if coral and roles:
         report.coral = assess_coral(coral, roles, coral_fact(node.coral), True)
     report.gate = gate_entry(node, pending)
+    if settings.roles.sentinel:
+        path = settings.path("sentinel_config_path")
+        report.accelerators = engines_entry(
+            path, node.configs.get(path), settings.sentinel_accelerator
+        )
     return report
 
 
@@ -192,6 +201,8 @@ def exit_code(reports: list[HostReport]) -> int:
     if any(row.status != "ok" for r in reports for row in r.models):
         return 1
     if any(r.coral and r.coral["status"] != "ok" for r in reports):
+        return 1
+    if any(r.accelerators and r.accelerators["status"] != "ok" for r in reports):
         return 1
     if any(r.gate and r.gate["status"] in ("reverted", "failed") for r in reports):
         return 1

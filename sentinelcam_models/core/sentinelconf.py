@@ -10,9 +10,10 @@ GetFaces job loads the wrong model, silently. Such a sentinel is refused with on
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
-from . import catalog
+from . import catalog, untrusted
 from .yamlstrict import load
 
 # The model task files whose content follows sentinel_accelerator_type (§3.3, §3.4).
@@ -83,3 +84,37 @@ def accelerator_refusal(path: str, text: str | None, accelerator: str) -> str | 
                 "loads its model)"
             )
     return None
+
+
+_WORD = re.compile(r"[A-Za-z0-9_.+-]{1,64}")
+ENGINES_CAP = 32  # engines reported per sentinel (the role writes three)
+
+
+def _shown(value: object) -> str:
+    """A node's word as it may be printed: a word, else its escaped, capped repr."""
+    text = str(value)
+    return text if _WORD.fullmatch(text) else untrusted.short(repr(text), 40)
+
+
+def engines_entry(path: str, text: str | None, accelerator: str) -> dict | None:
+    """Drift's ``accelerators`` entry for a sentinel: the accelerator ``sentinel.yaml`` gives each
+    task engine (read only; an engine without one runs on ``cpu``), ``sentinel_accelerator_type``,
+    and ``ok`` when every engine that runs GetFaces/MobileNetSSD_allFrames agrees with it, else
+    ``drift`` with the refusal line. None when the node has no such file."""
+    if text is None:
+        return None
+    doc, problems = load(path, text)
+    data = doc.data if doc is not None and not problems and isinstance(doc.data, dict) else {}
+    engines = data.get("task_engines")
+    found = {
+        _shown(engine): _shown(spec.get("accelerator", "cpu"))
+        for engine, spec in list(engines.items() if isinstance(engines, dict) else ())[:ENGINES_CAP]
+        if isinstance(spec, dict)
+    }
+    refusal = accelerator_refusal(path, text, accelerator)
+    return {
+        "sentinel_accelerator_type": accelerator,
+        "engines": found,
+        "status": "drift" if refusal else "ok",
+        "detail": refusal or "",
+    }

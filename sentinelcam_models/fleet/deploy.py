@@ -33,6 +33,7 @@ from .dryrun import showing_plan
 from .preflight import RunContext
 from .query import fact_arguments
 from .remote import as_service
+from .runcache import once_per_run
 from .steps import coral_runtime
 
 
@@ -64,7 +65,22 @@ def show_plan(host: Any, ctx: RunContext, node: NodeState, actions: HostActions)
 
 
 def node_state(host: Any, ctx: RunContext) -> NodeState:
-    """What the node holds and runs: one command, as the service user."""
+    """What the node holds and runs: one command, as the service user.
+
+    pyinfra prepares the hosts one after another; asked one by one, the facts would cost one
+    round trip per host in a row. So the first host's deploy asks every selected, connected host
+    at once (the answers, or each host's own error, are kept for the run) and every host's deploy
+    takes its own answer; a host not asked then is asked now.
+    """
+    state = getattr(host, "state", None)
+    answers = once_per_run(state, "node states", lambda _: _ask_all(host.inventory, ctx))
+    answer = answers.get(host.name)
+    if isinstance(answer, BaseException):
+        raise answer
+    return answer if answer is not None else _ask(host, ctx)
+
+
+def _ask(host: Any, ctx: RunContext) -> NodeState:
     settings = ctx.checked.settings[host.name]
     return host.get_fact(
         NodeStateFact,
@@ -72,6 +88,22 @@ def node_state(host: Any, ctx: RunContext) -> NodeState:
         _timeout=NodeStateFact.timeout(settings.deep_verify),
         **as_service(host, settings),
     )
+
+
+def _ask_all(inventory: Any, ctx: RunContext) -> dict[str, NodeState | BaseException]:
+    import gevent  # noqa: PLC0415 - pyinfra's engine, only where hosts are reached
+
+    answers: dict[str, NodeState | BaseException] = {}
+
+    def ask(host: Any) -> None:
+        try:
+            answers[host.name] = _ask(host, ctx)
+        except Exception as exc:  # this host's deploy raises it, as if it had asked itself
+            answers[host.name] = exc
+
+    hosts = [inventory.get_host(name) for name in ctx.selected]
+    gevent.joinall([gevent.spawn(ask, h) for h in hosts if getattr(h, "connected", False)])
+    return answers
 
 
 def host_actions(ctx: RunContext, name: str, node: NodeState) -> HostActions:

@@ -80,6 +80,7 @@ def run_deploy(
     state = State(inventory, Config())
     host = inventory.get_host(name)
     host.get_fact = lambda cls, *a, **kw: facts(cls, kw)  # type: ignore[method-assign]
+    host.connected = True  # as pyinfra leaves a host it reached (its facts are asked at once)
     with ctx_state.use(state), ctx_host.use(host):
         function(host, *args)
     operations = []

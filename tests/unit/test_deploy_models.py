@@ -184,3 +184,39 @@ def test_the_task_files_are_one_operation_that_writes_only_the_changed_files():
         "/home/ops/sentinel/tasks/FaceSweep.yaml",
         "/home/ops/sentinel/tasks/FaceDataUpdate.yaml",
     ]
+
+
+def test_the_first_host_asks_every_connected_host_at_once_and_each_takes_its_own_answer():
+    """pyinfra prepares hosts one after another: the node states are asked together, once."""
+    from pyinfra.api import Config, Inventory, State  # noqa: PLC0415
+
+    from sentinelcam_models.fleet.deploy import node_state  # noqa: PLC0415
+
+    fixture = load("pin.json")
+    fixture["hosts"]["s2"] = json.loads(json.dumps(fixture["hosts"]["s1"]))
+    fixture["hosts"]["s3"] = json.loads(json.dumps(fixture["hosts"]["s1"]))
+    checked = inventory(fixture)
+    ctx = context({**fixture, "selected": ["s1", "s2", "s3"]}, checked)
+    pyinfra = Inventory(([(n, {"ssh_user": "ops"}) for n in ("s1", "s2", "s3")], {}))
+    State(pyinfra, Config())
+    asked: list[str] = []
+
+    def facts_of(name: str):
+        def get_fact(cls, *args, **kwargs):
+            asked.append(name)
+            if name == "s3":
+                raise OSError("s3 dropped the connection")
+            return NodeState(login=name)
+
+        return get_fact
+
+    hosts = {n: pyinfra.get_host(n) for n in ("s1", "s2", "s3")}
+    for name, h in hosts.items():
+        h.get_fact = facts_of(name)
+        h.connected = True
+    assert node_state(hosts["s1"], ctx).login == "s1"
+    assert sorted(asked) == ["s1", "s2", "s3"]  # all at once, by the first host
+    assert node_state(hosts["s2"], ctx).login == "s2"  # its own answer, not asked again
+    with pytest.raises(OSError, match="s3 dropped"):
+        node_state(hosts["s3"], ctx)  # the error is that host's alone
+    assert sorted(asked) == ["s1", "s2", "s3"]

@@ -341,3 +341,26 @@ def test_the_plan_of_a_refused_config_says_why_and_writes_nothing():
     lines = plan_lines(actions(c, node, "data2"), node, has_datapump=True)
     assert [line for line in lines if line.startswith("configs refused: ")] != []
     assert not any(line.startswith(("patch ", "write ", "restart ")) for line in lines)
+
+
+def test_drift_json_carries_the_engines_accelerators_of_a_sentinel_only():
+    c = checked()
+    node = converged(c, configs={"/home/ops/sentinel.yaml": SENTINEL_YAML.format(alpha="coral")})
+    reports = [
+        drift.assess_host(c.settings["s1"], c.plans["s1"], node),
+        drift.assess_host(c.settings["data2"], c.plans["data2"], converged(c, "data2")),
+    ]
+    document = drift.to_document(reports, "inv.py", False)
+    schema = json.loads((ROOT / "sentinelcam_models" / "drift_schema.json").read_text())
+    jsonschema.validate(document, schema)
+    s1, data2 = document["hosts"]
+    assert s1["accelerators"]["engines"] == {"Alpha": "coral", "Bravo1": "cpu"}
+    assert s1["accelerators"]["sentinel_accelerator_type"] == "cpu"
+    assert s1["accelerators"]["status"] == "drift"
+    assert "sentinel_accelerator_type is cpu" in s1["accelerators"]["detail"]
+    assert data2["accelerators"] is None
+    assert document["exit_code"] == 1
+    bad = json.loads(json.dumps(document))
+    bad["hosts"][0]["accelerators"]["status"] = "maybe"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)

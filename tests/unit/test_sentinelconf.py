@@ -4,7 +4,11 @@ class 1, which the Alpha engine runs)."""
 
 from __future__ import annotations
 
-from sentinelcam_models.core.sentinelconf import accelerator_refusal, engine_accelerators
+from sentinelcam_models.core.sentinelconf import (
+    accelerator_refusal,
+    engine_accelerators,
+    engines_entry,
+)
 
 PATH = "/home/ops/sentinel.yaml"
 
@@ -78,3 +82,28 @@ def test_no_file_is_no_refusal_and_a_broken_one_is_one_line():
     assert accelerator_refusal(PATH, None, "coral") is None
     line = accelerator_refusal(PATH, "task_engines: [unclosed\n", "coral")
     assert line is not None and PATH in line
+
+
+def test_drift_reports_every_engine_s_accelerator_against_the_inventory():
+    # §3.1: Alpha gets sentinel_accelerator_type from the role, Bravo1/Bravo2 cpu.
+    entry = engines_entry(PATH, sentinel_yaml("coral"), "coral")
+    assert entry == {
+        "sentinel_accelerator_type": "coral",
+        "engines": {"Alpha": "coral", "Bravo1": "cpu", "Bravo2": "cpu"},
+        "status": "ok",
+        "detail": "",
+    }
+    disagreeing = engines_entry(PATH, sentinel_yaml("coral"), "cpu")
+    assert disagreeing is not None and disagreeing["status"] == "drift"
+    assert disagreeing["detail"] == accelerator_refusal(PATH, sentinel_yaml("coral"), "cpu")
+    assert engines_entry(PATH, None, "cpu") is None  # no sentinel.yaml on the node
+
+
+def test_an_engine_without_accelerator_runs_on_cpu_and_node_text_is_escaped():
+    text = 'task_engines:\n  Alpha:\n    classes: [1]\n  "Bad\\e[31m": {accelerator: "x\\ny"}\n'
+    entry = engines_entry(PATH, text, "cpu")
+    assert entry is not None and entry["engines"]["Alpha"] == "cpu"
+    assert entry["status"] == "ok"
+    shown = [k for k in entry["engines"] if k != "Alpha"]
+    assert len(shown) == 1 and "\x1b" not in shown[0]
+    assert "\n" not in entry["engines"][shown[0]]

@@ -21,7 +21,7 @@ import pytest
 from sentinelcam_models.core.manifest import MANIFEST, content_mtime
 from sentinelcam_models.core.problems import BadInput, CheckFailed
 from sentinelcam_models.core.retention import parse_policy
-from sentinelcam_models.store import local
+from sentinelcam_models.store import safefs
 from sentinelcam_models.store.atomic import file_lock, store_lock, write_atomically
 from sentinelcam_models.store.local import LocalStore
 from tests.support.models import valid
@@ -90,7 +90,7 @@ def src(tmp_path):
 @pytest.fixture(autouse=True)
 def no_hook():
     yield
-    local._before_open = None
+    safefs._before_open = None
 
 
 # --- atomic writes and locks ------------------------------------------------------------------
@@ -290,7 +290,7 @@ def _swap(path: Path, target: str):
 def test_a_file_swapped_for_a_symlink_mid_copy_is_refused_not_followed(store, root, src):
     # The race: the listing saw a regular file; the source's writer swaps in a symlink to
     # /etc/passwd right before the copy opens it.
-    local._before_open = _swap(src / "baselines.hdf5", "/etc/passwd")
+    safefs._before_open = _swap(src / "baselines.hdf5", "/etc/passwd")
     with pytest.raises(BadInput) as exc:
         store.publish(FR, "2026-02-02", src, [])
     assert "baselines.hdf5: is a symlink or special file" in one_line(exc)
@@ -310,7 +310,7 @@ def test_a_directory_swapped_for_a_symlink_mid_copy_is_refused(store, root, src,
         if rel == "sub/labels.txt":
             swap("sub")
 
-    local._before_open = swap_the_parent
+    safefs._before_open = swap_the_parent
     with pytest.raises(BadInput) as exc:
         store.publish(FR, "2026-02-02", src, [])
     assert "sub/labels.txt: is a symlink or special file" in one_line(exc)
@@ -324,7 +324,7 @@ def test_a_file_swapped_for_a_fifo_mid_copy_is_refused_without_hanging(store, ro
             (src / rel).unlink()
             os.mkfifo(src / rel)
 
-    local._before_open = to_fifo
+    safefs._before_open = to_fifo
     with pytest.raises(BadInput, match=r"baselines\.hdf5: is not a regular file"):
         store.publish(FR, "2026-02-02", src, [])
     assert entries(root) == []
@@ -585,7 +585,7 @@ def test_check_reports_each_structural_problem(store, published):
 
 def test_check_is_structural_and_hashes_no_model_file(store, published, monkeypatch):
     opened: list[str] = []
-    monkeypatch.setattr(local, "_before_open", opened.append)
+    monkeypatch.setattr(safefs, "_before_open", opened.append)
     store.check([f"{FR}/2026-02-02"], {})
     assert opened == [MANIFEST]  # only the manifest is read
 
