@@ -3,7 +3,8 @@
 The steps are the README's "On your fleet" checklist, on real Debian nodes: the least-privilege
 sudoers file (installed through root's login, as an operator would with their admin account), the
 node-to-datasink trust, a store on the primary datasink (every current and previous version of
-every model, random bytes with the real file names and realistic sizes; nothing is downloaded),
+every model, tiny real models written by devfleet.modelgen at realistic sizes; nothing is
+downloaded),
 the model deploy, and "what runs where". Run it again: nothing changes.
 """
 
@@ -12,13 +13,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from devfleet import modelgen
 from sentinelcam_models.core import catalog
 from sentinelcam_models.core.registry import Registry, parse_registry
 from sentinelcam_models.paths import REPO_ROOT
@@ -53,9 +54,13 @@ def ssh_command(fleet: dict) -> str:
     )
 
 
-def model_bytes(model: str, version: str, name: str, size: int) -> bytes:
-    """Deterministic random bytes per (model, version, file): re-running builds the same store."""
-    return random.Random(f"{model}/{version}/{name}").randbytes(size)
+def model_bytes(model: str, version: str, name: str, size: int, broken: bool = False) -> bytes:
+    """A real model file of about ``size`` bytes, deterministic per (model, version, file):
+    re-running builds the same store (``devfleet.modelgen``; ``broken``: passes the format
+    checks, fails to load)."""
+    return modelgen.file_bytes(
+        name, size, f"{model}/{version}/{name}", modelgen.templates(), broken
+    )
 
 
 def demo_files(registry: Registry, model: str) -> dict[str, int]:
@@ -75,6 +80,7 @@ def publish_version(
     version: str,
     scale: float = 1.0,
     files: dict | None = None,
+    broken: bool = False,
 ) -> bool:
     """Publish one demo version unless the store already has it; True if it was published."""
     store = LocalStore(root)
@@ -83,7 +89,7 @@ def publish_version(
     with tempfile.TemporaryDirectory() as tmp:
         for name, size in (files or demo_files(registry, model)).items():
             Path(tmp, name).write_bytes(
-                model_bytes(model, version, name, max(16, int(size * scale)))
+                model_bytes(model, version, name, max(16, int(size * scale)), broken)
             )
         entry = registry.model(model)
         store.publish(

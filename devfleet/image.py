@@ -35,6 +35,12 @@ PACKAGES = [
     "iproute2",
     "procps",
     "ca-certificates",
+    # The loaders SentinelCam uses, so stand-ins and probes load real model files (Debian's
+    # builds: about 150 MB to download, 770 MB installed, once per recipe, shared by every node).
+    "python3-opencv",
+    "opencv-data",
+    "python3-h5py",
+    "python3-sklearn",
 ]
 
 

@@ -17,9 +17,7 @@ from pathlib import Path
 import yaml
 
 from devfleet import demo, provision
-from sentinelcam_models.core import catalog
 from sentinelcam_models.core.yamlpatch import set_values
-from sentinelcam_models.store.local import LocalStore
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -100,20 +98,12 @@ class Site:
         self.push()
 
     def publish_broken(self, model: str, version: str) -> None:
-        """A version whose files the services and the probe refuse (they start with BROKEN), as a
-        model exported for the wrong runtime would be: consistent in the store, fatal on a node."""
-        registry = demo.load_registry(self.registry)
-        names = demo.demo_files(registry, model)
-        source = self.root / f"broken-{model}-{version}"
-        source.mkdir()
-        for index, name in enumerate(names):
-            (source / name).write_bytes(b"BROKEN " + f"{model} {version} {index}".encode())
-        entry = registry.model(model)
-        LocalStore(self.store).publish(
-            model,
-            version,
-            source,
-            list(catalog.spec(model).required_files(entry.variants if entry else None)),
+        """A version that passes the store's format checks but that the loaders refuse (conv
+        weights of the wrong shape, a pickle of the wrong class, an empty cascade, a TFLite model
+        for another task), as a model exported for the wrong runtime would be: consistent in the
+        store, fatal on a node."""
+        demo.publish_version(
+            self.store, demo.load_registry(self.registry), model, version, scale=SCALE, broken=True
         )
         self.push()
 

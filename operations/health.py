@@ -11,10 +11,22 @@ import json
 from pyinfra.api import QuoteString, StringCommand, operation
 
 from facts.shell import body
+from sentinelcam_models.core.registry import BUILTIN_PROBE
 from sentinelcam_models.core.rollout import Gate
 from sentinelcam_models.core.untrusted import as_bytes
 
 SERVICE_RESTART = ("sudo", "-n", "systemctl", "restart")
+# The shipped probe runs with the service's Python: its virtualenv's when there is one.
+WITH_SERVICE_PYTHON = 'py="$1"; shift; [ -x "$py" ] || py=python3; exec "$py" "$@"'
+
+
+def probe_argv(argv: tuple[str, ...]) -> list[str]:
+    """A probe's command line; ``builtin PYTHON MODEL FILE...`` becomes the shipped probe."""
+    if argv[:1] != (BUILTIN_PROBE,):
+        return list(argv)
+    python, model, *files = argv[1:]
+    source = body("model_probe.py")
+    return ["sh", "-c", WITH_SERVICE_PYTHON, "sh", python, "-c", source, model, *files]
 
 
 @operation(is_idempotent=False)
@@ -44,7 +56,12 @@ def gate(
         "settle": spec.settle,
         "timeout": spec.timeout,
         "probes": [
-            {"model": p.model, "version": p.version, "argv": list(p.argv), "timeout": p.timeout}
+            {
+                "model": p.model,
+                "version": p.version,
+                "argv": probe_argv(p.argv),
+                "timeout": p.timeout,
+            }
             for p in spec.probes
         ],
         "check": list(spec.check),

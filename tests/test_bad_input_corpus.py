@@ -23,6 +23,7 @@ from click.testing import CliRunner
 
 from sentinelcam_models.cli import main
 from sentinelcam_models.store.local import LocalStore
+from tests.support.models import valid
 from tests.support.units import ROOT
 
 PYTHON = sys.executable
@@ -59,7 +60,7 @@ class World:
         self.store.mkdir()
         src = self.root / "src"
         src.mkdir()
-        (src / "haarcascade_eye.xml").write_bytes(b"<xml/>")
+        (src / "haarcascade_eye.xml").write_bytes(valid("haarcascade_eye.xml"))
         LocalStore(self.store).publish("haarcascades", "2020-03-25", src, ["haarcascade_eye.xml"])
         self.git("init", "-q", "--template=")  # no sample hooks: less to copy per test
         self.git("add", "-A")
@@ -433,7 +434,7 @@ def test_verify_a_manifest_that_is_not_utf8_is_one_line_exit_1(world):
 def test_rich_markup_and_escape_codes_are_printed_as_text(world):
     src = world.root / "weird"
     src.mkdir()
-    (src / "haarcascade_eye.xml").write_bytes(b"x")
+    (src / "haarcascade_eye.xml").write_bytes(valid("haarcascade_eye.xml"))
     store = world.root / "st[/]ore[bold]\x1b[31m"
     store.mkdir(parents=True)
     done = world.cli(
@@ -450,8 +451,9 @@ def test_rich_markup_and_escape_codes_are_printed_as_text(world):
     assert "[/]ore[bold]" in done.stdout and "\x1b" not in done.stdout
     replace_in(
         world.registry,
-        'current_version: "2020-03-25"\n    previous_version: null\n\n  # OpenFace',
-        'current_version: "2026-01-01"\n    previous_version: "2020-03-25"\n\n  # OpenFace',
+        'current_version: "2020-03-25"\n    previous_version: null\n    probe: builtin\n\n  # OpenFace',
+        'current_version: "2026-01-01"\n    previous_version: "2020-03-25"\n    probe: builtin\n\n'
+        "  # OpenFace",
     )
     world.git(
         "-c",
@@ -549,3 +551,20 @@ def test_billion_laughs_host_data_is_refused_quickly(world):
         "validate"
     )  # expanded, 9**9 elements would never finish within the CLI's timeout
     assert done.returncode == 2 and "anchors and aliases are not allowed" in done.stderr
+
+
+def test_publishing_a_text_file_as_the_face_model_is_one_line_and_changes_nothing(world):
+    src = world.root / "faces"
+    src.mkdir()
+    for name in ("facemodel.pickle", "baselines.hdf5", "facelist.csv", "facedata.hdf5"):
+        (src / name).write_bytes(valid(name))
+    (src / "facemodel.pickle").write_text("svm: SVC(probability=True)\nlabels: alice, bob\n")
+    before = world.fingerprint()
+    done = world.cli(
+        "publish", "face_recognition", str(src), "--version", "2026-05-05", "--yes", "--store",
+        str(world.store),
+    )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "face_recognition/2026-05-05: facemodel.pickle: not a valid face model pickle" in line
+    assert world.fingerprint() == before

@@ -12,6 +12,7 @@ import os
 import pytest
 import yaml
 
+from devfleet.modelgen import FACELIST_HEADER
 from devfleet.site import Site
 
 pytestmark = pytest.mark.fleet
@@ -27,7 +28,7 @@ DATAPUMP = "/home/ops/datapump.yaml"
 def curated_list(tag: str) -> bytes:
     """40 faces a sentinel's FaceSweep curated (the node's own rows, not the store's)."""
     rows = [f"{tag}-{i},{os.urandom(4).hex()}\n" for i in range(40)]
-    return ("name,id\n" + "".join(rows)).encode()
+    return (FACELIST_HEADER + "\n" + "".join(rows)).encode()
 
 
 def write(site, host, path, data: bytes) -> None:

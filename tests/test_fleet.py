@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from devfleet import fleet as fleet_mod
+from devfleet import modelgen
 from devfleet.client import REPO
 
 pytestmark = pytest.mark.fleet
@@ -146,10 +148,12 @@ def test_provisioned_sentinel_runs_and_refuses_a_config_with_invented_keys(fresh
 
 def test_sentinel_job_reads_its_task_file_per_job(fresh_fleet):
     f, node = fresh_fleet, "sentinel1"
+    prototxt = base64.b64encode(modelgen.caffe_prototxt()).decode()
+    caffemodel = modelgen.caffemodel(4096)
     f.ssh(
         node,
-        "mkdir -p /home/ops/m && head -c 4096 /dev/urandom > /home/ops/m/deploy.prototxt"
-        " && head -c 4096 /dev/urandom > /home/ops/m/model.caffemodel",
+        f"mkdir -p /home/ops/m && echo {prototxt} | base64 -d > /home/ops/m/deploy.prototxt"
+        f" && echo {base64.b64encode(caffemodel).decode()} | base64 -d > /home/ops/m/model.caffemodel",
     )
     task = (
         "%YAML 1.0\\n---\\ntrk_type: fd1\\nall_frames: False\\ncamwatcher_update: True\\nface_detection:\\n"
@@ -159,13 +163,11 @@ def test_sentinel_job_reads_its_task_file_per_job(fresh_fleet):
     f.ssh(node, f"printf '%b' '{task}' > /home/ops/sentinel/tasks/GetFaces.yaml")
     ok = f.ssh(node, "/usr/bin/python3 /usr/local/bin/sentinelcam-standin job GetFaces")
     assert '"ok": true' in ok.stdout and "/home/ops/m/model.caffemodel" in ok.stdout
-    f.ssh(
-        node, "printf 'BROKEN' > /home/ops/m/model.caffemodel"
-    )  # the next job reads the file again
+    f.ssh(node, "truncate -s 2000 /home/ops/m/model.caffemodel")  # the next job reads it again
     bad = f.ssh(
         node, "/usr/bin/python3 /usr/local/bin/sentinelcam-standin job GetFaces", check=False
     )
-    assert bad.returncode == 1 and "marked broken" in bad.stdout + bad.stderr
+    assert bad.returncode == 1 and "model.caffemodel does not load" in bad.stdout + bad.stderr
     f.ssh(
         node, "printf 'trk_type: fd1\\ndetector: ssd\\n' > /home/ops/sentinel/tasks/GetFaces.yaml"
     )

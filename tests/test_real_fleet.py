@@ -77,7 +77,7 @@ def test_publish_from_this_machine_goes_to_the_datasink_s_store(site, tmp_path):
     source = tmp_path / "haar"
     source.mkdir()
     for name in ("haarcascade_eye.xml", "haarcascade_frontalface_default.xml"):
-        (source / name).write_text(f"<cascade>{name}</cascade>\n")
+        (source / name).write_bytes(demo.model_bytes("haarcascades", "2026-07-01", name, 1000))
     run = site.cli("publish", "haarcascades", str(source), "--version", "2026-07-01", "--yes")
     assert run.returncode == 0, run.output
     site.fleet.ssh("data1", f"cd {STORE}/haarcascades/2026-07-01 && sha256sum -c MANIFEST.sha256")
@@ -146,7 +146,9 @@ def test_pulls_follow_the_datasink_s_ssh_port(site, tmp_path):
     assert trust.returncode == 0, trust.output[-3000:]
     source = tmp_path / "openface"
     source.mkdir()
-    (source / "openface_nn4.small2.v1.t7").write_bytes(b"torch weights " * 1000)
+    (source / "openface_nn4.small2.v1.t7").write_bytes(
+        demo.model_bytes("openface_torch", "2026-07-02", "openface_nn4.small2.v1.t7", 14_000)
+    )
     published = site.cli(
         "publish", "openface_torch", str(source), "--version", "2026-07-02", "--yes"
     )

@@ -104,10 +104,15 @@ def settle(service, seconds, timeout, failures):
             return
 
 
+NOTES: list[str] = []  # what passing probes could not check (a library or a Coral the node lacks)
+
+
 def probe(spec, as_service, failures):
     code, out = run(as_service + spec["argv"], timeout=spec["timeout"])
     if code != 0:
         failures.append(f"probe {spec['model']} {spec['version']} failed (exit {code}): {out}")
+    elif "note: " in out:
+        NOTES.append(f"probe {spec['model']} {spec['version']}: {out}")
 
 
 def check_all(spec, services):
@@ -172,19 +177,23 @@ def record(spec, status, detail, started):
 
 def main(argv):
     started = CLOCK.now()
+    NOTES.clear()
     spec = json.loads(argv[0])
     run(spec["as_service"] + ["mkdir", "-p", spec["record"].rsplit("/", 1)[0]], timeout=30)
     failures = check_all(spec, spec["services"])
     if not failures:
         checked = ", ".join(spec["services"]) or "no restarted service"
+        notes = "".join(f"; {note}" for note in NOTES)
         record(
             spec,
             "passed",
-            f"{checked}; {len(spec['probes'])} probe(s); host check: {'yes' if spec['check'] else 'no'}",
+            f"{checked}; {len(spec['probes'])} probe(s); host check: {'yes' if spec['check'] else 'no'}"
+            + notes,
             started,
         )
         print(
             f"sentinelcam: health gate passed ({len(spec['probes'])} probe(s), services: {checked})"
+            + notes
         )
         return 0
     for line in failures:

@@ -106,11 +106,19 @@ class _Checker:
         self.problems.append(Problem(self.file, key, message, line=line))
 
 
+BUILTIN_PROBE = "builtin"  # the shipped probe (operations/scripts/model_probe.py)
+
+
 def _probe(c: _Checker, key: str, value: object) -> tuple[str, ...] | None:
     if value is None:
         return ()
+    if value == BUILTIN_PROBE:
+        return (BUILTIN_PROBE,)
     if not isinstance(value, str) or not value.strip():
-        c.add(key, 'must be a command line (a string), e.g. "/usr/local/bin/check-model --quick"')
+        c.add(
+            key,
+            'must be builtin or a command line (a string), e.g. "/usr/local/bin/check-model --quick"',
+        )
         return None
     try:
         argv = tuple(shlex.split(value))

@@ -18,7 +18,7 @@ from .names import is_version
 from .nodestate import NodeState
 from .plan import IMAGENODE, MIRROR, SENTINEL, HostPlan, Placement
 from .policy import POLICY_FILE
-from .registry import Registry
+from .registry import BUILTIN_PROBE, Registry
 from .sentinelconf import accelerator_refusal
 from .services import SERVICES
 from .settings import HostSettings
@@ -380,7 +380,11 @@ def _gate(
             for name in catalog.spec(model).required_files(entry.variants)
             if name not in placement.node_owned
         ) or (placement.path,)
-        probes.append(Probe(model, version, entry.probe + files, entry.probe_timeout))
+        command = entry.probe
+        if command == (BUILTIN_PROBE,):  # the shipped probe, with the service's own Python
+            venv = "sentinel_venv_path" if placement.role == SENTINEL else "imagenode_venv_path"
+            command = (BUILTIN_PROBE, f"{settings.path(venv)}/bin/python3", model)
+        probes.append(Probe(model, version, command + files, entry.probe_timeout))
     revert = tuple(Restore(c.dest, c.old_text, c.restarts) for c in configs)
     return Gate(
         restarts,

@@ -130,9 +130,9 @@ class Session:
             problems = () if verified.ok else verified.lines
         return StoredVersion(model, version, present, digest, problems)
 
-    def verify(self, model: str, version: str) -> Verified:
+    def verify(self, model: str, version: str, deep: bool = False) -> Verified:
         store = self.store()
-        answer = store.call("verify", model=model, version=version)
+        answer = store.call("verify", model=model, version=version, deep=deep)
         return Verified.from_answer(answer, model, version, store.where)
 
     def versions(self, model: str) -> list[str]:

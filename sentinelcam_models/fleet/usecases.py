@@ -422,8 +422,11 @@ def store_models(session: Session) -> list[str]:
     return sorted(found)
 
 
-def verify(session: Session, model: str | None, version: str | None, ui: Ui) -> Verification:
-    """Re-hash store versions against their manifests (MODEL, else every version in the store)."""
+def verify(
+    session: Session, model: str | None, version: str | None, ui: Ui, deep: bool = False
+) -> Verification:
+    """Re-hash store versions against their manifests (MODEL, else every version in the store);
+    ``deep``: check each file's format too."""
     models = [model] if model else store_models(session)
     report = Verification(session.store().where, named=model is not None)
     for name in models:
@@ -432,7 +435,7 @@ def verify(session: Session, model: str | None, version: str | None, ui: Ui) -> 
             report.empty.append(name)
         for item in versions:
             with ui.work(f"verify {name}/{item}"):
-                report.results.append(session.verify(name, item))
+                report.results.append(session.verify(name, item, deep=deep))
     return report
 
 

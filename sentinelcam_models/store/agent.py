@@ -119,7 +119,7 @@ def _versions(store: LocalStore, args: Args) -> object:
 
 
 def _verify(store: LocalStore, args: Args) -> object:
-    result = store.verify(args.text("model"), args.text("version"))
+    result = store.verify(args.text("model"), args.text("version"), args.flag("deep", False))
     return {**asdict(result), "ok": result.ok, "lines": result.lines()}
 
 
@@ -203,7 +203,7 @@ def _write_policy(store: LocalStore, args: Args) -> object:
 COMMANDS: dict[str, tuple[Callable[[LocalStore, Args], object], set[str]]] = {
     "exists": (_exists, set()),
     "versions": (_versions, {"model"}),
-    "verify": (_verify, {"model", "version"}),
+    "verify": (_verify, {"model", "version", "deep"}),
     "check": (_check, {"wanted", "required"}),
     "cleanup": (_cleanup, {"policy", "policy_file", "keep", "dry_run", "log_file"}),
     "adopt": (_adopt, {"required", "models", "dry_run"}),

@@ -37,6 +37,7 @@ from .safefs import (
     _check_names,
     _describe,
     _failures,
+    _format_faults,
     _is_count,
     _is_real_dir,
     _is_regular,
@@ -192,6 +193,10 @@ class LocalStore(Publishing, CoralStore):
             lacking = [rel for rel in dict.fromkeys(required) if rel not in tree.files]
             if lacking:
                 return refused(f"lacks {', '.join(lacking)} (the configs name them)")
+            faults = _format_faults(fd, list(tree.files))
+            if faults:
+                more = f" (and {len(faults) - 1} more)" if len(faults) > 1 else ""
+                return refused(faults[0] + more)
             if dry_run:
                 return AdoptResult(model, version, "would adopt", f"{len(tree.files)} files")
             with contextlib.suppress(FileNotFoundError):

@@ -18,6 +18,7 @@ from .safefs import (
     _check_names,
     _copy_fd,
     _failures,
+    _format_faults,
     _is_real_dir,
     _open_file,
     _private_mode,
@@ -144,6 +145,10 @@ class Publishing(StoreBase):
                     raise BadInput(
                         one_line(f"{where} lacks {', '.join(lacking)} (the configs name them)")
                     )
+                faults = _format_faults(top, set(tree.files) - {MANIFEST})
+                if faults:
+                    more = f" (and {len(faults) - 1} more)" if len(faults) > 1 else ""
+                    raise BadInput(one_line(f"{where}: {faults[0]}{more}; nothing published"))
                 entries = _seal(top, tree, skip=frozenset({MANIFEST}))
                 text = format_manifest(entries).encode("utf-8")
                 if MANIFEST in tree.files:  # the uploader's own; the store writes its own

@@ -9,11 +9,11 @@ import errno
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core import names
+from ..core import modelfiles, names
 from ..core.manifest import MANIFEST, content_mtime
 from ..core.problems import BadInput, CheckFailed, one_line
 from . import progress
@@ -164,6 +164,20 @@ def _copy_fd(src: int, dest: int) -> str:
             view = view[os.write(dest, view) :]
         progress.advance(len(chunk))
     return digest.hexdigest()
+
+
+def _format_faults(top_fd: int, files: Iterable[str]) -> list[str]:
+    """One line per file that does not hold its format (``core.modelfiles``), in name order."""
+    faults = []
+    for rel in sorted(files):
+        if modelfiles.file_format(rel) is None:
+            continue
+        fd = _open_file(top_fd, rel)
+        with open(fd, "rb", buffering=1 << 16) as handle:
+            fault = modelfiles.check_file(rel, handle, os.fstat(fd).st_size)
+        if fault is not None:
+            faults.append(fault)
+    return faults
 
 
 def _write_new(dir_fd: int, name: str, data: bytes, mode: int) -> None:

@@ -18,6 +18,7 @@ from .safefs import (
     _DIR_FLAGS,
     _check_names,
     _failures,
+    _format_faults,
     _is_real_dir,
     _open_file,
     _read_all,
@@ -162,8 +163,9 @@ class StoreBase:
         entries, problems = parse_manifest(text)
         return entries, [one_line(p) for p in problems], digest
 
-    def verify(self, model: str, version: str) -> VerifyResult:
-        """Re-hash every file of a version against its manifest (slow: reads every byte)."""
+    def verify(self, model: str, version: str, deep: bool = False) -> VerifyResult:
+        """Re-hash every file of a version against its manifest (slow: reads every byte); with
+        ``deep``, also check each file's format (``core.modelfiles``)."""
         _check_names(model, version)
         self.require()
         result = VerifyResult(model, version)
@@ -196,6 +198,8 @@ class StoreBase:
                             result.altered.append(rel)
                     finally:
                         os.close(fd)
+                if deep:
+                    result.problems += _format_faults(dir_fd, sorted(set(entries) & present))
         finally:
             os.close(dir_fd)
         return result

@@ -14,6 +14,7 @@ import pytest
 
 from sentinelcam_models.fleet import transfer
 from sentinelcam_models.store.local import LocalStore
+from tests.support.models import valid
 from tests.unit.cli_support import invoke, make_checkout
 
 
@@ -70,7 +71,10 @@ def test_publish_shows_bytes_and_rate(checkout, tmp_path):
     store.mkdir()
     src = tmp_path / "src"
     src.mkdir()
-    (src / "haarcascade_eye.xml").write_bytes(os.urandom(5_000_000))
+    # a real cascade, with 5 MB of XML comments (the loader skips them)
+    cascade = valid("haarcascade_eye.xml")
+    comment = b"<!-- " + os.urandom(2_500_000).hex().encode() + b" -->\n"
+    (src / "haarcascade_eye.xml").write_bytes(cascade + comment)
     result = invoke(
         "publish",
         "haarcascades",
@@ -118,7 +122,7 @@ def test_a_held_store_lock_names_its_holder_and_lock_timeout_gives_up(checkout, 
     store.mkdir()
     src = tmp_path / "src"
     src.mkdir()
-    (src / "haarcascade_eye.xml").write_bytes(b"<xml/>")
+    (src / "haarcascade_eye.xml").write_bytes(valid("haarcascade_eye.xml"))
     LocalStore(store).publish("haarcascades", "2020-03-25", src, ["haarcascade_eye.xml"])
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(store)],

@@ -20,6 +20,7 @@ from sentinelcam_models.core.drift import HostReport, ModelRow
 from sentinelcam_models.fleet import session as fleet_session
 from sentinelcam_models.fleet.stores import LocalClient
 from sentinelcam_models.store.local import LocalStore
+from tests.support.models import valid
 from tests.unit.cli_support import git, invoke, make_checkout
 
 # ---------------------------------------------------------------- 8: the day-one bugs
@@ -96,9 +97,24 @@ def test_verify_without_a_model_verifies_every_version_in_the_store(
 ):
     store = checkout.parent / "store"
     store.mkdir()
-    _publish(store, "haarcascades", "2020-03-25", {"haarcascade_eye.xml": b"<xml/>"})
-    _publish(store, "haarcascades", "2026-01-01", {"haarcascade_eye.xml": b"<xml2/>"})
-    _publish(store, "openface_torch", "2020-03-25", {"openface_nn4.small2.v1.t7": b"t7"})
+    _publish(
+        store,
+        "haarcascades",
+        "2020-03-25",
+        {"haarcascade_eye.xml": valid("haarcascade_eye.xml", "1")},
+    )
+    _publish(
+        store,
+        "haarcascades",
+        "2026-01-01",
+        {"haarcascade_eye.xml": valid("haarcascade_eye.xml", "2") + b"<!-- 2 -->\n"},
+    )
+    _publish(
+        store,
+        "openface_torch",
+        "2020-03-25",
+        {"openface_nn4.small2.v1.t7": valid("openface_nn4.small2.v1.t7")},
+    )
     if with_store:
         args = ["verify", "--store", str(store)]
     else:  # the primary datasink's store, as if this machine were the primary

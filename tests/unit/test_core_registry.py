@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from sentinelcam_models.core import names, yamlstrict
+from sentinelcam_models.core import catalog, names, yamlstrict
 from sentinelcam_models.core.registry import parse_registry
 from tests.support.units import REGISTRY
 
@@ -258,7 +258,10 @@ def test_shipped_registry_is_valid():
     blaze = registry.models["face_detection_blazeface"]
     assert dict(blaze.variants) == {"short_range": "face_detection_short_range_edgetpu.tflite"}
     assert blaze.previous_version is None and blaze.versions == ("2026-01-02",)
-    assert registry.models["openface_torch"].probe == ()
+    # Every model SentinelCam loads has the shipped probe (operations/scripts/model_probe.py).
+    assert {m.name: m.probe for m in registry.models.values()} == dict.fromkeys(
+        catalog.CATALOG, ("builtin",)
+    )
     assert registry.models["openface_torch"].probe_timeout == 60
 
 
@@ -314,6 +317,7 @@ TFLITE = "    wheel: tflite_runtime-2.17.1-cp311-cp311-linux_aarch64.whl\n    sh
 HAAR = '  haarcascades:\n    current_version: "2020-03-25"\n    previous_version: null\n'
 MOBILENET = '  mobilenet_ssd:\n    current_version: "2020-12-06"\n    previous_version: null\n'
 OPENFACE = '  openface_torch:\n    current_version: "2020-03-25"\n'
+BUILTIN = "    previous_version: null\n    probe: builtin\n"  # openface_torch's shipped probe
 
 
 @pytest.mark.parametrize(
@@ -430,16 +434,16 @@ OPENFACE = '  openface_torch:\n    current_version: "2020-03-25"\n'
             "sentinelcam_models.openface_torch.colour: unknown key",
         ),
         (
-            OPENFACE,
-            OPENFACE + "    probe: bin/check-model --quick\n",
+            OPENFACE + BUILTIN,
+            OPENFACE + "    previous_version: null\n    probe: bin/check-model --quick\n",
             "probe: bin/check-model",
             "sentinelcam_models.openface_torch.probe: 'bin/check-model': the command must be an "
             "absolute path",
         ),
         (
-            OPENFACE,
-            OPENFACE + '    probe: "/usr/bin/check \'unclosed"\n',
-            "probe:",
+            OPENFACE + BUILTIN,
+            OPENFACE + '    previous_version: null\n    probe: "/usr/bin/check \'unclosed"\n',
+            'probe: "/usr/bin/check',
             "sentinelcam_models.openface_torch.probe: cannot split the command line",
         ),
         (
@@ -519,8 +523,9 @@ def test_missing_sections():
 
 def test_valid_probe_is_parsed_with_shlex():
     text = edited(
-        OPENFACE,
-        OPENFACE + "    probe: /usr/local/bin/check-model --quick \"a b\" 'c d'\n"
+        OPENFACE + BUILTIN,
+        OPENFACE + "    previous_version: null\n"
+        "    probe: /usr/local/bin/check-model --quick \"a b\" 'c d'\n"
         "    probe_timeout: 3600\n",
     )
     registry, problems = parse(text)

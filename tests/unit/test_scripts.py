@@ -21,6 +21,7 @@ from facts.node import NodeState
 from facts.shell import body, script
 from sentinelcam_models.core.manifest import format_manifest
 from sentinelcam_models.store.local import LocalStore
+from tests.support.models import valid
 
 RRSYNC = shutil.which("rrsync") or "/usr/bin/rrsync"
 pytestmark = pytest.mark.skipif(
@@ -94,8 +95,8 @@ def pull(
 
 
 def test_pull_installs_verified_versions_in_one_session(tmp_path, store, shim):
-    a = publish(store, "haarcascades", "2025-01-01", {"haarcascade_eye.xml": b"eye" * 1000})
-    b = publish(store, "openface_torch", "2025-01-01", {"openface_nn4.small2.v1.t7": b"net" * 1000})
+    a = publish(store, "haarcascades", "2025-01-01", {"eye.bin": b"eye" * 1000})
+    b = publish(store, "openface_torch", "2025-01-01", {"net.bin": b"net" * 1000})
     root = tmp_path / "models"
     done = pull(
         shim,
@@ -103,10 +104,8 @@ def test_pull_installs_verified_versions_in_one_session(tmp_path, store, shim):
         [("haarcascades", "2025-01-01", a, "-", 0), ("openface_torch", "2025-01-01", b, "-", 0)],
     )
     assert done.returncode == 0, done.stderr
-    assert (root / "haarcascades/2025-01-01/haarcascade_eye.xml").read_bytes() == b"eye" * 1000
-    assert (
-        root / "openface_torch/2025-01-01/openface_nn4.small2.v1.t7"
-    ).read_bytes() == b"net" * 1000
+    assert (root / "haarcascades/2025-01-01/eye.bin").read_bytes() == b"eye" * 1000
+    assert (root / "openface_torch/2025-01-01/net.bin").read_bytes() == b"net" * 1000
     assert done.stdout.count("Number of files:") == 1  # one rsync session for both versions
     received = int(done.stdout.split("sentinelcam: received ")[1].split()[0])
     assert 6000 < received < 6000 + 2000  # both files' bytes, and rsync's lists and checksums
@@ -115,13 +114,16 @@ def test_pull_installs_verified_versions_in_one_session(tmp_path, store, shim):
 
 def test_pull_hard_links_unchanged_files_from_the_installed_version(tmp_path, store, shim):
     same = os.urandom(200_000)
-    a = publish(store, "openface_torch", "2025-01-01", {"big.t7": same, "small": b"1"})
-    b = publish(store, "openface_torch", "2025-02-01", {"big.t7": same, "small": b"2"})
+    a = publish(store, "openface_torch", "2025-01-01", {"big.bin": same, "small": b"1"})
+    b = publish(store, "openface_torch", "2025-02-01", {"big.bin": same, "small": b"2"})
     root = tmp_path / "models"
     assert pull(shim, root, [("openface_torch", "2025-01-01", a, "-", 0)]).returncode == 0
     done = pull(shim, root, [("openface_torch", "2025-02-01", b, "2025-01-01", 0)])
     assert done.returncode == 0, done.stderr
-    old, new = root / "openface_torch/2025-01-01/big.t7", root / "openface_torch/2025-02-01/big.t7"
+    old, new = (
+        root / "openface_torch/2025-01-01/big.bin",
+        root / "openface_torch/2025-02-01/big.bin",
+    )
     assert old.stat().st_ino == new.stat().st_ino
     assert (
         root / "openface_torch/2025-01-01/small"
@@ -134,7 +136,7 @@ def test_pull_hard_links_unchanged_files_from_the_installed_version(tmp_path, st
 
 
 def test_pull_refuses_a_store_manifest_that_changed(tmp_path, store, shim):
-    a = publish(store, "haarcascades", "2025-01-01", {"haarcascade_eye.xml": b"eye"})
+    a = publish(store, "haarcascades", "2025-01-01", {"eye.bin": b"eye"})
     done = pull(shim, tmp_path / "models", [("haarcascades", "2025-01-01", "0" * 64, "-", 0)])
     assert done.returncode == 1 and "store manifest changed during the deploy" in done.stderr
     assert a != "0" * 64 and not (tmp_path / "models/haarcascades/2025-01-01").exists()
@@ -184,12 +186,7 @@ def test_pull_never_installs_links_setuid_bits_or_paths_outside_the_version(
 
 
 def test_pull_reinstall_keeps_the_nodes_own_face_files(tmp_path, store, shim):
-    files = {
-        "facemodel.pickle": b"svm",
-        "baselines.hdf5": b"base",
-        "facelist.csv": b"store list",
-        "facedata.hdf5": b"store data",
-    }
+    files = dict(FACE_FILES)
     digest = publish(store, "face_recognition", "2025-01-01", files)
     root = tmp_path / "models"
     assert pull(shim, root, [("face_recognition", "2025-01-01", digest, "-", 0)]).returncode == 0
@@ -199,7 +196,7 @@ def test_pull_reinstall_keeps_the_nodes_own_face_files(tmp_path, store, shim):
     done = pull(shim, root, [("face_recognition", "2025-01-01", digest, "-", 1)])
     assert done.returncode == 0, done.stderr
     assert (version / "facelist.csv").read_bytes() == b"curated on the node"
-    assert (version / "baselines.hdf5").read_bytes() == b"base"
+    assert (version / "baselines.hdf5").read_bytes() == FACE_FILES["baselines.hdf5"]
 
 
 def original_copy(root: Path, files: dict[str, bytes]) -> Path:
@@ -212,10 +209,10 @@ def original_copy(root: Path, files: dict[str, bytes]) -> Path:
 
 
 FACE_FILES = {
-    "facemodel.pickle": os.urandom(50_000),
-    "baselines.hdf5": os.urandom(50_000),
-    "facelist.csv": b"store list",
-    "facedata.hdf5": b"store data",
+    "facemodel.pickle": valid("facemodel.pickle"),
+    "baselines.hdf5": valid("baselines.hdf5", os.urandom(8).hex(), size=50_000),
+    "facelist.csv": valid("facelist.csv", "store list"),
+    "facedata.hdf5": valid("facedata.hdf5", "store data"),
 }
 
 
@@ -502,7 +499,11 @@ def test_an_outposts_key_cannot_fetch_face_files_and_no_key_fetches_an_upload(tm
         store,
         "face_recognition",
         "2025-01-01",
-        {"facelist.csv": b"names", "facedata.hdf5": b"faces", "facemodel.pickle": b"m"},
+        {
+            "facelist.csv": FACE_FILES["facelist.csv"],
+            "facedata.hdf5": FACE_FILES["facedata.hdf5"],
+            "facemodel.pickle": FACE_FILES["facemodel.pickle"],
+        },
     )
     publish(store, "mobilenet_ssd", "2020-12-06", {"frozen_inference_graph.pb": b"g"})
     upload = store / ".upload-0123456789abcdef"
@@ -520,7 +521,7 @@ def test_an_outposts_key_cannot_fetch_face_files_and_no_key_fetches_an_upload(tm
     assert fetch(outpost, "/mobilenet_ssd/2020-12-06/", got / "m").returncode == 0
     assert (got / "m" / "frozen_inference_graph.pb").read_bytes() == b"g"
     assert fetch(sentinel, "/face_recognition/2025-01-01/", got / "f").returncode == 0
-    assert (got / "f" / "facedata.hdf5").read_bytes() == b"faces"
+    assert (got / "f" / "facedata.hdf5").read_bytes() == FACE_FILES["facedata.hdf5"]
     # An outpost's key cannot fetch a face file, whatever path it asks for.
     for path in (
         "/face_recognition/2025-01-01/facelist.csv",
@@ -542,7 +543,7 @@ def test_an_outposts_key_cannot_fetch_face_files_and_no_key_fetches_an_upload(tm
 def test_served_roots_are_hard_links_and_a_second_serve_changes_nothing(store):
     from sentinelcam_models.store.served import serve  # noqa: PLC0415
 
-    publish(store, "haarcascades", "2020-03-25", {"haarcascade_eye.xml": b"x"})
+    publish(store, "haarcascades", "2020-03-25", {"haarcascade_eye.xml": valid("eye.xml")})
     first = serve(store, {"sentinel": ["haarcascades/2020-03-25"]})
     served = store / ".served/sentinel/haarcascades/2020-03-25/haarcascade_eye.xml"
     original = store / "haarcascades/2020-03-25/haarcascade_eye.xml"

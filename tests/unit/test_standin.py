@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devfleet import provision
+from devfleet import modelgen, provision
 
 STANDIN = str(Path(provision.__file__).resolve().parent / "sentinelcam-standin")
 DEADLINE = 30.0
@@ -61,6 +61,16 @@ def write(path: Path, content: str | bytes) -> Path:
     else:
         path.write_text(content)
     return path
+
+
+def model_file(path: Path, broken: bool = False) -> Path:
+    """A small file of the format its name says (devfleet.modelgen), as the store would hold."""
+    data = modelgen.file_bytes(path.name, 2048, str(path), modelgen.STDLIB_TEMPLATES, broken)
+    return write(path, data)
+
+
+def truncated(path: Path) -> Path:
+    return write(path, path.read_bytes()[: path.stat().st_size // 2])
 
 
 class Started:
@@ -233,15 +243,13 @@ def jobs_log(home: Path) -> list[dict]:
 def face_detection_models(home: Path) -> dict[str, Path]:
     m = home / "sentinel" / "models"
     return {
-        "prototxt_path": write(m / "face_detection/2020-03-25/deploy.prototxt", "prototxt\n"),
-        "model_path": write(
-            m / "face_detection/2020-03-25/res10_300x300_ssd_iter_140000.caffemodel",
-            os.urandom(2048),
+        "prototxt_path": model_file(m / "face_detection/2020-03-25/deploy.prototxt"),
+        "model_path": model_file(
+            m / "face_detection/2020-03-25/res10_300x300_ssd_iter_140000.caffemodel"
         ),
-        "edgetpu_model": write(
+        "edgetpu_model": model_file(
             m / "face_detection_edgetpu/2025-12-19/"
-            "ssd_mobilenet_v2_face_quant_postprocess_edgetpu.tflite",
-            os.urandom(2048),
+            "ssd_mobilenet_v2_face_quant_postprocess_edgetpu.tflite"
         ),
     }
 
@@ -310,16 +318,17 @@ def test_job_fails_for_an_invented_key_layout(home):
 def test_job_fails_for_a_broken_model_and_rereads_the_task_file(home):
     provision_sentinel(home)
     models = face_detection_models(home)
-    write(models["model_path"], b"BROKEN weights")
+    truncated(models["model_path"])
     write(home / "sentinel/tasks/GetFaces.yaml", get_faces_yaml(models))
     with sentinel_daemon(home):
         rc, result, _ = job(home, "GetFaces")
         assert rc == 1
-        assert result["error"] == (
-            f"taskHost() exception: model file {models['model_path']} is marked broken"
-        )
+        assert result["error"].startswith(
+            f"taskHost() exception: model file {models['model_path']} does not load: "
+        ), result["error"]
+        assert "runs" in result["error"] and "past the end" in result["error"]
         # The task file is read fresh at every job: point it at a good version, no restart.
-        good = write(home / "sentinel/models/face_detection/2026-01-01/model.caffemodel", b"ok")
+        good = model_file(home / "sentinel/models/face_detection/2026-01-01/model.caffemodel")
         write(home / "sentinel/tasks/GetFaces.yaml", get_faces_yaml({**models, "model_path": good}))
         rc, result, _ = job(home, "GetFaces")
         assert rc == 0 and str(good) in result["files"]
@@ -368,7 +377,7 @@ def test_model_task_files_as_the_spec_gives_them(home):
     provision_sentinel(home)
     m = home / "sentinel" / "models"
     f = {
-        name: write(m / rel, f"{name}\n")
+        name: model_file(m / rel)
         for name, rel in {
             "haar": "haarcascades/2020-03-25/haarcascade_eye.xml",
             "torch": "openface_torch/2020-03-25/openface_nn4.small2.v1.t7",
@@ -423,9 +432,10 @@ def test_model_task_files_as_the_spec_gives_them(home):
             assert rc == 0, (task, result, err)
         # The cpu engine never opens the EdgeTPU files the file also names (§3.4: always rendered).
         assert not any("absent" in p for r in jobs_log(home) for p in r["files"])
-        write(f["baselines"], b"BROKEN")
+        write(f["baselines"], b"<!DOCTYPE html><html><body>502 Bad Gateway</body></html>")
         rc, result, _ = job(home, "FaceRecon")
-        assert rc == 1 and "baselines.hdf5 is marked broken" in result["error"]
+        assert rc == 1 and "baselines.hdf5 does not load: " in result["error"]
+        assert "no HDF5 signature" in result["error"]
         del docs["FaceSweep"]["face_aligner"]["desiredFaceWidth"]
         write(home / "sentinel/tasks/FaceSweep.yaml", yaml.safe_dump(docs["FaceSweep"]))
         rc, result, _ = job(home, "FaceSweep")
@@ -486,7 +496,7 @@ OUTPOSTS = {"oak": "east", "coral": "alpha5", "cpu": "outpost7"}
 def provision_outpost(home: Path, kind: str) -> list[Path]:
     root = home / "imagenode" / "models"
     write(home / "imagenode.yaml", provision.imagenode_yaml(OUTPOSTS[kind], models_root=str(root)))
-    return [write(root / rel, os.urandom(1024)) for rel in OUTPOST_MODELS[kind]]
+    return [model_file(root / rel) for rel in OUTPOST_MODELS[kind]]
 
 
 @pytest.mark.parametrize("kind", ["oak", "coral", "cpu"])
@@ -514,12 +524,13 @@ def test_imagenode_fails_for_a_missing_model(home, kind):
 @pytest.mark.parametrize("kind", ["oak", "coral", "cpu"])
 def test_imagenode_fails_for_a_broken_model(home, kind):
     files = provision_outpost(home, kind)
-    write(files[0], b"BROKEN" + os.urandom(64))
+    bad = next(f for f in files if f.suffix in (".xz", ".tflite", ".caffemodel"))
+    truncated(bad)
     with start(home, "imagenode") as s:
         assert not s.ready and s.proc.returncode == 1
-        assert s.lines == [
-            f"sentinelcam-standin: imagenode: model file {files[0]} is marked broken"
-        ]
+        assert len(s.lines) == 1 and s.lines[0].startswith(
+            f"sentinelcam-standin: imagenode: model file {bad} does not load: "
+        ), s.lines
 
 
 def edited_imagenode(home: Path, kind: str, edit) -> None:
@@ -592,13 +603,14 @@ def test_datapump_needs_its_face_list(home):
 
 def test_probe(home):
     good = write(home / "m" / "good.bin", os.urandom(512))
-    bad = write(home / "m" / "bad.bin", b"BROKEN\n")
+    bad = write(home / "m" / "bad.caffemodel", b"<!DOCTYPE html><html></html>\n")
     p = standin(home, "probe", str(good))
     assert p.returncode == 0 and p.stdout == f"{sha256(good)}  {good}\n"
     p = standin(home, "probe", str(good), str(bad), str(home / "m" / "absent.bin"))
     assert p.returncode == 1
     assert p.stderr.splitlines() == [
-        f"sentinelcam-standin: probe: model file {bad} is marked broken",
+        f"sentinelcam-standin: probe: model file {bad} does not load: not a valid Caffe model "
+        "(protobuf NetParameter): wire type 4 at byte 0 (not protobuf)",
         f"sentinelcam-standin: probe: model file {home / 'm' / 'absent.bin'} cannot be read: "
         "No such file or directory",
     ]

@@ -15,6 +15,7 @@ from sentinelcam_models.core.manifest import MANIFEST
 from sentinelcam_models.store import agent
 from sentinelcam_models.store.bundle import bundle_source
 from sentinelcam_models.store.local import LocalStore
+from tests.support.models import valid
 
 
 def sha(data: bytes) -> str:
@@ -28,11 +29,15 @@ def root(tmp_path):
     return path
 
 
+CASCADE = valid("haarcascade_eye.xml")
+TFLITE = valid("model.tflite")
+
+
 @pytest.fixture
 def src(tmp_path):
     d = tmp_path / "src"
     d.mkdir()
-    (d / "haarcascade_eye.xml").write_bytes(b"<opencv_storage/>\n")
+    (d / "haarcascade_eye.xml").write_bytes(CASCADE)
     return d
 
 
@@ -49,9 +54,7 @@ def test_exists_and_versions(capsys, root, src):
     assert call(capsys, "exists", {"store": str(root)}) == (0, {"ok": True, "result": True})
     assert call(capsys, "exists", {"store": str(root / "x")}) == (0, {"ok": True, "result": False})
     code, doc = call(capsys, "versions", {"store": str(root), "model": "haarcascades"})
-    size = len(b"<opencv_storage/>\n") + len(
-        (root / "haarcascades" / "2020-12-06" / MANIFEST).read_bytes()
-    )
+    size = len(CASCADE) + len((root / "haarcascades" / "2020-12-06" / MANIFEST).read_bytes())
     assert (code, doc) == (
         0,
         {
@@ -190,7 +193,7 @@ def test_cleanup_refuses_a_bad_policy_or_keep_and_removes_nothing(capsys, root, 
 def test_adopt_install_coral_coral_files_and_write_policy(capsys, root, tmp_path):
     legacy = root / "haarcascades" / "2019-01-01"
     legacy.mkdir(parents=True)
-    (legacy / "haarcascade_eye.xml").write_bytes(b"eye")
+    (legacy / "haarcascade_eye.xml").write_bytes(CASCADE)
     code, doc = call(
         capsys,
         "adopt",
@@ -201,7 +204,7 @@ def test_adopt_install_coral_coral_files_and_write_policy(capsys, root, tmp_path
         },
     )
     assert code == 0 and [r["status"] for r in doc["result"]] == ["adopted"]
-    assert (legacy / MANIFEST).read_text() == f"{sha(b'eye')}  haarcascade_eye.xml\n"
+    assert (legacy / MANIFEST).read_text() == f"{sha(CASCADE)}  haarcascade_eye.xml\n"
 
     staged = tmp_path / "download"
     staged.mkdir()
@@ -268,7 +271,7 @@ def test_the_bundle_is_one_self_contained_program_under_100_kb(program):
 def test_bundle_end_to_end_versions_verify_finish_publish(program, root, elsewhere):
     upload = root / ".upload-e2e"
     (upload / "sub").mkdir(parents=True)
-    (upload / "model.tflite").write_bytes(b"tflite")
+    (upload / "model.tflite").write_bytes(TFLITE)
     (upload / "sub" / "labels.txt").write_bytes(b"person\n")
 
     code, doc = run_bundle(
@@ -284,7 +287,7 @@ def test_bundle_end_to_end_versions_verify_finish_publish(program, root, elsewhe
         },
     )
     manifest = (
-        f"{sha(b'tflite')}  model.tflite\n{sha(b'person' + bytes([10]))}  sub/labels.txt\n"
+        f"{sha(TFLITE)}  model.tflite\n{sha(b'person' + bytes([10]))}  sub/labels.txt\n"
     ).encode()
     target = root / "mobilenet_ssd_edgetpu" / "2025-06-01"
     assert (code, doc) == (
@@ -305,7 +308,7 @@ def test_bundle_end_to_end_versions_verify_finish_publish(program, root, elsewhe
                 {
                     "model": "mobilenet_ssd_edgetpu",
                     "version": "2025-06-01",
-                    "size": len(b"tflite") + len(b"person\n") + len(manifest),
+                    "size": len(TFLITE) + len(b"person\n") + len(manifest),
                     "has_manifest": True,
                 }
             ],
@@ -339,7 +342,7 @@ def test_bundle_end_to_end_versions_verify_finish_publish(program, root, elsewhe
 def test_bundle_end_to_end_refusals(program, root, elsewhere):
     upload = root / ".upload-e2e"
     upload.mkdir()
-    (upload / "model.tflite").write_bytes(b"tflite")
+    (upload / "model.tflite").write_bytes(TFLITE)
     code, doc = run_bundle(
         program,
         elsewhere,
@@ -368,3 +371,25 @@ def test_bundle_end_to_end_refusals(program, root, elsewhere):
         program, elsewhere, "versions", {"store": str(root / "absent"), "model": "m"}
     )
     assert (code, doc["exit_code"]) == (2, 2) and "no model store here" in doc["error"]
+
+
+def test_bundle_refuses_a_file_that_is_not_its_format_and_verify_deep_checks_it(
+    program, root, elsewhere
+):
+    # The datasink's python3 alone (-S) runs the format checks: the upload is refused and removed.
+    upload = root / ".upload-html"
+    upload.mkdir()
+    (upload / "facemodel.pickle").write_bytes(valid("facemodel.pickle"))
+    (upload / "baselines.hdf5").write_bytes(b"<!DOCTYPE html><html><body>404</body></html>\n")
+    args = {"store": str(root), "model": "face_recognition", "version": "2026-03-01"}
+    code, doc = run_bundle(
+        program, elsewhere, "finish_publish", {**args, "staged": str(upload), "required": []}
+    )
+    assert (code, doc["exit_code"]) == (2, 2)
+    assert doc["error"] == (
+        "face_recognition/2026-03-01: baselines.hdf5: not a valid HDF5 file: no HDF5 signature "
+        "(starts b'<!DOCTYP'); nothing published"
+    )
+    assert not upload.exists() and not (root / "face_recognition" / "2026-03-01").exists()
+    code, doc = run_bundle(program, elsewhere, "verify", {**args, "deep": True})
+    assert code == 0 and doc["result"]["problems"] == ["not in the store"]

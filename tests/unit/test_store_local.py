@@ -24,6 +24,7 @@ from sentinelcam_models.core.retention import parse_policy
 from sentinelcam_models.store import safefs
 from sentinelcam_models.store.atomic import file_lock, store_lock, write_atomically
 from sentinelcam_models.store.local import LocalStore
+from tests.support.models import valid
 
 FR = "face_recognition"
 
@@ -80,8 +81,8 @@ def store(root):
 def src(tmp_path):
     d = tmp_path / "src"
     (d / "sub").mkdir(parents=True)
-    (d / "facemodel.pickle").write_bytes(os.urandom(4096))
-    (d / "baselines.hdf5").write_bytes(b"baseline")
+    (d / "facemodel.pickle").write_bytes(valid("facemodel.pickle"))
+    (d / "baselines.hdf5").write_bytes(valid("baselines.hdf5", os.urandom(8).hex()))
     (d / "sub" / "labels.txt").write_text("person\n")
     return d
 
@@ -714,12 +715,15 @@ def ansible_store(root):
     """Versions the original Ansible system left: no manifests, modes as they came."""
     version = root / FR / "2025-02-25"
     (version / "sub").mkdir(parents=True)
-    (version / "facemodel.pickle").write_bytes(b"pickle")
+    (version / "facemodel.pickle").write_bytes(valid("facemodel.pickle"))
     (version / "facemodel.pickle").chmod(0o755)
-    (version / "facelist.csv").write_bytes(b"name\n")
+    (version / "facelist.csv").write_bytes(FACELIST)
     (version / "facelist.csv").chmod(0o600)
-    (version / "sub" / "baselines.hdf5").write_bytes(b"hdf5")
+    (version / "sub" / "baselines.hdf5").write_bytes(valid("baselines.hdf5"))
     return version
+
+
+FACELIST = valid("facelist.csv")
 
 
 def test_adopt_writes_the_manifest_of_a_clean_manifest_less_version(store, ansible_store):
@@ -728,7 +732,7 @@ def test_adopt_writes_the_manifest_of_a_clean_manifest_less_version(store, ansib
     assert (ansible_store / MANIFEST).read_text() == expected_manifest(ansible_store)
     assert mode(ansible_store / "facemodel.pickle") == 0o644
     assert mode(ansible_store / "facelist.csv") == 0o600
-    assert os.stat(ansible_store / "facelist.csv").st_mtime == content_mtime(sha(b"name\n"))
+    assert os.stat(ansible_store / "facelist.csv").st_mtime == content_mtime(sha(FACELIST))
     assert store.verify(FR, "2025-02-25").ok
     assert hidden(ansible_store) == []
     # Adopted versions have a manifest now: a second run leaves them alone.
@@ -763,6 +767,80 @@ def test_adopt_refuses_unsafe_or_incomplete_versions_and_skips_manifested(
     )
     assert not (ansible_store / MANIFEST).exists() and not (lacking / MANIFEST).exists()
     assert (root / FR / "2026-02-02" / MANIFEST).read_bytes() == manifest_before
+
+
+def test_adopt_refuses_a_version_whose_file_is_not_its_format(store, ansible_store):
+    (ansible_store / "facemodel.pickle").write_bytes(b"not a pickle at all\n")
+    for dry_run in (True, False):
+        (result,) = store.adopt({FR: ["facelist.csv"]}, [FR], dry_run=dry_run)
+        assert result.status == "refused"
+        assert result.detail.startswith("facemodel.pickle: not a valid face model pickle: ")
+    assert not (ansible_store / MANIFEST).exists()
+
+
+# --- format checks at publish and verify --deep -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "model, name, data, fault",
+    [
+        (
+            "mobilenet_ssd",
+            "MobileNetSSD_deploy.caffemodel",
+            valid("MobileNetSSD_deploy.caffemodel", size=4096)[:3000],
+            "not a valid Caffe model (protobuf NetParameter): field 100 at byte",
+        ),
+        (
+            "face_detection_edgetpu",
+            "ssd_mobilenet_v2_face_quant_postprocess_edgetpu.tflite",
+            valid("model.tflite"),
+            "not a valid EdgeTPU TFLite model: no edgetpu-custom-op: a CPU model",
+        ),
+        (FR, "facemodel.pickle", b"svm,labels\n1,2\n", "not a valid face model pickle: "),
+        (
+            FR,
+            "baselines.hdf5",
+            b"<!DOCTYPE html>\n<html><body>502 Bad Gateway</body></html>\n",
+            "not a valid HDF5 file: no HDF5 signature",
+        ),
+        (FR, "facemodel.pickle", b"cos\nsystem\n(S'id'\ntR.", "refers to os.system"),
+    ],
+)
+def test_publish_refuses_a_file_that_is_not_its_format_in_one_line(
+    store, root, tmp_path, model, name, data, fault
+):
+    source = tmp_path / "bad"
+    source.mkdir()
+    (source / name).write_bytes(data)
+    with pytest.raises(BadInput) as exc:
+        store.publish(model, "2026-12-01", source, [name])
+    line = one_line(exc)
+    assert line.startswith(f"{model}/2026-12-01: {name}: ") and fault in line, line
+    assert line.endswith("; nothing published")
+    assert not (root / model / "2026-12-01").exists() and hidden(root) == []
+
+
+def test_verify_deep_checks_formats_and_plain_verify_does_not(store, root, src):
+    store.publish(FR, "2026-02-02", src, [])
+    target = root / FR / "2026-02-02"
+    assert store.verify(FR, "2026-02-02", deep=True).ok
+    # A file damaged with its manifest line (as an old tool might have left it): hashes match.
+    damaged = b"<html>gateway timeout</html>"
+    (target / "baselines.hdf5").chmod(0o644)
+    (target / "baselines.hdf5").write_bytes(damaged)
+    text = (target / MANIFEST).read_text()
+    lines = [
+        f"{sha(damaged)}  baselines.hdf5" if line.endswith("  baselines.hdf5") else line
+        for line in text.splitlines()
+    ]
+    (target / MANIFEST).write_text("\n".join(lines) + "\n")
+    assert store.verify(FR, "2026-02-02").ok
+    deep = store.verify(FR, "2026-02-02", deep=True)
+    assert not deep.ok
+    assert deep.lines() == [
+        f"{FR}/2026-02-02: baselines.hdf5: not a valid HDF5 file: no HDF5 signature "
+        "(starts b'<html>ga')"
+    ]
 
 
 # --- coral packages -------------------------------------------------------------------------------

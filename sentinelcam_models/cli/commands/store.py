@@ -77,14 +77,24 @@ def publish(
 @click.command()
 @click.argument("model", type=MODEL, required=False)
 @click.argument("version", type=VERSION, required=False)
+@click.option(
+    "--deep",
+    is_flag=True,
+    help="also check each file's format (caffemodel, tflite, pickle, HDF5, ...) as publish does",
+)
 @json_option
 @store_option
 @inventory_option
 def verify(
-    model: str | None, version: str | None, as_json: bool, store: str | None, inventory: str
+    model: str | None,
+    version: str | None,
+    deep: bool,
+    as_json: bool,
+    store: str | None,
+    inventory: str,
 ) -> None:
     """Re-hash store versions against their manifests; exit 1 on any mismatch."""
-    report = usecases.verify(session(inventory, store), model, version, ui(False))
+    report = usecases.verify(session(inventory, store), model, version, ui(False), deep=deep)
     if as_json:
         document = {
             "schema": f"{SCHEMA}/verify/v1",
