@@ -62,15 +62,24 @@ def real_dir(path):
         return False
 
 
-def read_capped(path, cap):
-    """(bytes, too_large) of a regular file opened without following links; None if absent."""
+def open_regular(path):
+    """A descriptor of a regular file opened without following links, else None."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
+    if stat.S_ISREG(os.fstat(fd).st_mode):
+        return fd
+    os.close(fd)
+    return None
+
+
+def read_capped(path, cap):
+    """(bytes, too_large) of a regular file opened without following links; None if absent."""
+    fd = open_regular(path)
+    if fd is None:
+        return None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
         chunks, size = [], 0
         while size <= cap:
             chunk = os.read(fd, min(1 << 16, cap + 1 - size))
@@ -85,14 +94,11 @@ def read_capped(path, cap):
 
 
 def sha256_file(path):
+    fd = open_regular(path)
+    if fd is None:
+        return None
     digest = hashlib.sha256()
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
         while True:
             chunk = os.read(fd, 1 << 20)
             if not chunk:
