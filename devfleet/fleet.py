@@ -33,10 +33,7 @@ import shutil
 import sys
 import time
 
-try:
-    from devfleet import original
-except ImportError:  # run as a script (python3 devfleet/fleet.py): devfleet/ is sys.path[0]
-    import original  # type: ignore[import-not-found,no-redef]
+from devfleet import original
 from devfleet.access import (
     existing_node_names,
     ssh_cmd,

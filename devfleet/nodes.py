@@ -8,11 +8,7 @@ import os
 import subprocess
 import time
 
-try:
-    from devfleet import original, provision
-except ImportError:  # run as a script (python3 devfleet/fleet.py): devfleet/ is sys.path[0]
-    import original  # type: ignore[import-not-found,no-redef]
-    import provision  # type: ignore[import-not-found,no-redef]
+from devfleet import original, provision
 from devfleet.host import run
 from devfleet.layout import (
     ADMIN_UID,

@@ -23,10 +23,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-try:
-    from devfleet import provision
-except ImportError:  # run as a script (python3 devfleet/fleet.py): devfleet/ is sys.path[0]
-    import provision  # type: ignore[import-not-found,no-redef]
+from devfleet import provision
 
 MIN_NODES = 7  # outpost7 is the OAK outpost in the v2 shape
 # outpost7 runs only the DepthAI model (its imagenode.yaml has the OAK camera only).

@@ -21,18 +21,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..core import names
+from ..core.manifest import MANIFEST
+from .safefs import _is_real_dir
+from .versions import CORAL_DIR
 
 SERVED_DIR = ".served"
-CORAL_DIR = "coral_packages"
-MANIFEST = "MANIFEST.sha256"
 ROOT_NAME = re.compile(r"[a-z]+(\+[a-z]+)*")
-
-
-def _real_dir(path: Path) -> bool:
-    try:
-        return stat.S_ISDIR(os.lstat(path).st_mode)
-    except OSError:
-        return False
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -51,7 +45,7 @@ def _link_tree(source: Path, target: Path) -> int:
     for directory, subdirs, files in os.walk(source, followlinks=False):
         rel = Path(directory).relative_to(source)
         for sub in list(subdirs):
-            if _real_dir(Path(directory) / sub):
+            if _is_real_dir(Path(directory) / sub):
                 (target / rel / sub).mkdir(mode=0o755)
             else:
                 subdirs.remove(sub)
@@ -69,7 +63,7 @@ def _place(source: Path, target: Path) -> bool:
     marker = MANIFEST if (source / MANIFEST).exists() else None
     if marker and _same_file(source / marker, target / marker):
         return False
-    if not marker and _real_dir(target):
+    if not marker and _is_real_dir(target):
         have = sorted(os.listdir(target))
         want = sorted(n for n in os.listdir(source) if stat.S_ISREG(os.lstat(source / n).st_mode))
         if have == want and all(_same_file(source / n, target / n) for n in want):
@@ -103,7 +97,7 @@ def serve(
             if not (names.is_model_name(model) and names.is_version(version)):
                 raise ValueError(f"{item!r} is not a model/version")
     base = store / SERVED_DIR
-    if os.path.lexists(base) and not _real_dir(base):
+    if os.path.lexists(base) and not _is_real_dir(base):
         raise ValueError(f"{base} is not a directory")
     base.mkdir(mode=0o755, exist_ok=True)
     report: dict[str, dict[str, int]] = {}
@@ -114,9 +108,9 @@ def serve(
         wanted: dict[str, set[str]] = {}
         for item in items:
             model, _, version = item.partition("/")
-            if _real_dir(store / model / version) and not os.path.islink(store / model):
+            if _is_real_dir(store / model / version) and not os.path.islink(store / model):
                 wanted.setdefault(model, set()).add(version)
-        if name in coral and _real_dir(store / CORAL_DIR):
+        if name in coral and _is_real_dir(store / CORAL_DIR):
             placed += _place(store / CORAL_DIR, root / CORAL_DIR)
         elif os.path.lexists(root / CORAL_DIR):
             shutil.rmtree(root / CORAL_DIR)
@@ -144,7 +138,7 @@ def serve(
 
 
 def _remove(path: Path) -> None:
-    if _real_dir(path):
+    if _is_real_dir(path):
         shutil.rmtree(path)
     else:
         os.unlink(path)
