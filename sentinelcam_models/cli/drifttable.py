@@ -92,6 +92,11 @@ def _versions(values: list[str]) -> str:
     return ", ".join(values) or "-"
 
 
+def _detail(report: drift_core.HostReport, item: drift_core.ModelRow) -> str:
+    """A row's detail: the host's error when it gave no usable answer, else the model's own."""
+    return (report.error or "") if item.status in ("unreachable", "error") else item.detail
+
+
 HEADERS = ("model", "desired", "active", "installed", "status")
 VERSION_WIDTH = 10  # YYYY-MM-DD
 
@@ -114,9 +119,7 @@ def _model_rows(report: drift_core.HostReport) -> list[_Row]:
         if len(roles) > 1:
             rows.append(_Row([text(f"  {role}", "dim")], [], ([], [])))
         for item in (m for m in report.models if m.role == role):
-            detail = (
-                (report.error or "") if item.status in ("unreachable", "error") else item.detail
-            )
+            detail = _detail(report, item)
             notes = []
             if detail and item.status not in ("ok", "unreachable", "error"):
                 notes.append(status(item.status).append(text(f": {detail}")))
@@ -246,9 +249,7 @@ def wide(reports: list[drift_core.HostReport]) -> Table:
     for report in reports:
         for index, item in enumerate(report.models):
             service = report.services.get(item.role, "-") if report.reachable else "-"
-            detail = (
-                (report.error or "") if item.status in ("unreachable", "error") else item.detail
-            )
+            detail = _detail(report, item)
             coral = report.coral if index == 0 else None
             gate = report.gate if index == 0 else None
             shown.add_row(

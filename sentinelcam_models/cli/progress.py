@@ -1,7 +1,8 @@
 """Progress for long work, on stderr (stdout stays the command's answer): a bar with bytes and
-rate for copies, uploads and hashing, a count for per-version work, a spinner for a remote step
-that reports only at its end. Shown on a terminal only (or with SENTINELCAM_PROGRESS=1, for logs
-and tests); elsewhere the commands print their usual lines and nothing else."""
+rate for copies, uploads and hashing, a spinner for a step that reports only at its end (a remote
+store call, each version a verify re-hashes). Shown on a terminal only (or with
+SENTINELCAM_PROGRESS=1, for logs and tests); elsewhere the commands print their usual lines and
+nothing else."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
-    MofNCompleteColumn,
     Progress,
     ProgressColumn,
     SpinnerColumn,
@@ -95,31 +95,6 @@ def transfer(
 
         with store_progress.listening(advance, kind):
             yield advance
-
-
-@contextlib.contextmanager
-def steps(label: str, total: int) -> Iterator[Callable[[str], None]]:
-    """A count bar (N of M, elapsed); yields ``done(what)``."""
-    console = _console()
-    if not _shown(console) or total <= 1:
-        yield lambda _what: None
-        return
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[what]}"),
-        console=console,
-        transient=True,
-    )
-    with bar, _lock_notes(bar):
-        task = bar.add_task(label, total=total, what="")
-
-        def done(what: str) -> None:
-            bar.update(task, advance=1, what=what)
-
-        yield done
 
 
 @contextlib.contextmanager

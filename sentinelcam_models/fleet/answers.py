@@ -33,14 +33,6 @@ class StoredVersion:
     digest: str | None  # its manifest's sha256 (None: no readable manifest)
     problems: tuple[str, ...]  # one line each; empty: whole (and verified, when asked)
 
-    @property
-    def ok(self) -> bool:
-        return self.present and not self.problems
-
-    @property
-    def item(self) -> str:
-        return f"{self.model}/{self.version}"
-
 
 def check_answer(answer: Any, item: str, where: str) -> tuple[str | None, tuple[str, ...]]:
     """(digest, problems) of ``item`` in a ``check`` answer."""

@@ -4,7 +4,6 @@ A use case (fleet/usecases.py) takes a Session and asks it for what it needs: th
 inventory (loaded on first use, warnings reported once), the store (opened on first use and kept:
 every call of the command goes over the same connection), the state of a version in the store as a
 typed value, the retention policy written (the only place a command writes it) and the redeploy.
-``loads``, ``checks`` and ``store_opens`` count what the command cost (the closing note's numbers).
 """
 
 from __future__ import annotations
@@ -46,9 +45,6 @@ class Session:
         self._store: Store | None = None
         self._store_inventory: Any = None  # the pyinfra inventory the store connection lives on
         self.loads = 0  # pyinfra inventory loads (user code in inventory files runs each time)
-        self.checks = 0  # validations of the registry and the hosts' data
-        self.store_opens = 0
-        self.policy_writes = 0
 
     # --- the inventory --------------------------------------------------------------------------
     @property
@@ -87,7 +83,6 @@ class Session:
         if self._pyinfra is None:
             return self.reload()
         checked = check_inventory(self.inventory, raw_hosts(self._pyinfra))
-        self.checks += 1
         if isinstance(checked, Refused):
             raise checked
         self._checked = checked
@@ -112,7 +107,6 @@ class Session:
             else:
                 self._store = open_store(self.checked, None, self.pyinfra_inventory)
                 self._store_inventory = self._pyinfra
-            self.store_opens += 1
         return self._store
 
     def stored(self, model: str, version: str, deep: bool = False) -> StoredVersion:
@@ -160,7 +154,6 @@ class Session:
         except OperatorError as exc:
             say(f"warning: the retention policy on the primary datasink was not refreshed: {exc}")
             return False
-        self.policy_writes += 1
         say(f"retention policy refreshed on {checked.primary}")
         return True
 

@@ -100,8 +100,7 @@ class RemoteClient:
     def publish(self, model: str, version: str, src: Path, required: list[str]) -> dict:
         self._require()
         name = self.remote.upload(src)
-        self._say_if_locked()
-        return self.remote.call(
+        return self.call(
             "finish_publish",
             model=model,
             version=version,
@@ -112,8 +111,7 @@ class RemoteClient:
     def install_coral(self, staged: Path | None, files: dict[str, str]) -> list[str]:
         self._require()
         name = self.remote.upload(staged) if staged is not None else None
-        self._say_if_locked()
-        return self.remote.call(
+        return self.call(
             "install_coral", staged=f"{self.root}/{name}" if name else None, files=files
         )
 
