@@ -55,18 +55,7 @@ def store(tmp_path) -> Path:
 @pytest.fixture
 def shim(tmp_path, store) -> Path:
     """A PATH directory whose ``ssh`` behaves like a node key restricted to ``rrsync -ro STORE``."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    ssh = bin_dir / "ssh"
-    ssh.write_text(f"""#!/bin/sh
-# skip ssh options and the destination, keep the remote command (what sshd hands the forced command)
-while [ $# -gt 0 ]; do
-  case $1 in -o|-p|-i|-l) shift 2 ;; -*) shift ;; *) shift; break ;; esac
-done
-SSH_ORIGINAL_COMMAND="$*" exec python3 {RRSYNC} -ro {store}
-""")
-    ssh.chmod(0o755)
-    return bin_dir
+    return rrsync_shim(tmp_path, store)
 
 
 def publish(store: Path, model: str, version: str, files: dict[str, bytes]) -> str:
@@ -473,6 +462,7 @@ def rrsync_shim(tmp_path: Path, root: Path) -> Path:
     bin_dir.mkdir()
     ssh = bin_dir / "ssh"
     ssh.write_text(f"""#!/bin/sh
+# skip ssh options and the destination, keep the remote command (what sshd hands the forced command)
 while [ $# -gt 0 ]; do
   case $1 in -o|-p|-i|-l) shift 2 ;; -*) shift ;; *) shift; break ;; esac
 done
