@@ -159,8 +159,10 @@ def timed(command: list[str], env: dict | None = None, watch: list[str] | None =
 _SUMMARY = """
 import json, sys
 from sentinelcam_models.core.plan import MIRROR
+from sentinelcam_models.core.serving import served_roots
 from sentinelcam_models.fleet.inventory import load_checked
 checked, _ = load_checked(sys.argv[1])
+primary = checked.settings[checked.primary]
 hosts = {
     name: {
         "source": plan.source or checked.primary,
@@ -172,6 +174,9 @@ hosts = {
 }
 print(json.dumps({
     "primary": checked.primary,
+    "primary_user": primary.user,
+    "primary_store": primary.path("sentinelcam_model_registry"),
+    "served": served_roots(checked, checked.primary),
     "hosts": hosts,
     "users": {m: checked.users_of(m) for m in checked.registry.models},
     "current": {m: e.current_version for m, e in checked.registry.models.items()},

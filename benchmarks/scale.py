@@ -48,6 +48,7 @@ from common import (
 
 from devfleet import fleet as fleet_mod
 from sentinelcam_models.core import catalog
+from sentinelcam_models.store.bundle import bundle_source
 from sentinelcam_models.store.local import LocalStore
 
 SIZES = [int(s) for s in os.environ.get("SIZES", "20 50 100 200").split()]
@@ -68,8 +69,20 @@ def window(fleet, datasink: str) -> int:
     return max(1, (int(out) if out.isdigit() else 10) - 2)
 
 
+def serve(fleet, summary: dict) -> None:
+    """The primary's served roots (each node key's forced ``rrsync -ro`` root), made by the same
+    store agent command the deploy's pre-flight runs, so the floor's pulls go through them too."""
+    roots, coral = summary["served"]
+    document = json.dumps({"store": summary["primary_store"], "roots": roots, "coral": coral})
+    command = f"runuser -u {shlex.quote(summary['primary_user'])} -- " + shlex.join(
+        ["python3", "-c", bundle_source(), "serve", document]
+    )
+    fleet.ssh(summary["primary"], command, user="root")
+
+
 def floor(fleet, summary: dict, address: dict[str, str], width: int) -> float:
     """Every node pulls what its plan holds with one plain rsync session from its datasink."""
+    serve(fleet, summary)
     jobs = []
     for host, info in summary["hosts"].items():
         keys = info["keys"]
