@@ -15,7 +15,6 @@ from typing import Any
 
 from pyinfra.operations.util import any_changed
 
-from facts.node import NodeState as NodeStateFact
 from operations import configs, health, models, services
 from operations.notice import refuse
 
@@ -29,9 +28,9 @@ from ..core.rollout import CONFIG_SLOTS, TASK_FILES, HostActions, decide
 from ..core.services import DATAPUMP, SERVICES
 from ..core.serving import served_roots
 from ..store.bundle import bundle_source
+from . import nodestates
 from .dryrun import showing_plan
 from .preflight import RunContext
-from .query import fact_arguments
 from .remote import as_service
 from .runcache import once_per_run
 from .steps import coral_runtime
@@ -67,43 +66,22 @@ def show_plan(host: Any, ctx: RunContext, node: NodeState, actions: HostActions)
 def node_state(host: Any, ctx: RunContext) -> NodeState:
     """What the node holds and runs: one command, as the service user.
 
-    pyinfra prepares the hosts one after another; asked one by one, the facts would cost one
-    round trip per host in a row. So the first host's deploy asks every selected, connected host
-    at once (the answers, or each host's own error, are kept for the run) and every host's deploy
-    takes its own answer; a host not asked then is asked now.
+    Every selected, connected host is asked once per run, all at once (fleet/nodestates.py): in
+    the background while the pre-flight reached the store, else by the first host's deploy. Each
+    host's deploy takes its own answer (or its own error); a host not asked then is asked now.
     """
     state = getattr(host, "state", None)
-    answers = once_per_run(state, "node states", lambda _: _ask_all(host.inventory, ctx))
+    answers = once_per_run(state, "node states", lambda _: _answers(host.inventory, ctx))
     answer = answers.get(host.name)
     if isinstance(answer, BaseException):
         raise answer
-    return answer if answer is not None else _ask(host, ctx)
+    return answer if answer is not None else nodestates.ask(host, ctx.checked)
 
 
-def _ask(host: Any, ctx: RunContext) -> NodeState:
-    settings = ctx.checked.settings[host.name]
-    return host.get_fact(
-        NodeStateFact,
-        **fact_arguments(ctx.checked, host.name, settings.deep_verify, with_coral=True),
-        _timeout=NodeStateFact.timeout(settings.deep_verify),
-        **as_service(host, settings),
-    )
-
-
-def _ask_all(inventory: Any, ctx: RunContext) -> dict[str, NodeState | BaseException]:
-    import gevent  # noqa: PLC0415 - pyinfra's engine, only where hosts are reached
-
-    answers: dict[str, NodeState | BaseException] = {}
-
-    def ask(host: Any) -> None:
-        try:
-            answers[host.name] = _ask(host, ctx)
-        except Exception as exc:  # this host's deploy raises it, as if it had asked itself
-            answers[host.name] = exc
-
-    hosts = [inventory.get_host(name) for name in ctx.selected]
-    gevent.joinall([gevent.spawn(ask, h) for h in hosts if getattr(h, "connected", False)])
-    return answers
+def _answers(inventory: Any, ctx: RunContext) -> nodestates.Answers:
+    if ctx.asking is not None:
+        return ctx.asking.answers()
+    return nodestates.ask_all(inventory, ctx.checked, ctx.selected)
 
 
 def host_actions(ctx: RunContext, name: str, node: NodeState) -> HostActions:

@@ -25,6 +25,7 @@ from ..core.serving import served_roots
 from ..core.validation import CheckedInventory
 from ..paths import template_text
 from .inventory import check_pyinfra
+from .nodestates import Pending, start
 from .remote import RemoteStore, ensure_connected
 from .runcache import once_per_run
 
@@ -66,6 +67,8 @@ class RunContext:
     pull_slots: tuple[int, ...] = ()
     model_slots: tuple[tuple[str, str], ...] = ()  # (role, model), fleet-wide order
     previous: dict[str, str | None] = field(default_factory=dict)
+    # The selected hosts' node states, asked while the pre-flight reaches the store (None: not yet).
+    asking: Pending | None = None
 
     @property
     def registry(self):
@@ -126,6 +129,8 @@ def host_context(checked: CheckedInventory, selected: list[str]) -> RunContext:
 
 
 def _build(state: Any, inventory: Any, dry: bool) -> RunContext:
+    """The run's context; the node states are asked at the same time (each host's deploy takes its
+    own answer), so the store's round trips cost no time of their own."""
     checked = check_pyinfra(inventory)
     if isinstance(checked, Refused):
         raise refusal([str(p) for p in checked.problems])
@@ -134,7 +139,19 @@ def _build(state: Any, inventory: Any, dry: bool) -> RunContext:
         if warning.host is None or warning.host in selected:
             print(f"sentinelcam-models: warning: {warning}", file=sys.stderr)
     ctx = host_context(checked, selected)
+    ctx.asking = start(inventory, checked, ctx.selected)
+    try:
+        _store_and_datasinks(ctx, inventory, dry)
+    except BaseException:  # a refused run asks its nodes nothing more
+        if ctx.asking is not None:
+            ctx.asking.cancel()
+        raise
+    return ctx
 
+
+def _store_and_datasinks(ctx: RunContext, inventory: Any, dry: bool) -> None:
+    """The store's checks, the served roots, the datasinks' windows, Coral and the policy."""
+    checked, selected = ctx.checked, list(ctx.selected)
     primary_settings = checked.settings.get(checked.primary)
     if primary_settings is None:
         raise refusal([f"the primary datasink {checked.primary!r} is not in the inventory"])
@@ -229,7 +246,6 @@ def _build(state: Any, inventory: Any, dry: bool) -> RunContext:
     # the policy is written once per command.
     if not dry and checked.primary not in selected and not primary.data.get(POLICY_WRITTEN):
         _write_policy(ctx, store)
-    return ctx
 
 
 def _serve_mirror(checked: CheckedInventory, inventory: Any, name: str) -> None:
