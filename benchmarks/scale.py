@@ -18,7 +18,10 @@ their real sizes:
   copies of the changed files.
 
 The health gate's settle period is 0 here (its cost is benchmarks/run.py's measure 6): the first
-rollout is compared with moving the bytes. Results: benchmarks/results-scale.json and a Markdown
+rollout is compared with moving the bytes. With PROBES=off the registry's model probes are left out
+too (the gate then only checks the restarted services): the shipped probes load every model with
+OpenCV/scikit-learn on each node, CPU work that here all nodes share with two cores (on a fleet each
+node has its own CPU). The results say which (``"probes"``). Results: benchmarks/results-scale.json and a Markdown
 table on stdout for the README.
 """
 
@@ -46,6 +49,7 @@ from common import (
     timed,
 )
 
+from devfleet import demo
 from devfleet import fleet as fleet_mod
 from sentinelcam_models.core import catalog
 from sentinelcam_models.store.bundle import bundle_source
@@ -54,6 +58,7 @@ from sentinelcam_models.store.local import LocalStore
 SIZES = [int(s) for s in os.environ.get("SIZES", "20 50 100 200").split()]
 REPEAT = int(os.environ.get("REPEAT", "3"))
 SCALE = float(os.environ.get("SCALE", "0.1"))
+PROBES = os.environ.get("PROBES", "on")  # "off": the registry's probes left out (see above)
 FLOOR_DIR = "/tmp/sentinelcam-floor"
 SSH = "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=15"
 
@@ -118,13 +123,17 @@ def floor(fleet, summary: dict, address: dict[str, str], width: int) -> float:
 def measure(nodes: int) -> dict:
     fleet = fleet_of(nodes)
     site = site_for(fleet, SCALE, settle=0)
+    if PROBES == "off":
+        for model in demo.load_registry(site.registry).models:
+            site.set_model_keys(model, probe=None)
     summary = inventory_summary(site)
     address = {n["name"]: n["address"] for n in fleet.nodes}
     datasinks = fleet.names("datasinks")
     primary = summary["primary"]
     deploy = pyinfra(site, "deploys/models.py")
     watch = [address[d] for d in datasinks]
-    result: dict = {"nodes": nodes, "datasinks": len(datasinks)}
+    load = os.getloadavg()[0]
+    result: dict = {"nodes": nodes, "datasinks": len(datasinks), "probes": PROBES}
 
     width = window(fleet, primary)
     result["window"] = width
@@ -143,6 +152,8 @@ def measure(nodes: int) -> dict:
         "controller_rss_kb_per_node": round(first.max_rss_mb * 1024 / nodes, 1),
         "peak_ssh_sessions": {n: first.sessions.get(address[n], 0) for n in datasinks},
         "session_samples": first.samples,
+        "load_before": round(load, 2),
+        "load_after_first": round(os.getloadavg()[0], 2),
     }
     base, noop = [], []
     for _ in range(REPEAT):
