@@ -17,7 +17,7 @@ from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation
 
 from facts.shell import script, words
 from operations.datasink import SSH_OPTIONS, caller_connector_args, in_window
-from sentinelcam_models.core.rollout import STAGING_ROOT, Carry, Prune, Pull
+from sentinelcam_models.core.rollout import STAGING_ROOT, Carry, FacelistStep, Prune, Pull
 
 
 @operation(is_idempotent=False)
@@ -30,6 +30,7 @@ def pull(
     tries: int = 6,
     window: tuple[str, int] | None = None,
     then: StringCommand | None = None,
+    facelist: FacelistStep | None = None,
 ):
     """
     Pull model versions from a datasink in one rsync/SSH session, verify each, rename each into place.
@@ -43,6 +44,8 @@ def pull(
     + window: ``(datasink, limit)``: at most ``limit`` hosts of this run pull from it at once
     + then: a command run right after the pull, in the same operation (a filled mirror's served
       roots, ``serve_command``: nodes pull from them in the next operation)
+    + facelist: a datasink's face list files to fetch and place too, in the same window (the
+      ``facelist`` operation then only switches ``facelist_current.csv``)
 
     **Example:**
 
@@ -56,14 +59,40 @@ def pull(
             _sudo=True, _sudo_user="ops",
         )
     """
-    if not items:
+    if not items and facelist is None:
         host.noop("every version is installed and matches the store")
         return
+    commands = []
+    if items:
+        commands.append(_pull_command(items, models_path, source, port, node_owned, tries))
+    if facelist is not None:
+        commands.append(
+            _facelist_command(facelist.version, facelist.directory, source, port, tries, False)
+        )
+    for command in commands:
+        if window is None:
+            yield command
+        else:
+            yield FunctionCommand(
+                in_window, (command, window[0], window[1], caller_connector_args()), {}
+            )
+    if then is not None:
+        yield then
+
+
+def _pull_command(
+    items: Sequence[Pull],
+    models_path: str,
+    source: str,
+    port: int,
+    node_owned: Sequence[str],
+    tries: int,
+) -> StringCommand:
     lines = "\n".join(
         f"{i.model} {i.version} {i.digest} {i.link or '-'} {1 if i.keep_node_owned else 0}"
         for i in items
     )
-    command = script(
+    return script(
         "pull.sh",
         {
             "what": ", ".join(f"{i.model} {i.version}" for i in items),
@@ -77,14 +106,6 @@ def pull(
             "items": lines,
         },
     )
-    if window is None:
-        yield command
-    else:
-        yield FunctionCommand(
-            in_window, (command, window[0], window[1], caller_connector_args()), {}
-        )
-    if then is not None:
-        yield then
 
 
 @operation()
@@ -118,7 +139,13 @@ def facelist(version: str, directory: str, source: str, port: int = 22, tries: i
     + port: its SSH port
     + tries: attempts when the datasink drops the connection
     """
-    yield script(
+    yield _facelist_command(version, directory, source, port, tries, True)
+
+
+def _facelist_command(
+    version: str, directory: str, source: str, port: int, tries: int, switch: bool
+) -> StringCommand:
+    return script(
         "facelist.sh",
         {
             "what": f"face list {version}",
@@ -128,6 +155,7 @@ def facelist(version: str, directory: str, source: str, port: int = 22, tries: i
             "port": str(port),
             "ssh": SSH_OPTIONS,
             "tries": str(tries),
+            "switch": "1" if switch else "0",
         },
     )
 

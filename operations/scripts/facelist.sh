@@ -1,6 +1,7 @@
 # A datasink's face list: facelist_V.csv and facedata_V.hdf5 from the store, verified, placed once
 # (never overwritten), and facelist_current.csv switched by rename (operations/models.py: facelist).
-# Set before this body: what dir v src port ssh tries
+# Set before this body: what dir v src port ssh tries; switch=0: place the files only (the pull
+# operation fetches them beside the models; the face list operation then only switches).
 : "${dir?}" "${v?}" "${src?}" "${port?}" "${ssh?}"
 { mkdir -p "$dir" && cd "$dir"; } || fail "cannot create $dir"
 stg=".$v.partial"
@@ -16,5 +17,6 @@ if [ ! -e "facelist_$v.csv" ] || [ ! -e "facedata_$v.hdf5" ]; then
     [ -e "facedata_$v.hdf5" ] || mv -T "$stg/facedata.hdf5" "facedata_$v.hdf5" || fail "cannot place facedata_$v.hdf5"
 fi
 rm -rf "$stg"
+[ "${switch:-1}" = 1 ] || exit 0
 { ln -sfn "facelist_$v.csv" .facelist_current.tmp && mv -T .facelist_current.tmp facelist_current.csv; } \
     || fail "cannot switch facelist_current.csv"

@@ -185,12 +185,20 @@ def _pulls(host: Any, ctx: RunContext, actions: HostActions, service: dict[str, 
         ("Fill mirror stores", ctx.fill_slots, fill_roots),
         ("Install models", ctx.pull_slots, node_roots),
     )
+    # A datasink's missing face list files come in the first node pull operation, in the same
+    # window (its face list operation then only switches the link): not one more round of its own.
+    facelist = actions.facelist if actions.facelist and actions.facelist.needs_files else None
+    plan = ctx.checked.plans[host.name]
     for stage, slots, roots in host.loop(stages):
         for index in host.loop(slots):
             session = sessions.get(roots[index]) if index < len(roots) else None
-            if session is None:
+            first_node_pull = stage == "Install models" and index == 0
+            same_source = session is None or session.source == plan.source
+            fetch = facelist if first_node_pull and same_source else None
+            if session is None and fetch is None:
                 continue
-            datasink = ctx.datasinks[session.source]
+            source = session.source if session is not None else plan.source
+            datasink = ctx.datasinks[source]
             then = None
             if stage == "Fill mirror stores":
                 # The mirror serves each role only its served root (core/serving.py); the
@@ -204,14 +212,15 @@ def _pulls(host: Any, ctx: RunContext, actions: HostActions, service: dict[str, 
                 )
             models.pull(
                 name=stage,
-                items=session.items,
-                models_path=session.models_path,
+                items=session.items if session is not None else (),
+                models_path=session.models_path if session is not None else "",
                 source=datasink.source,
                 port=datasink.port,
                 node_owned=catalog.node_owned(catalog.FACE_MODEL),
                 tries=settings.pull_tries,
-                window=(session.source, datasink.window),
+                window=(source, datasink.window),
                 then=then,
+                facelist=fetch,
                 **service,
             )
 

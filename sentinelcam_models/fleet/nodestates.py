@@ -33,8 +33,8 @@ def ask(host: Any, checked: CheckedInventory) -> NodeState:
 
 
 def _connected(inventory: Any, selected: tuple[str, ...] | list[str]) -> list[Any]:
-    hosts = [inventory.get_host(name) for name in selected]
-    return [h for h in hosts if getattr(h, "connected", False)]
+    hosts = [inventory.get_host(name, None) for name in selected]
+    return [h for h in hosts if h is not None and getattr(h, "connected", False)]
 
 
 def _ask_each(hosts: list[Any], checked: CheckedInventory) -> Answers:

@@ -188,6 +188,19 @@ def test_pull_reinstall_keeps_the_nodes_own_face_files(tmp_path, store, shim):
     assert (version / "baselines.hdf5").read_bytes() == FACE_FILES["baselines.hdf5"]
 
 
+def facelist(shim: Path, directory: Path, version: str, switch: str) -> subprocess.CompletedProcess:
+    return run_script(
+        "facelist.sh",
+        shim,
+        dir=str(directory),
+        v=version,
+        src="ops@data1",
+        port="22",
+        ssh="ssh -o BatchMode=yes",
+        switch=switch,
+    )
+
+
 def original_copy(root: Path, files: dict[str, bytes]) -> Path:
     """A version directory as the original's deploys left it: the files, no manifest."""
     version = root / "face_recognition/2025-01-01"
@@ -203,6 +216,25 @@ FACE_FILES = {
     "facelist.csv": valid("facelist.csv", "store list"),
     "facedata.hdf5": valid("facedata.hdf5", "store data"),
 }
+
+
+def test_facelist_places_the_files_in_the_pull_then_only_switches(tmp_path, store, shim):
+    publish(store, "face_recognition", "2025-01-01", FACE_FILES)
+    directory = tmp_path / "faces"
+    fetched = facelist(shim, directory, "2025-01-01", "0")  # in the pull operation
+    assert fetched.returncode == 0, fetched.stderr
+    assert (directory / "facelist_2025-01-01.csv").read_bytes() == FACE_FILES["facelist.csv"]
+    assert (directory / "facedata_2025-01-01.hdf5").read_bytes() == FACE_FILES["facedata.hdf5"]
+    assert not os.path.lexists(directory / "facelist_current.csv")  # not switched yet
+    shutil.rmtree(store / "face_recognition")  # the switch needs no datasink
+    switched = facelist(shim, directory, "2025-01-01", "1")
+    assert switched.returncode == 0, switched.stderr
+    assert os.readlink(directory / "facelist_current.csv") == "facelist_2025-01-01.csv"
+    assert sorted(p.name for p in directory.iterdir()) == [
+        "facedata_2025-01-01.hdf5",
+        "facelist_2025-01-01.csv",
+        "facelist_current.csv",
+    ]
 
 
 def test_pull_adopts_a_manifest_less_copy_with_the_store_s_bytes_in_place(tmp_path, store, shim):
