@@ -12,7 +12,7 @@ from pyinfra.api import QuoteString, StringCommand, operation
 
 from facts.shell import body
 from sentinelcam_models.core.registry import BUILTIN_PROBE
-from sentinelcam_models.core.rollout import Gate
+from sentinelcam_models.core.rollout import Gate, Probe
 from sentinelcam_models.core.untrusted import as_bytes
 
 SERVICE_RESTART = ("sudo", "-n", "systemctl", "restart")
@@ -27,6 +27,21 @@ def probe_argv(argv: tuple[str, ...]) -> list[str]:
     python, model, *files = argv[1:]
     source = body("model_probe.py")
     return ["sh", "-c", WITH_SERVICE_PYTHON, "sh", python, "-c", source, model, *files]
+
+
+def probe_entry(probe: Probe) -> dict:
+    """A probe as the gate program reads it. The shipped probe's entries say how many of their
+    last arguments are the model's own (``shared``): those with the same Python run in one
+    process, which imports the loaders once (health_gate.py: ``probe_together``)."""
+    entry = {
+        "model": probe.model,
+        "version": probe.version,
+        "argv": probe_argv(probe.argv),
+        "timeout": probe.timeout,
+    }
+    if probe.argv[:1] == (BUILTIN_PROBE,):
+        entry["shared"] = len(probe.argv) - 2  # MODEL FILE...
+    return entry
 
 
 @operation(is_idempotent=False)
@@ -55,15 +70,7 @@ def gate(
         "services": list(spec.services),
         "settle": spec.settle,
         "timeout": spec.timeout,
-        "probes": [
-            {
-                "model": p.model,
-                "version": p.version,
-                "argv": probe_argv(p.argv),
-                "timeout": p.timeout,
-            }
-            for p in spec.probes
-        ],
+        "probes": [probe_entry(p) for p in spec.probes],
         "check": list(spec.check),
         "as_service": as_service,
         "restart": list(restart_prefix),

@@ -109,10 +109,61 @@ NOTES: list[str] = []  # what passing probes could not check (a library or a Cor
 
 def probe(spec, as_service, failures):
     code, out = run(as_service + spec["argv"], timeout=spec["timeout"])
+    judge(spec, code, out, failures)
+
+
+def judge(spec, code, out, failures):
     if code != 0:
         failures.append(f"probe {spec['model']} {spec['version']} failed (exit {code}): {out}")
     elif "note: " in out:
         NOTES.append(f"probe {spec['model']} {spec['version']}: {out}")
+
+
+RESULT = "sentinelcam-probe "
+
+
+def probe_together(specs, as_service, failures):
+    """Probes whose command lines differ only in their last ``shared`` arguments (the shipped
+    probe with one Python: ``... -c PROGRAM MODEL FILE...``) run in one process, ``--each``: the
+    loaders are imported once. Each model gets the exit code and output it would have had alone;
+    a model the process did not reach (it timed out or died) gets the process's."""
+    first = specs[0]
+    prefix = first["argv"][: -first["shared"]]
+    each = [p["argv"][-p["shared"] :] for p in specs]
+    timeout = sum(p["timeout"] for p in specs)  # the models load one after another
+    argv = as_service + prefix + ["--each", json.dumps(each)]
+    try:
+        proc = subprocess.run(argv, capture_output=True, timeout=timeout)
+        code, text = proc.returncode, (proc.stdout + proc.stderr).decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as exc:
+        code, text = (
+            124,
+            ((exc.stdout or b"").decode("utf-8", "replace") + f"\ntimed out after {timeout} s"),
+        )
+    except OSError as exc:
+        code, text = 127, str(exc)
+    results: dict[int, tuple[int, str]] = {}
+    other: list[str] = []
+    for line in text.splitlines():
+        if not line.startswith(RESULT):
+            if line.strip():
+                other.append(line.strip())
+            continue
+        try:
+            result = json.loads(line[len(RESULT) :])
+            index, got, out = result["index"], result["code"], result["out"]
+        except (ValueError, TypeError, KeyError):
+            continue
+        if (
+            isinstance(index, int)
+            and 0 <= index < len(specs)
+            and isinstance(got, int)
+            and isinstance(out, str)
+        ):
+            results.setdefault(index, (got, out[:2000]))
+    for index, spec in enumerate(specs):
+        got, out = results.get(index, (code or 1, " | ".join(other[-3:])))
+        judge(spec, got, out, failures)
 
 
 def check_all(spec, services):
@@ -121,9 +172,15 @@ def check_all(spec, services):
         threading.Thread(target=settle, args=(s, spec["settle"], spec["timeout"], failures))
         for s in services
     ]
+    together: dict = {}
+    for p in spec["probes"]:
+        key = tuple(p["argv"][: -p["shared"]]) if p.get("shared") else ("alone", id(p))
+        together.setdefault(key, []).append(p)
     threads += [
-        threading.Thread(target=probe, args=(p, spec["as_service"], failures))
-        for p in spec["probes"]
+        threading.Thread(target=probe_together, args=(group, spec["as_service"], failures))
+        if len(group) > 1
+        else threading.Thread(target=probe, args=(group[0], spec["as_service"], failures))
+        for group in together.values()
     ]
     if spec["check"]:
         threads.append(

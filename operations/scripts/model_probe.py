@@ -19,8 +19,16 @@ facedata.py) and runs one forward pass on a synthetic image:
 A library the node lacks (or a Coral it does not have) is reported on stdout as one
 ``note: ...`` line and the probe passes: the gate records the note. A file that does not load
 is one line on stderr and exit 1. Standard library plus the loaders themselves.
+
+    PYTHON -c "$(cat model_probe.py)" --each '[["MODEL", "FILE", ...], ...]'
+
+loads several models in turn in one process (the gate's probes that share a Python: OpenCV,
+NumPy and scikit-learn are imported once, not once per model) and prints one line per model,
+``sentinelcam-probe {"index": i, "code": 0|1, "out": "..."}``, as it finishes it: the exit code
+and output the single form would have given.
 """
 
+import json
 import os
 import pickle
 import sys
@@ -197,22 +205,50 @@ def probe(model, files):
     return None
 
 
+def one(model, files):
+    """(exit code, output lines) of probing ``model``'s ``files``, as the single form gives them."""
+    NOTES.clear()
+    try:
+        probe(model, files)
+    except Refused as exc:
+        return 1, [f"{model}: {exc}"]
+    except OSError as exc:
+        return 1, [f"{model}: {first_line(exc)}"]
+    return 0, NOTES[:3]
+
+
+def each(argv):
+    """``--each JSON``: every ``[MODEL, FILE...]`` in turn, one result line each."""
+    try:
+        items = json.loads(argv[0]) if len(argv) == 1 else None
+    except ValueError:
+        items = None
+    if not isinstance(items, list) or not all(
+        isinstance(i, list) and len(i) >= 2 and all(isinstance(a, str) for a in i) for i in items
+    ):
+        print('usage: model_probe.py --each \'[["MODEL", "FILE", ...], ...]\'', file=sys.stderr)
+        return 2
+    for index, (model, *files) in enumerate(items):
+        try:
+            code, lines = one(model, files)
+        except Exception as exc:  # one model's loader failing oddly fails that model alone
+            code, lines = 1, [f"{model}: {first_line(exc)}"]
+        result = {"index": index, "code": code, "out": " | ".join(lines)}
+        print("sentinelcam-probe " + json.dumps(result, sort_keys=True), flush=True)
+    return 0
+
+
 def main(argv):
+    if argv[:1] == ["--each"]:
+        return each(argv[1:])
     if len(argv) < 2:
         print("usage: model_probe.py MODEL FILE...", file=sys.stderr)
         return 2
     model, files = argv[0], argv[1:]
-    try:
-        probe(model, files)
-    except Refused as exc:
-        print(f"{model}: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"{model}: {first_line(exc)}", file=sys.stderr)
-        return 1
-    for line in NOTES[:3]:
-        print(line)
-    return 0
+    code, lines = one(model, files)
+    for line in lines:
+        print(line, file=sys.stderr if code else sys.stdout)
+    return code
 
 
 if __name__ == "__main__":

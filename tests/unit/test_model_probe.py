@@ -87,3 +87,65 @@ def test_the_gate_records_a_passing_probes_note(tmp_path):
     assert note in done.stdout
     record = json.loads((tmp_path / "state" / "health.json").read_text())
     assert record["status"] == "passed" and record["detail"].endswith(note)
+
+
+def test_each_gives_every_model_what_the_single_form_gives(tmp_path):
+    pickle_file, t7 = tmp_path / "facemodel.pickle", tmp_path / "a.t7"
+    pickle_file.write_bytes(valid("facemodel.pickle"))
+    t7.write_bytes(valid("a.t7"))
+    items = [
+        ["face_recognition", str(pickle_file)],
+        ["haarcascades", str(tmp_path / "haarcascade_eye.xml")],  # not installed
+        ["openface_torch", str(t7)],
+    ]
+    done = run_probe("--each", json.dumps(items))
+    assert done.returncode == 0, done.stderr
+    results = [
+        json.loads(line.removeprefix("sentinelcam-probe ")) for line in done.stdout.splitlines()
+    ]
+    for index, (model, *files) in enumerate(items):
+        alone = run_probe(model, *files)
+        assert results[index] == {
+            "index": index,
+            "code": alone.returncode,
+            "out": (alone.stdout + alone.stderr).strip(),
+        }
+
+
+def test_the_gate_runs_the_shipped_probes_of_one_python_in_one_process(tmp_path):
+    """Loading OpenCV or scikit-learn once per model costs more than the loads: the gate's
+    shipped probes that share a Python run together, each still judged on its own."""
+    from operations.health import probe_entry  # noqa: PLC0415
+    from sentinelcam_models.core.rollout import Probe  # noqa: PLC0415
+
+    log = tmp_path / "started"
+    venv = tmp_path / "venv" / "bin" / "python3"
+    venv.parent.mkdir(parents=True)
+    venv.write_text(f'#!/bin/sh\necho started >> {log}\nexec {sys.executable} -S "$@"\n')
+    venv.chmod(0o755)
+    t7 = tmp_path / "a.t7"
+    t7.write_bytes(valid("a.t7"))
+    probes = [
+        Probe(
+            "openface_torch",
+            "2026-01-01",
+            (BUILTIN_PROBE, str(venv), "openface_torch", str(t7)),
+            30,
+        ),
+        Probe(
+            "haarcascades",
+            "2026-01-02",
+            (BUILTIN_PROBE, str(venv), "haarcascades", str(tmp_path / "eye.xml")),
+            30,
+        ),
+        Probe("face_detection", "2026-01-03", ("sh", "-c", "echo alone; exit 3"), 30),
+    ]
+    done = gate(tmp_path / "bin", tmp_path, probes=[probe_entry(p) for p in probes])
+    assert done.returncode == 1
+    assert log.read_text() == "started\n"  # both shipped probes, one process
+    assert (
+        f"probe haarcascades 2026-01-02 failed (exit 1): haarcascades: {tmp_path / 'eye.xml'} "
+        "is not installed" in done.stderr
+    )
+    assert "probe face_detection 2026-01-03 failed (exit 3): alone" in done.stderr
+    assert "openface_torch" not in done.stderr  # it loaded (noted: no cv2 here)
