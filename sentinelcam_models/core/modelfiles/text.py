@@ -86,10 +86,6 @@ def check_facelist(handle: BinaryIO, size: int) -> None:
         raise Fault(f"the header lacks {', '.join(missing)}")
 
 
-class _CascadeSeen(Exception):
-    pass
-
-
 def check_haarcascade(handle: BinaryIO, size: int) -> None:
     if size > TEXT_MAX:
         raise Fault(f"{size} bytes, more than {TEXT_MAX} for a cascade")
