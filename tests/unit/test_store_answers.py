@@ -6,11 +6,13 @@ Coral file missing or altered when the answer was nonsense).
 The stores here are stand-ins answering through the ``Store`` interface (``call``), the way a
 local store, the SSH agent or a future transport answers; store/agent.py is the shape of a good
 answer: ``exists`` is true or false, ``coral_files`` maps each plain file name in
-``coral_packages/`` to its sha256 (None for an entry that is not a regular file).
+``coral_packages/`` to its sha256 (None for an entry that is not a regular file), ``install_coral``
+lists the plain file names it stored.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from types import SimpleNamespace
 
@@ -18,7 +20,7 @@ import pytest
 
 from sentinelcam_models.core.problems import CheckFailed
 from sentinelcam_models.fleet import preflight, usecases
-from sentinelcam_models.fleet.answers import coral_files, store_exists
+from sentinelcam_models.fleet.answers import coral_files, coral_installed, store_exists
 from sentinelcam_models.fleet.inventory import check_pyinfra, load_pyinfra_inventory
 from sentinelcam_models.fleet.stores import RemoteClient
 from tests.support.units import ROOT
@@ -48,6 +50,14 @@ MALFORMED_CORAL_FILES = {
 }
 
 
+MALFORMED_INSTALLED = {
+    "a string": DEB,
+    "a mapping": dict(DIGESTS),
+    "a number in the list": [DEB, 5],
+    "a path in the list": [f"../{DEB}"],
+}
+
+
 def one_malformed_line(message: str, command: str) -> None:
     assert "\n" not in message and "\x1b" not in message
     assert f"{WHERE}: the store's {command} answer is malformed (" in message
@@ -61,6 +71,8 @@ def test_good_answers_are_read_as_they_are():
     assert store_exists(False, WHERE) is False
     assert coral_files({}, WHERE) == {}
     assert coral_files({**DIGESTS, "odd": None}, WHERE) == {**DIGESTS, "odd": None}
+    assert coral_installed([], WHERE) == ()
+    assert coral_installed([DEB, TFLITE], WHERE) == (DEB, TFLITE)
 
 
 @pytest.mark.parametrize("answer", MALFORMED_EXISTS.values(), ids=MALFORMED_EXISTS.keys())
@@ -93,8 +105,12 @@ class Answering:
 
 @pytest.fixture(scope="module")
 def coral_inventory(tmp_path_factory):
+    return coral_inventory_of(tmp_path_factory.mktemp("inventory"))
+
+
+def coral_inventory_of(directory):
     """The shipped inventories with the Coral runtime files' sha256 recorded in the registry."""
-    root = tmp_path_factory.mktemp("inventory") / "inventories"
+    root = directory / "inventories"
     shutil.copytree(ROOT / "inventories", root, ignore=shutil.ignore_patterns("__pycache__"))
     registry = root / "group_data" / "model_registry.yaml"
     text = registry.read_text()
@@ -189,3 +205,22 @@ def test_coral_fetch_refuses_a_malformed_coral_files_answer_before_it_asks(answe
         usecases.coral_fetch(session, None, False, ui)  # type: ignore[arg-type]
     one_malformed_line(str(refused.value), "coral_files")
     assert store.calls == ["coral_files"]
+
+
+@pytest.mark.parametrize("answer", MALFORMED_INSTALLED.values(), ids=MALFORMED_INSTALLED.keys())
+def test_coral_fetch_reports_a_malformed_install_coral_answer_in_one_line(
+    tmp_path, monkeypatch, answer
+):
+    """The store holds every file already (nothing is downloaded); what it says it stored is
+    read before it is logged or shown."""
+    log = tmp_path / "actions.log"
+    monkeypatch.setenv("SENTINELCAM_ACTION_LOG", str(log))
+    _, checked = coral_inventory_of(tmp_path)
+    store = Answering({"coral_files": dict(DIGESTS)})
+    store.install_coral = lambda staged, files: answer
+    session = SimpleNamespace(checked=checked, store=lambda: store)
+    ui = SimpleNamespace(confirm=lambda question: None, work=lambda label: contextlib.nullcontext())
+    with pytest.raises(CheckFailed) as refused:
+        usecases.coral_fetch(session, None, False, ui)  # type: ignore[arg-type]
+    one_malformed_line(str(refused.value), "install_coral")
+    assert not log.exists()
