@@ -105,12 +105,8 @@ class Answering:
 
 @pytest.fixture(scope="module")
 def coral_inventory(tmp_path_factory):
-    return coral_inventory_of(tmp_path_factory.mktemp("inventory"))
-
-
-def coral_inventory_of(directory):
     """The shipped inventories with the Coral runtime files' sha256 recorded in the registry."""
-    root = directory / "inventories"
+    root = tmp_path_factory.mktemp("inventory") / "inventories"
     shutil.copytree(ROOT / "inventories", root, ignore=shutil.ignore_patterns("__pycache__"))
     registry = root / "group_data" / "model_registry.yaml"
     text = registry.read_text()
@@ -209,13 +205,13 @@ def test_coral_fetch_refuses_a_malformed_coral_files_answer_before_it_asks(answe
 
 @pytest.mark.parametrize("answer", MALFORMED_INSTALLED.values(), ids=MALFORMED_INSTALLED.keys())
 def test_coral_fetch_reports_a_malformed_install_coral_answer_in_one_line(
-    tmp_path, monkeypatch, answer
+    coral_inventory, tmp_path, monkeypatch, answer
 ):
     """The store holds every file already (nothing is downloaded); what it says it stored is
     read before it is logged or shown."""
     log = tmp_path / "actions.log"
     monkeypatch.setenv("SENTINELCAM_ACTION_LOG", str(log))
-    _, checked = coral_inventory_of(tmp_path)
+    _, checked = coral_inventory
     store = Answering({"coral_files": dict(DIGESTS)})
     store.install_coral = lambda staged, files: answer
     session = SimpleNamespace(checked=checked, store=lambda: store)
