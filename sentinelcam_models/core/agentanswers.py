@@ -154,6 +154,17 @@ def _serve(result: Any, arguments: Mapping[str, Any], problems: list[str]) -> No
         problems.append(f"serve: {short(result, 160)} is not a report per served root")
 
 
+def _batch(result: Any, arguments: Mapping[str, Any], problems: list[str]) -> None:
+    """The outer list only: each command's document is read as that command's answer."""
+    calls = arguments.get("calls") or ()
+    if (
+        not isinstance(result, list)
+        or not 0 < len(result) <= len(calls)
+        or not all(isinstance(d, dict) and isinstance(d.get("ok"), bool) for d in result)
+    ):
+        problems.append(f"batch: {short(result, 160)} is not one document per command run")
+
+
 CHECKS: dict[str, Callable[[Any, Mapping[str, Any], list[str]], None]] = {
     "exists": _exists,
     "versions": _versions,
@@ -166,6 +177,7 @@ CHECKS: dict[str, Callable[[Any, Mapping[str, Any], list[str]], None]] = {
     "coral_files": _coral_files,
     "write_policy": _write_policy,
     "serve": _serve,
+    "batch": _batch,
 }
 
 

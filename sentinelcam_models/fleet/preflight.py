@@ -183,9 +183,26 @@ def _store_and_datasinks(ctx: RunContext, inventory: Any, dry: bool) -> None:
         )
 
     problems: list[str] = []
+    # What each node key may read on the primary (core/serving.py): its role's served root. A
+    # real run updates them in the check's own agent run (one round trip), which serves only a
+    # store the check found sound: a refused run changes nothing.
+    served, coral_served = served_roots(checked, checked.primary)
+    serve: list[tuple[str, dict[str, Any]]] = (
+        [] if dry else [("serve", {"roots": served, "coral": coral_served})]
+    )
+    served_answer: Any = None
     if wanted:
+        check = {"wanted": sorted(wanted), "required": required}
         try:
-            found = store.call("check", wanted=sorted(wanted), required=required)
+            if serve:
+                answers = store.batch([("check", check), *serve], after_sound_check=True)
+                found = answers[0]
+                if isinstance(found, Exception):
+                    raise found
+                if len(answers) > 1:
+                    serve, served_answer = [], answers[1]
+            else:
+                found = store.call("check", **check)
         except OperatorError as exc:
             raise refusal([f"host {checked.primary}: cannot check the store: {exc}"]) from None
         except Exception as exc:  # connection errors come in many types
@@ -207,15 +224,15 @@ def _store_and_datasinks(ctx: RunContext, inventory: Any, dry: bool) -> None:
             )
     if problems:
         raise refusal(problems)
-    if not dry:
-        # What each node key may read on the primary (core/serving.py): its role's served root.
-        served, coral_served = served_roots(checked, checked.primary)
-        try:
-            store.call("serve", roots=served, coral=coral_served)
-        except Exception as exc:  # every pull from the primary reads these roots
-            raise refusal(
-                [f"host {checked.primary}: cannot update the served roots: {one_line(str(exc))}"]
-            ) from None
+    try:
+        for command, arguments in serve:  # not served with the check: now
+            served_answer = store.call(command, **arguments)
+        if isinstance(served_answer, Exception):
+            raise served_answer
+    except Exception as exc:  # every pull from the primary reads these roots
+        raise refusal(
+            [f"host {checked.primary}: cannot update the served roots: {one_line(str(exc))}"]
+        ) from None
 
     # Datasinks the selected hosts pull from: address, port, and the sshd's handshake budget.
     sources = {

@@ -81,6 +81,24 @@ class RemoteStore:
         text = "\n".join(line.line for line in output if line.buffer_name == "stdout")
         return parse_answer(self.settings.name, self.where, command, arguments, text, output)
 
+    def batch(self, calls: list[tuple[str, dict[str, Any]]], after_sound_check: bool) -> list[Any]:
+        """Several commands in one agent run (one round trip): for each command run, its result
+        or the exception ``call`` would have raised; the commands the agent did not run (after
+        one that failed, or, with ``after_sound_check``, after a check that found a problem)
+        are left out."""
+        documents = self.call(
+            "batch", calls=[[c, a] for c, a in calls], after_sound_check=after_sound_check
+        )
+        results: list[Any] = []
+        for (command, arguments), document in zip(calls, documents, strict=False):
+            try:
+                results.append(
+                    checked_answer(self.settings.name, self.where, command, arguments, document)
+                )
+            except OperatorError as exc:
+                results.append(exc)
+        return results
+
     def upload(self, src: Path) -> str:
         """rsync ``src`` into a new hidden upload directory in the store; its name.
 
@@ -119,6 +137,11 @@ def parse_answer(
                 f"host {host}: the store agent did not answer ({errors or exc or 'no output'})"
             )
         ) from None
+    return checked_answer(host, where, command, arguments, answer)
+
+
+def checked_answer(host: str, where: str, command: str, arguments: dict, answer: Any) -> Any:
+    """``command``'s result from its parsed document, or its error raised as the CLI shows it."""
     if not isinstance(answer, dict) or not isinstance(answer.get("ok"), bool):
         raise CheckFailed(f"host {host}: the store agent's answer is not a store agent document")
     if not answer["ok"]:

@@ -15,6 +15,7 @@ one line with its type, exit 1. Standard library only.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -200,6 +201,57 @@ def _write_policy(store: LocalStore, args: Args) -> object:
     return str(store.write_policy(path, args.raw("policy"), args.path("data_path", None)))
 
 
+MAX_BATCH = 8
+
+
+def _sound(answer: dict) -> bool:
+    """A ``check`` answer that found every version it was asked about, without a problem."""
+    result = answer.get("result")
+    return (
+        answer.get("ok") is True
+        and isinstance(result, dict)
+        and all(
+            isinstance(a, dict) and a.get("digest") and not a.get("problems")
+            for a in result.values()
+        )
+    )
+
+
+def _batch(store: LocalStore, args: Args) -> object:
+    """Several commands in this one run (one round trip for the caller): ``calls`` is a list of
+    ``[COMMAND, ARGUMENTS]``; the answer lists each command's own document (what it alone would
+    print) in order. The calls after one that failed are not run; with ``after_sound_check``,
+    neither are those after a ``check`` that found a version missing or with a problem (the
+    deploy's pre-flight serves roots only for a sound store)."""
+    calls = args.raw("calls")
+    if (
+        not isinstance(calls, list)
+        or not 0 < len(calls) <= MAX_BATCH
+        or not all(
+            isinstance(c, list) and len(c) == 2 and isinstance(c[0], str) and isinstance(c[1], dict)
+            for c in calls
+        )
+    ):
+        raise BadInput(
+            f"batch: argument 'calls' must be 1 to {MAX_BATCH} [command, arguments] pairs"
+        )
+    for command, _arguments in calls:
+        if command == "batch" or command not in COMMANDS:
+            raise BadInput(one_line(f"batch: unknown command {command!r}"))
+    sound_only = args.flag("after_sound_check", False)
+    answers: list[dict] = []
+    for command, arguments in calls:
+        answers.append(_document(functools.partial(_call, store, command, arguments)))
+        if not answers[-1]["ok"] or (sound_only and command == "check" and not _sound(answers[-1])):
+            break
+    return answers
+
+
+def _call(store: LocalStore, command: str, data: dict) -> object:
+    handler, known = COMMANDS[command]
+    return handler(store, Args(command, data, known))
+
+
 COMMANDS: dict[str, tuple[Callable[[LocalStore, Args], object], set[str]]] = {
     "exists": (_exists, set()),
     "versions": (_versions, {"model"}),
@@ -212,6 +264,7 @@ COMMANDS: dict[str, tuple[Callable[[LocalStore, Args], object], set[str]]] = {
     "coral_files": (_coral_files, set()),
     "write_policy": (_write_policy, {"path", "policy", "data_path"}),
     "serve": (_serve, {"roots", "coral"}),
+    "batch": (_batch, {"calls", "after_sound_check"}),
 }
 
 
@@ -240,21 +293,26 @@ def run(argv: list[str]) -> object:
     return handler(LocalStore(store), args)
 
 
-def main(argv: list[str]) -> int:
-    """Run one command and print its one JSON document; return the exit code."""
+def _document(result: Callable[[], object]) -> dict:
+    """``{"ok": true, "result": ...}``, or the error as one line with its exit code."""
     try:
-        document: dict = {"ok": True, "result": run(argv)}
+        return {"ok": True, "result": result()}
     except OperatorError as exc:
         message = "; ".join(line for line in str(exc).splitlines() if line)
-        document = {"ok": False, "error": one_line(message), "exit_code": exc.exit_code}
+        return {"ok": False, "error": one_line(message), "exit_code": exc.exit_code}
     except KeyboardInterrupt:
-        document = {"ok": False, "error": "interrupted", "exit_code": EXIT_INTERRUPTED}
+        return {"ok": False, "error": "interrupted", "exit_code": EXIT_INTERRUPTED}
     except Exception as exc:
-        document = {
+        return {
             "ok": False,
             "error": one_line(f"{type(exc).__name__}: {exc}"),
             "exit_code": EXIT_CHECK_FAILED,
         }
+
+
+def main(argv: list[str]) -> int:
+    """Run one command and print its one JSON document; return the exit code."""
+    document = _document(lambda: run(argv))
     sys.stdout.write(json.dumps(document, sort_keys=True) + "\n")
     sys.stdout.flush()
     return 0 if document["ok"] else int(document["exit_code"])

@@ -25,6 +25,9 @@ class FakeStore:
             return {item: {"digest": "0" * 64, "problems": []} for item in arguments["wanted"]}
         return {}
 
+    def batch(self, calls, after_sound_check):
+        return [self.call(command, **arguments) for command, arguments in calls]
+
 
 @pytest.fixture
 def inventory_file(tmp_path):

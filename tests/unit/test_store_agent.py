@@ -393,3 +393,53 @@ def test_bundle_refuses_a_file_that_is_not_its_format_and_verify_deep_checks_it(
     assert not upload.exists() and not (root / "face_recognition" / "2026-03-01").exists()
     code, doc = run_bundle(program, elsewhere, "verify", {**args, "deep": True})
     assert code == 0 and doc["result"]["problems"] == ["not in the store"]
+
+
+def test_batch_checks_then_serves_in_one_run_only_a_sound_store(capsys, root, src):
+    """The deploy's pre-flight: the check and the served roots in one round trip; a check that
+    finds a version missing stops the batch, so a refused run serves nothing."""
+    LocalStore(root).publish("haarcascades", "2020-12-06", src, [])
+    check = {"wanted": ["haarcascades/2020-12-06"], "required": {}}
+    serve = {"roots": {"sentinel": ["haarcascades/2020-12-06"]}, "coral": []}
+    calls = [["check", check], ["serve", serve]]
+    code, doc = call(
+        capsys, "batch", {"store": str(root), "calls": calls, "after_sound_check": True}
+    )
+    assert code == 0 and doc["ok"], doc
+    checked, served = doc["result"]
+    assert checked["ok"] and checked["result"]["haarcascades/2020-12-06"]["problems"] == []
+    assert served == {
+        "ok": True,
+        "result": {"sentinel": {"placed": 1, "removed": 0}},
+    }  # one version
+    linked = root / ".served" / "sentinel" / "haarcascades" / "2020-12-06" / "haarcascade_eye.xml"
+    assert linked.read_bytes() == CASCADE
+
+    missing = {"wanted": ["haarcascades/2020-12-06", "haarcascades/2021-01-01"], "required": {}}
+    other = {"roots": {"outpost": ["haarcascades/2020-12-06"]}, "coral": []}
+    code, doc = call(
+        capsys,
+        "batch",
+        {
+            "store": str(root),
+            "calls": [["check", missing], ["serve", other]],
+            "after_sound_check": True,
+        },
+    )
+    assert code == 0 and len(doc["result"]) == 1  # the serve did not run
+    assert not (root / ".served" / "outpost").exists()
+
+
+@pytest.mark.parametrize(
+    "calls",
+    [
+        [],
+        [["batch", {}]],
+        [["rm", {}]],
+        [["exists"]],
+        [["exists", {}]] * 9,
+    ],
+)
+def test_batch_refuses_malformed_calls_before_running_any(capsys, root, calls):
+    code, doc = call(capsys, "batch", {"store": str(root), "calls": calls})
+    assert code == 2 and not doc["ok"] and doc["error"].startswith("batch: ")

@@ -1,11 +1,13 @@
-"""The pre-flight asks the selected hosts' node states while it reaches the store (issue 22.8): the
-store's round trips then cost no time of their own, each host's deploy takes its own answer without
-asking again, and a refused run stops asking."""
+"""The pre-flight's round trips (issue 22.8): it asks the selected hosts' node states while it
+reaches the store (each host's deploy takes its own answer without asking again; a refused run
+stops asking), and it checks the store and updates the served roots in one agent run, which
+serves nothing when the check finds a problem."""
 
 from __future__ import annotations
 
 import shutil
 from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
 
@@ -16,19 +18,36 @@ from tests.support.units import ROOT
 
 
 class FakeStore:
-    """The primary's store; ``check`` answers every version present, or missing with ``missing``."""
+    """The primary's store; ``check`` answers every version present, or missing with ``missing``.
+    ``trips`` lists the commands of each agent run."""
 
     missing = False
+    trips: ClassVar[list[list[str]]] = []
 
     def __init__(self, host, settings):
         self.where = f"{settings.name}:/store"
 
-    def call(self, command, **arguments):
+    def _run(self, command, arguments):
         if command == "check":
             if FakeStore.missing:
                 return {}
             return {item: {"digest": "0" * 64, "problems": []} for item in arguments["wanted"]}
         return {}
+
+    def call(self, command, **arguments):
+        FakeStore.trips.append([command])
+        return self._run(command, arguments)
+
+    def batch(self, calls, after_sound_check):
+        assert after_sound_check
+        FakeStore.trips.append([])
+        answers = []
+        for command, arguments in calls:
+            FakeStore.trips[-1].append(command)
+            answers.append(self._run(command, arguments))
+            if command == "check" and FakeStore.missing:
+                break  # as the agent does after a check that found a problem
+        return answers
 
 
 @pytest.fixture
@@ -39,6 +58,7 @@ def inventory(tmp_path, monkeypatch):
     monkeypatch.setattr(preflight, "RemoteStore", FakeStore)
     monkeypatch.setattr(preflight, "_max_startups", lambda host: 10)
     monkeypatch.setattr(FakeStore, "missing", False)
+    monkeypatch.setattr(FakeStore, "trips", [])
     inventory = load_pyinfra_inventory(tmp_path / "inventories" / "production.py", None)
     asked: list[str] = []
     for h in inventory:
@@ -75,3 +95,18 @@ def test_a_refused_run_stops_asking_its_nodes(inventory):
 
     gevent.sleep(0)  # a cancelled question never runs
     assert asked == []
+
+
+def test_a_real_run_checks_the_store_and_serves_the_roots_in_one_round_trip(inventory):
+    inventory, _ = inventory
+    preflight._build(SimpleNamespace(limit_hosts=None), inventory, dry=False)
+    assert FakeStore.trips[0] == ["check", "serve"]
+    assert ["serve"] not in FakeStore.trips  # not served again on its own
+
+
+def test_a_refused_run_serves_nothing(inventory):
+    inventory, _ = inventory
+    FakeStore.missing = True
+    with pytest.raises(Exception, match="not in the store"):
+        preflight._build(SimpleNamespace(limit_hosts=None), inventory, dry=False)
+    assert FakeStore.trips == [["check"]]
