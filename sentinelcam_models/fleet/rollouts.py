@@ -121,7 +121,7 @@ class Runner:
             if registry:
                 self.session.recheck()
             return
-        checked = self.session.reload()
+        checked = self.session.reread_host_data(sorted(pins))
         for host, version in sorted(pins.items()):
             require_pin_shows(checked, self.session.inventory, host, self.rollout.model, version)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,8 @@ from ..core import catalog
 from ..core.policy import data_path, policy_for, policy_path
 from ..core.problems import BadInput, OperatorError, Refused
 from ..core.validation import CheckedInventory
-from ..paths import REPO_ENV, REPO_ROOT, checkout, deploy_file
-from ..store.files import read_text
+from ..paths import REPO_ENV, REPO_ROOT, checkout, deploy_file, host_data_file
+from ..store.files import HOST_DATA_KEYS, PROBLEMS_KEY, host_data, read_text, recording_host_data
 from .answers import StoredVersion, Verified, check_answer, version_names
 from .inventory import check as check_inventory
 from .inventory import load_pyinfra_inventory, raw_hosts
@@ -44,7 +44,9 @@ class Session:
         self._pyinfra: Any = None
         self._store: Store | None = None
         self._store_inventory: Any = None  # the pyinfra inventory the store connection lives on
+        self._merged: dict[tuple[str, str], dict[str, Any]] = {}  # host data files the load merged
         self.loads = 0  # pyinfra inventory loads (user code in inventory files runs each time)
+        self.rereads = 0  # host data files read again into the loaded inventory (after a pin)
 
     # --- the inventory --------------------------------------------------------------------------
     @property
@@ -63,13 +65,53 @@ class Session:
     def reload(self) -> CheckedInventory:
         """Load the inventory files (again: host data files changed) and check them."""
         first = self._pyinfra is None
-        self._pyinfra = load_pyinfra_inventory(self.inventory)
+        with recording_host_data() as merged:
+            self._pyinfra = load_pyinfra_inventory(self.inventory)
+        self._merged = merged
         self.loads += 1
         self._checked = None
         checked = self.recheck()
         if first and self.on_load is not None:
             self.on_load(checked)
         return checked
+
+    def reread_host_data(self, hosts: Iterable[str]) -> CheckedInventory:
+        """The inventory as it is after these hosts' host data files were written (pins).
+
+        When the loaded inventory merged each host's file through ``store.files.host_data`` and
+        the host's data holds exactly what that read, loading the inventory again would only read
+        the files again: they are read into the loaded data, and the hosts checked again. Any
+        other inventory (one that merges the files its own way, or not at all) is loaded again.
+        """
+        if self._pyinfra is None:
+            return self.reload()
+        keys = (*HOST_DATA_KEYS, PROBLEMS_KEY)
+        data: dict[str, dict[str, Any]] = {}
+        for host in hosts:
+            seen = self._merged.get((str(host_data_file(self.inventory, host)), host))
+            loaded = self._pyinfra.host_data.get(host) if host in self._pyinfra.host_data else None
+            if seen is None or loaded is None or any(loaded.get(k) != seen.get(k) for k in keys):
+                return self.reload()
+            data[host] = loaded
+        before = {
+            host: {k: loaded[k] for k in keys if k in loaded} for host, loaded in data.items()
+        }
+        for host, loaded in data.items():
+            new = host_data(self.inventory, host)
+            for key in keys:
+                loaded.pop(key, None)
+            loaded.update(new)
+            self._merged[(str(host_data_file(self.inventory, host)), host)] = dict(new)
+        self.rereads += 1
+        try:
+            return self.recheck()
+        except BaseException:  # the files are restored (fleet/edit.py): so is the loaded data
+            for host, loaded in data.items():
+                for key in keys:
+                    loaded.pop(key, None)
+                loaded.update(before[host])
+                self._merged[(str(host_data_file(self.inventory, host)), host)] = dict(before[host])
+            raise
 
     def hosts_inventory(self) -> Any:
         """A pyinfra inventory to query hosts with. A new pyinfra State re-creates the connector

@@ -178,7 +178,7 @@ def apply(session: Session, change: Change, opts: ChangeOptions, ui: Ui) -> Appl
     if change.action in ("pin", "unpin"):
         host, version = details["host"], details["to"]
         edit.check_written = lambda: rollouts.require_pin_shows(
-            session.reload(), session.inventory, host, change.model, version
+            session.reread_host_data([host]), session.inventory, host, change.model, version
         )
     else:
         edit.check_written = session.recheck  # the registry as written, with the same hosts

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from devfleet import demo
 from sentinelcam_models.cli import main, options
-from sentinelcam_models.core.problems import BadInput
+from sentinelcam_models.core.problems import BadInput, Refused
 from sentinelcam_models.fleet import session as session_module
 from sentinelcam_models.fleet import stores as stores_module
 from tests.support.units import ROOT
@@ -130,12 +130,38 @@ def test_rollback_previous_loads_the_inventory_once_and_opens_the_store_once(sit
     assert [a["outcome"] for a in site.actions()] == ["changed", "ok (no deploy)"]
 
 
-def test_pin_loads_twice_to_see_its_pin_and_opens_the_store_once(site):
+def test_pin_and_unpin_load_once_and_see_the_pin_in_the_loaded_inventory(site):
     done = site.cli("pin", "sentinel", HAAR, "2019-01-01", "--yes", "--no-deploy")
     assert done.exit_code == 0, done.output
     assert '"2019-01-01"' in site.host_file("sentinel").read_text()
-    # the second load is the check that the inventory shows the pin (pins that act)
-    assert (site.loads, site.opens) == (2, 1)
+    # the inventory merged host_data/sentinel.yaml through store.files.host_data: the written
+    # file is read into the loaded inventory and checked (pins that act) without a second load
+    assert (site.loads, site.opens) == (1, 1)
+    done = site.cli("unpin", "sentinel", HAAR, "--yes", "--no-deploy")
+    assert done.exit_code == 0, done.output
+    assert not site.host_file("sentinel").exists()
+    assert site.loads == 1
+
+
+def test_a_pin_read_into_the_loaded_inventory_is_checked_like_a_reload(site):
+    from sentinelcam_models.core.changes import pin_text  # noqa: PLC0415
+
+    opened = session_module.Session(str(site.inventory), str(site.store))
+    assert opened.checked.settings["sentinel"].pins == {}
+    path = site.host_file("sentinel")
+    path.write_text(pin_text(str(path), None, HAAR, "2019-01-01"))
+    assert opened.reread_host_data(["sentinel"]).settings["sentinel"].pins == {HAAR: "2019-01-01"}
+    assert opened.pyinfra_inventory.get_host("sentinel").data.model_version_overrides == {
+        HAAR: "2019-01-01"
+    }
+    path.write_text("model_version_overrides: [not, a, mapping]\n")  # refused as a load refuses it
+    with pytest.raises(Refused, match="model_version_overrides"):
+        opened.reread_host_data(["sentinel"])
+    # the loaded data is as it was before the failed read (the Edit restores the file)
+    assert opened.pyinfra_inventory.get_host("sentinel").data.model_version_overrides == {
+        HAAR: "2019-01-01"
+    }
+    assert (opened.loads, opened.rereads) == (1, 2)
 
 
 # --- safe prompts ------------------------------------------------------------------------------
