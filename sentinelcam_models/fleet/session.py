@@ -8,9 +8,6 @@ typed value, the retention policy written (the only place a command writes it) a
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -18,14 +15,16 @@ from typing import Any
 from ..core import catalog
 from ..core.policy import data_path, policy_for, policy_path
 from ..core.problems import BadInput, OperatorError, Refused
-from ..core.validation import CheckedInventory
-from ..paths import REPO_ENV, REPO_ROOT, checkout, deploy_file, host_data_file
+from ..core.validation import CheckedInventory, RawHost
+from ..paths import REPO_ROOT, checkout, deploy_file, host_data_file
 from ..store.files import HOST_DATA_KEYS, PROBLEMS_KEY, host_data, read_text, recording_host_data
 from .answers import StoredVersion, Verified, check_answer, version_names
 from .inventory import check as check_inventory
 from .inventory import load_pyinfra_inventory, raw_hosts
-from .preflight import POLICY_WRITTEN  # given to the redeploy: this command wrote the policy
-from .stores import Store, open_store
+from .preflight import Given
+from .pyinfrarun import run_deploy_file
+from .remote import RemoteStore
+from .stores import RemoteClient, Store, open_store
 
 Say = Callable[[str], None]
 
@@ -43,10 +42,10 @@ class Session:
         self._checked: CheckedInventory | None = None
         self._pyinfra: Any = None
         self._store: Store | None = None
-        self._store_inventory: Any = None  # the pyinfra inventory the store connection lives on
         self._merged: dict[tuple[str, str], dict[str, Any]] = {}  # host data files the load merged
         self.loads = 0  # pyinfra inventory loads (user code in inventory files runs each time)
         self.rereads = 0  # host data files read again into the loaded inventory (after a pin)
+        self.deploys = 0  # redeploys run (in this process, on the loaded inventory)
 
     # --- the inventory --------------------------------------------------------------------------
     @property
@@ -114,10 +113,8 @@ class Session:
             raise
 
     def hosts_inventory(self) -> Any:
-        """A pyinfra inventory to query hosts with. A new pyinfra State re-creates the connector
-        of every host in its inventory: never the one the store connection lives on."""
-        if self._store_inventory is not None and self._pyinfra is self._store_inventory:
-            self.reload()
+        """The pyinfra inventory to query hosts with: the loaded one (a new pyinfra State keeps
+        the store's connection, fleet/pyinfrarun.new_state)."""
         return self.pyinfra_inventory
 
     def recheck(self) -> CheckedInventory:
@@ -148,7 +145,6 @@ class Session:
                 self._store = open_store(None, self.store_dir)
             else:
                 self._store = open_store(self.checked, None, self.pyinfra_inventory)
-                self._store_inventory = self._pyinfra
         return self._store
 
     def stored(self, model: str, version: str, deep: bool = False) -> StoredVersion:
@@ -201,29 +197,32 @@ class Session:
 
     def redeploy(self, hosts: list[str], model: str, policy_written: bool) -> int:
         """Config redeploy of one model to exactly these hosts (versions already there move no
-        bytes), with the same interpreter (``python -m pyinfra``)."""
+        bytes): pyinfra's run of deploys/models.py in this process, as ``pyinfra -y INVENTORY
+        deploys/models.py --data models=MODEL --limit HOST...`` prints and exits, on the inventory
+        loaded once; its pre-flight is given that inventory checked with the run's ``models``
+        filter, this command's store connection and whether the policy was written."""
         if not hosts:
             return 0
-        command = [
-            sys.executable,
-            "-m",
-            "pyinfra",
-            "-y",
-            str(Path(self.inventory).resolve()),
-            str(deploy_file("models.py")),
-            "--data",
-            f"models={model}",
+        given = Given(self.deploy_checked(model), self._remote_store(), policy_written)
+        self.deploys += 1
+        repo = checkout() or REPO_ROOT
+        return run_deploy_file(
+            self.pyinfra_inventory, deploy_file("models.py"), list(hosts), repo, given
+        )
+
+    def deploy_checked(self, model: str) -> CheckedInventory:
+        """The loaded hosts checked with the models filter ``models=MODEL`` (what ``--data
+        models=MODEL`` gives a pyinfra run): no new load."""
+        hosts = [
+            RawHost(h.name, h.groups, {**h.data, "models": model})
+            for h in raw_hosts(self.pyinfra_inventory)
         ]
-        if policy_written:
-            command += ["--data", f"{POLICY_WRITTEN}=yes"]
-        for host in hosts:
-            command += ["--limit", host]
-        return run_deploy(command)
+        checked = check_inventory(self.inventory, hosts)
+        if isinstance(checked, Refused):
+            raise checked
+        return checked
 
-
-def run_deploy(command: list[str]) -> int:
-    """Run pyinfra from the checkout (the deploy reads its templates from the same checkout); its
-    exit code."""
-    repo = checkout()
-    env = {**os.environ, REPO_ENV: str(repo)} if repo else None
-    return subprocess.run(command, cwd=repo or REPO_ROOT, env=env).returncode
+    def _remote_store(self) -> RemoteStore | None:
+        """The connection to the primary's store this command holds (None: none, or a store on
+        this machine: the deploy's pre-flight reaches the primary itself)."""
+        return self._store.remote if isinstance(self._store, RemoteClient) else None

@@ -394,16 +394,24 @@ class FakeStore:
 def test_the_policy_is_written_once_and_the_redeploy_skips_it(site, monkeypatch):
     fake = FakeStore(stores_module.LocalClient(site.store))
     monkeypatch.setattr(session_module.Session, "store", lambda self: fake)
-    commands = []
-    monkeypatch.setattr(session_module, "run_deploy", lambda command: commands.append(command) or 0)
+    runs = []
+
+    def run_deploy_file(inventory, deploy, hosts, cwd, given):
+        runs.append((inventory, deploy, hosts, given))
+        return 0
+
+    monkeypatch.setattr(session_module, "run_deploy_file", run_deploy_file)
     done = site.cli("rollback", FR, "--previous", "--yes", store=False)
     assert done.exit_code == 0, done.output
     assert fake.calls.count("write_policy") == 1
-    [command] = commands
-    assert command[command.index("--data") + 1] == "models=face_recognition"
-    assert "sentinelcam_policy_written=yes" in command
-    assert command[-2:] == ["--limit", "sentinel"]
-    assert site.loads == 1
+    [(inventory, deploy, hosts, given)] = runs
+    assert deploy.name == "models.py" and hosts == ["sentinel"]
+    assert given.policy_written is True
+    # the run's models filter, as `--data models=face_recognition` gave the pyinfra process
+    assert {s.models_filter for s in given.checked.settings.values()} == {(FR,)}
+    assert given.checked.registry.models[FR].current_version == "2025-02-25"
+    assert inventory.get_host("sentinel") is not None
+    assert site.loads == 1  # the redeploy runs on the inventory the command loaded
 
 
 # --- rollout steps: one Edit, pins that act -----------------------------------------------------
@@ -444,19 +452,6 @@ def test_a_canary_pin_the_inventory_does_not_load_refuses_the_step(site):
     assert site.state() == before
     assert not (site.root / "inventories" / "rollouts" / "haarcascades.json").exists()
     assert step.rollout.steps == []
-
-
-def test_hosts_are_never_queried_on_the_inventory_the_store_connection_lives_on(site, monkeypatch):
-    """A new pyinfra State re-creates every host's connector in its inventory: a rollout's fact
-    query on the store's inventory would cut the store connection (the next policy write failed)."""
-    monkeypatch.setattr(session_module, "open_store", lambda *args: object())
-    opened = session_module.Session(str(site.inventory))
-    opened.store()
-    bound = opened.pyinfra_inventory
-    loads = opened.loads
-    assert opened.hosts_inventory() is not bound and opened.loads == loads + 1
-    fresh = opened.hosts_inventory()
-    assert opened.hosts_inventory() is fresh and opened.loads == loads + 1
 
 
 def test_rollout_undo_faces_remove_archive_and_init_store_ask_first(site):
