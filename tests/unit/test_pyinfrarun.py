@@ -100,3 +100,42 @@ def test_the_run_restores_pyinfra_api_mode(tmp_path, capsys):
 @pytest.fixture(autouse=True)
 def _no_progress(monkeypatch):
     monkeypatch.setenv("PYINFRA_PROGRESS", "off")
+
+
+ONCE = """
+import sys, tempfile
+from pathlib import Path
+from sentinelcam_models.fleet import session  # as the CLI: before pyinfra's CLI patches threading
+from sentinelcam_models.fleet import pyinfrarun
+from sentinelcam_models.fleet.preflight import Given
+import pyinfra_cli  # patches threading (the command's inventory load does this)
+from pyinfra.api import Inventory
+
+deploy = Path(tempfile.mkdtemp()) / "deploy.py"
+deploy.write_text(
+    "import gevent\\n"
+    "from pyinfra import state\\n"
+    "from sentinelcam_models.fleet.runcache import once_per_run\\n"
+    "once_per_run(state, 'slow', lambda s: gevent.sleep(0.2))  # the pre-flight's network wait\\n"
+)
+hosts = Inventory((["@fake/a", "@fake/b", "@fake/c"], {"fake_delay": 0, "fake_delay_jitter": 0}))
+code = pyinfrarun.run_deploy_file(hosts, deploy, ["@fake/a", "@fake/b", "@fake/c"], deploy.parent,
+                                  Given(None, None, False))
+print("exit", code)
+"""
+
+
+def test_hosts_wait_for_the_pre_flight_without_blocking_the_process():
+    """The pre-flight is built once while the other hosts' greenlets wait: with a thread lock
+    made before pyinfra patched threading, the first wait on the network blocked them all."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    proc = subprocess.run(
+        [sys.executable, "-c", ONCE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYINFRA_PROGRESS": "off", "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.stdout.strip().splitlines()[-1:] == ["exit 0"], proc.stdout + proc.stderr
