@@ -155,13 +155,17 @@ def prepare_node(node: dict, nodes: list[dict]) -> None:
     copy_in(
         os.path.join(HERE, "sentinelcam-standin"), f"{m}/usr/local/bin/sentinelcam-standin", 0o755
     )
-    # The project's format checks, which the stand-ins also run on every model file they load.
-    os.makedirs(f"{m}/usr/local/lib/sentinelcam-standin", exist_ok=True)
-    copy_in(
-        os.path.join(os.path.dirname(HERE), "sentinelcam_models", "core", "modelfiles.py"),
-        f"{m}/usr/local/lib/sentinelcam-standin/modelfiles.py",
-        0o644,
-    )
+    # The project's format checks (a package), which the stand-ins also run on every model file
+    # they load.
+    checks = os.path.join(os.path.dirname(HERE), "sentinelcam_models", "core", "modelfiles")
+    os.makedirs(f"{m}/usr/local/lib/sentinelcam-standin/modelfiles", exist_ok=True)
+    for module in sorted(os.listdir(checks)):
+        if module.endswith(".py"):
+            copy_in(
+                os.path.join(checks, module),
+                f"{m}/usr/local/lib/sentinelcam-standin/modelfiles/{module}",
+                0o644,
+            )
     wants = f"{m}/etc/systemd/system/multi-user.target.wants"
     os.makedirs(wants, exist_ok=True)
     for svc in SERVICES:
