@@ -22,11 +22,15 @@ from .preflight import Given, handed_over
 
 
 def new_state(inventory: Any, config: Any, initial_limit: list | None = None, **kwargs: Any) -> Any:
-    """``State(...).init(inventory, config, initial_limit)``, keeping every connected host's
-    connection (pyinfra would replace its connector by a new, unconnected one)."""
+    """``State(...).init(inventory, config, initial_limit)`` for a new run on an inventory used
+    before: every connected host keeps its connection (pyinfra would replace its connector by a
+    new, unconnected one) and no host keeps the operations of an earlier run."""
     from pyinfra.api import State  # noqa: PLC0415 - pyinfra only where hosts are reached
 
     live = {host: host.connector for host in inventory if host.connected}
+    for host in inventory:  # a Host keeps the order of the last run's operations: a new run
+        host.op_hash_order = []  # starts with none (else its order names operations it has not)
+        host.loop_position = []
     state = State(**kwargs)
     state.init(inventory, config, initial_limit=initial_limit)
     for host, connector in live.items():

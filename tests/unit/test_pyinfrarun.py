@@ -89,6 +89,18 @@ def test_the_store_connection_survives_the_run_and_the_others_are_closed(tmp_pat
     assert not hosts.get_host("@fake/a").connected
 
 
+def test_a_second_run_on_the_same_inventory_runs_its_own_operations(tmp_path, capsys):
+    """A staged rollout deploys several times in one command, on the inventory loaded once."""
+    hosts = inventory("@fake/a", "@fake/b")
+    for name, limit, lines in (("First", ["@fake/a"], 1), ("Second", ["@fake/a", "@fake/b"], 3)):
+        shell = f"server.shell(name={name!r}, commands=['true'])\n"  # at another line: another op
+        body = "from pyinfra.operations import server" + "\n" * lines + shell
+        code, err = run(tmp_path, capsys, body, hosts, limit)
+        assert code == 0, err
+        results = err.split("--> Results:")[1]
+        assert name in results and ("First" not in results or name == "First")
+
+
 def test_the_run_restores_pyinfra_api_mode(tmp_path, capsys):
     import pyinfra  # noqa: PLC0415
 
