@@ -33,7 +33,7 @@ from .runcache import once_per_run, real_state
 
 REFUSED = "sentinelcam-models: deploy refused, nothing was changed:"
 DEFAULT_MAX_STARTUPS = 10
-POLICY_WRITTEN = "sentinelcam_policy_written"  # fleet/session.py passes it to a redeploy
+POLICY_WRITTEN = "sentinelcam_policy_written"  # --data for a pyinfra run (a command says Given)
 
 
 def refusal(lines: list[str]) -> Exception:

@@ -8,7 +8,7 @@ place (Session.write_policy).
 
 Registry changes (rollback, promote, pin, unpin) go: compute the change (core/changes.py), check the
 store for the versions it names (typed answers), return the plan on --dry-run, ask, apply the Edit
-(a pin must show in the reloaded inventory, else the file is restored), log, write the policy,
+(a pin must show in the inventory with the written host data, else the file is restored), log, write the policy,
 redeploy exactly the hosts that use the model.
 """
 
@@ -164,7 +164,7 @@ def carry_out(
 
 
 def apply(session: Session, change: Change, opts: ChangeOptions, ui: Ui) -> Applied:
-    """Edit (locked, checked, written, shown by the reloaded inventory, committed, logged), write
+    """Edit (locked, checked, written, shown by the inventory as written, committed, logged), write
     the retention policy, redeploy the hosts that use the model."""
     undo = shlex.join(change.undo)
     details = dict(change.details)

@@ -1,5 +1,6 @@
 """The deploy's pre-flight writes the retention policy unless the command that started the deploy
-wrote it already (fleet/session.py passes --data sentinelcam_policy_written=yes): once per command."""
+wrote it already (--data sentinelcam_policy_written=yes, or a command's in-process redeploy says so
+in preflight.Given): once per command."""
 
 from __future__ import annotations
 
