@@ -16,6 +16,7 @@ from ..core import catalog
 from ..core.policy import data_path, policy_for, policy_path
 from ..core.problems import BadInput, OperatorError, Refused
 from ..core.validation import CheckedInventory, RawHost
+from ..core.validation import check_inventory as check_hosts
 from ..paths import REPO_ROOT, checkout, deploy_file, host_data_file
 from ..store.files import HOST_DATA_KEYS, PROBLEMS_KEY, host_data, read_text, recording_host_data
 from .answers import StoredVersion, Verified, check_answer, version_names
@@ -212,12 +213,14 @@ class Session:
 
     def deploy_checked(self, model: str) -> CheckedInventory:
         """The loaded hosts checked with the models filter ``models=MODEL`` (what ``--data
-        models=MODEL`` gives a pyinfra run): no new load."""
+        models=MODEL`` gives a pyinfra run), against the registry as the command last read it:
+        no new load, no new read of the registry."""
+        registry = self.checked.registry  # read and found sound (else the check refused)
         hosts = [
             RawHost(h.name, h.groups, {**h.data, "models": model})
             for h in raw_hosts(self.pyinfra_inventory)
         ]
-        checked = check_inventory(self.inventory, hosts)
+        checked = check_hosts(registry, [], hosts, self.inventory)
         if isinstance(checked, Refused):
             raise checked
         return checked
