@@ -24,6 +24,7 @@ from .services import CHECKS
 # ------------------------------------------------------------------------------------------------
 # Records, readiness, commands
 
+
 def record(service, loaded):
     os.makedirs(STATE_DIR, exist_ok=True)
     with open(os.path.join(STATE_DIR, f"{service}.loaded"), "w", encoding="utf-8") as f:
@@ -54,7 +55,7 @@ def notify(message):
 
 def run_service(service):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    loaded = {}
+    loaded: dict[str, str] = {}
     try:
         cfg = CHECKS[service](loaded)
     except ConfigError as e:
@@ -90,8 +91,11 @@ def job_client(task):
             while chunk := s.recv(65536):
                 data += chunk
         except OSError as e:
-            print(f"sentinelcam-standin: job: no sentinel answers on {SOCKET_PATH}: "
-                  f"{e.strerror or e}", file=sys.stderr)
+            print(
+                f"sentinelcam-standin: job: no sentinel answers on {SOCKET_PATH}: "
+                f"{e.strerror or e}",
+                file=sys.stderr,
+            )
             return 2
     try:
         result = json.loads(data.decode())
@@ -112,7 +116,7 @@ def probe(paths):
     failed = 0
     good = []
     for path in paths:
-        loaded = {}
+        loaded: dict[str, str] = {}
         try:
             load_file(path, loaded)
         except ConfigError as e:
@@ -121,7 +125,7 @@ def probe(paths):
             continue
         good.append(path)
         print(f"{loaded[path]}  {path}")
-    by_suffix = {}
+    by_suffix: dict[str, str] = {}
     for path in good:
         by_suffix.setdefault(os.path.splitext(path)[1], path)
     try:
@@ -142,8 +146,7 @@ def probe(paths):
     return 1 if failed else 0
 
 
-USAGE = ("usage: sentinelcam-standin sentinel|imagenode|datapump | job TASKNAME | "
-         "probe FILE...")
+USAGE = "usage: sentinelcam-standin sentinel|imagenode|datapump | job TASKNAME | probe FILE..."
 
 
 def main(argv):

@@ -24,8 +24,9 @@ class Cfg:
     def __init__(self, data, file, path=()):
         self.data, self.file, self.path = data, file, path
         if not isinstance(data, dict):
-            raise ConfigError(f"{file}: {self.dotted() or 'the document'} must be a mapping, "
-                              f"not {describe(data)}")
+            raise ConfigError(
+                f"{file}: {self.dotted() or 'the document'} must be a mapping, not {describe(data)}"
+            )
 
     def dotted(self, key=None):
         return ".".join(str(p) for p in (*self.path, *([] if key is None else [key])))
@@ -36,8 +37,9 @@ class Cfg:
     def check(self, key, value, kind):
         ok, desc = KINDS[kind]
         if not ok(value):
-            raise ConfigError(f"{self.file}: {self.dotted(key)} must be {desc}, "
-                              f"not {describe(value)}")
+            raise ConfigError(
+                f"{self.file}: {self.dotted(key)} must be {desc}, not {describe(value)}"
+            )
         return value
 
     def req(self, key, kind):
@@ -57,8 +59,9 @@ class Cfg:
 
     def one_of(self, key, value, allowed):
         if value not in allowed:
-            raise ConfigError(f"{self.file}: {self.dotted(key)} is {value!r}, not one of "
-                              f"{', '.join(allowed)}")
+            raise ConfigError(
+                f"{self.file}: {self.dotted(key)} is {value!r}, not one of {', '.join(allowed)}"
+            )
         return value
 
     def tuple_literal(self, key, shape):
@@ -69,8 +72,10 @@ class Cfg:
         except (ValueError, SyntaxError):
             value = None
         if not shape(value):
-            raise ConfigError(f"{self.file}: {self.dotted(key)} is {text!r}, not a tuple literal "
-                              "of the expected shape")
+            raise ConfigError(
+                f"{self.file}: {self.dotted(key)} is {text!r}, not a tuple literal "
+                "of the expected shape"
+            )
         return value
 
 
@@ -94,8 +99,11 @@ def is_ring(v):
 
 def is_roi(v):
     """((x1, y1), (x2, y2))"""
-    return (isinstance(v, tuple) and len(v) == 2
-            and all(isinstance(p, tuple) and len(p) == 2 and all(is_int(x) for x in p) for p in v))
+    return (
+        isinstance(v, tuple)
+        and len(v) == 2
+        and all(isinstance(p, tuple) and len(p) == 2 and all(is_int(x) for x in p) for p in v)
+    )
 
 
 def dictconfig(c):

@@ -24,6 +24,7 @@ from .places import JOBS_LOG, SOCKET_PATH, STATE_DIR
 # ------------------------------------------------------------------------------------------------
 # Sentinel jobs: the task code's reads of its config file (§3.3-§3.10)
 
+
 def face_aligner(c, load):
     load_cascade(load(c.req("haarcascade_path", "str")))
     eye = c.req("desiredLeftEye", "list")
@@ -101,8 +102,15 @@ def job_vehicle_speed(c, accel, load):
     markers = c.req("markers_x", "list")
     if not all(KINDS["number"][0](x) for x in markers):
         raise ConfigError(f"{c.file}: markers_x must be a list of numbers")
-    for key in ("marker_y", "marker_y_tolerance", "street_length_meters", "camera_distance_meters",
-                "viewport_width_meters", "speed_limit_mph", "speed_tolerance_mph"):
+    for key in (
+        "marker_y",
+        "marker_y_tolerance",
+        "street_length_meters",
+        "camera_distance_meters",
+        "viewport_width_meters",
+        "speed_limit_mph",
+        "speed_tolerance_mph",
+    ):
         c.req(key, "number")
     c.req("min_markers", "int")
     c.opt("speed_calibration_factor", "number")
@@ -161,8 +169,10 @@ def run_job(cfg, task):
         check = TASK_CLASSES.get(factory)
         if check is None:
             raise MissingKey(f"no task class {factory!r} (task {task})")
-        engine = next((spec for spec in cfg["task_engines"].values()
-                       if entry["class"] in spec["classes"]), None)
+        engine = next(
+            (spec for spec in cfg["task_engines"].values() if entry["class"] in spec["classes"]),
+            None,
+        )
         if engine is None:
             raise ConfigError(f"no task engine runs class {entry['class']} (task {task})")
         path = entry["config"]

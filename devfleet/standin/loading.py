@@ -2,8 +2,11 @@
 (core/modelfiles/), SentinelCam's own loaders where the node has them, readConfig."""
 
 import hashlib
+import importlib.util
 import os
+import pickle
 import sys
+from types import ModuleType
 
 import yaml
 
@@ -11,6 +14,7 @@ from .places import MODELFILES
 
 # ------------------------------------------------------------------------------------------------
 # Errors and loading
+
 
 class ConfigError(Exception):
     """A config the real service would refuse (bad type or value, a file that does not load).
@@ -27,7 +31,7 @@ def fail(message):
     sys.exit(1)
 
 
-_LIBS = {}
+_LIBS: dict[str, ModuleType | None] = {}
 
 
 def lib(name):
@@ -35,19 +39,23 @@ def lib(name):
     if name not in _LIBS:
         try:
             if name == "modelfiles":
-                import importlib.util
                 path = next(
                     (p for p in MODELFILES if p and os.path.isfile(os.path.join(p, "__init__.py"))),
                     None,
                 )
-                spec = importlib.util.spec_from_file_location(
-                    "modelfiles", os.path.join(path, "__init__.py"),
-                    submodule_search_locations=[path],
-                ) if path else None
+                spec = (
+                    importlib.util.spec_from_file_location(
+                        "modelfiles",
+                        os.path.join(path, "__init__.py"),
+                        submodule_search_locations=[path],
+                    )
+                    if path
+                    else None
+                )
                 module = importlib.util.module_from_spec(spec) if spec else None
                 if module is not None:
                     sys.modules["modelfiles"] = module  # its relative imports find the package
-                    spec.loader.exec_module(module)
+                    spec.loader.exec_module(module)  # type: ignore[union-attr]
                 _LIBS[name] = module
             else:
                 _LIBS[name] = __import__(name)
@@ -85,6 +93,7 @@ def load_file(path, loaded, what="model file"):
 # ------------------------------------------------------------------------------------------------
 # SentinelCam's loaders (tasklibrary.py, taskfactory.py, facedata.py)
 
+
 def cv_error(cv2, e):
     lines = [x for x in str(e).splitlines() if x.strip()]
     return lines[-1] if lines else type(e).__name__
@@ -101,11 +110,17 @@ def load_caffe(prototxt, model, face=False):
         net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
         frame = np.full((240, 320, 3), 96, np.uint8)
         if face:
-            net.setInput(cv2.dnn.blobFromImage(cv2.resize(frame, (300, 300)), 1.0, (300, 300),
-                                               (104.0, 177.0, 123.0)))
+            net.setInput(
+                cv2.dnn.blobFromImage(
+                    cv2.resize(frame, (300, 300)), 1.0, (300, 300), (104.0, 177.0, 123.0)
+                )
+            )
         else:
-            net.setInput(cv2.dnn.blobFromImage(frame, size=(300, 300), ddepth=cv2.CV_8U),
-                         scalefactor=1.0 / 127.5, mean=[127.5, 127.5, 127.5])
+            net.setInput(
+                cv2.dnn.blobFromImage(frame, size=(300, 300), ddepth=cv2.CV_8U),
+                scalefactor=1.0 / 127.5,
+                mean=[127.5, 127.5, 127.5],
+            )
         net.forward()
     except cv2.error as e:
         raise fault(model, f"cv2.dnn.readNetFromCaffe: {cv_error(cv2, e)}") from None
@@ -120,8 +135,9 @@ def load_torch(path):
         net = cv2.dnn.readNetFromTorch(path)
         net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
         face = np.full((96, 96, 3), 128, np.uint8)
-        net.setInput(cv2.dnn.blobFromImage(face, 1.0 / 255, (96, 96), (0, 0, 0), swapRB=True,
-                                           crop=False))
+        net.setInput(
+            cv2.dnn.blobFromImage(face, 1.0 / 255, (96, 96), (0, 0, 0), swapRB=True, crop=False)
+        )
         net.forward()
     except cv2.error as e:
         raise fault(path, f"cv2.dnn.readNetFromTorch: {cv_error(cv2, e)}") from None
@@ -145,7 +161,6 @@ def load_face_model(facemodel, baselines):
     np, h5py = lib("numpy"), lib("h5py")
     if np is None or lib("sklearn") is None:
         return
-    import pickle
     try:
         with open(facemodel, "rb") as f:
             model = pickle.loads(f.read())

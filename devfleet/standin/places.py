@@ -11,6 +11,12 @@ SERVICES = ("sentinel", "imagenode", "datapump")
 MODELFILES = (  # the package's directory
     os.environ.get("SENTINELCAM_STANDIN_LIB") or "",
     "/usr/local/lib/sentinelcam-standin/modelfiles",
-    os.path.join(os.path.dirname(os.path.realpath(__file__)), os.pardir, os.pardir,
-                 "sentinelcam_models", "core", "modelfiles"),
+    os.path.join(
+        os.path.dirname(os.path.realpath(__file__)),
+        os.pardir,
+        os.pardir,
+        "sentinelcam_models",
+        "core",
+        "modelfiles",
+    ),
 )

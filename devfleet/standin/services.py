@@ -9,12 +9,17 @@ from .places import HOME
 # ------------------------------------------------------------------------------------------------
 # Service start: what each service reads before it runs
 
+
 def check_sentinel(loaded):
     """~/sentinel.yaml (§3.1), read once at start; the task files are read per job."""
     path = os.path.join(HOME, "sentinel.yaml")
     c = Cfg(read_yaml(path, loaded), path)
-    for key, kind in (("control_port", "int"), ("logging_port", "int"), ("default_pump", "str"),
-                      ("socket_dir", "str")):
+    for key, kind in (
+        ("control_port", "int"),
+        ("logging_port", "int"),
+        ("default_pump", "str"),
+        ("socket_dir", "str"),
+    ):
         c.req(key, kind)
     rings = non_empty(c.sub("ring_buffer_models"))
     for model in rings.names():
@@ -29,8 +34,10 @@ def check_sentinel(loaded):
             raise ConfigError(f"{path}: {e.dotted('classes')} must be a non-empty list of integers")
         ring = e.req("ring_buffers", "str")
         if ring not in rings.data:
-            raise MissingKey(f"{path}: {e.dotted('ring_buffers')} names {ring!r}, which "
-                             "ring_buffer_models does not define")
+            raise MissingKey(
+                f"{path}: {e.dotted('ring_buffers')} names {ring!r}, which "
+                "ring_buffer_models does not define"
+            )
         e.req("accelerator", "str")
     tasks = non_empty(c.sub("task_list"))
     for name in tasks.names():
@@ -47,8 +54,15 @@ def check_sentinel(loaded):
     if health is not None:
         for key in ("startup_allowance", "low_rate_threshold"):
             health.opt(key, "number")
-        for key in ("min_rate_frames", "strike_limit", "fail_strike_limit", "job_runtime_limit",
-                    "restart_cooldown", "max_auto_restarts", "restart_window_hours"):
+        for key in (
+            "min_rate_frames",
+            "strike_limit",
+            "fail_strike_limit",
+            "job_runtime_limit",
+            "restart_cooldown",
+            "max_auto_restarts",
+            "restart_window_hours",
+        ):
             health.opt(key, "int")
     maint = c.sub("maintenance", required=False)
     if maint is not None:
@@ -69,8 +83,9 @@ def check_outpost(o, camera, loaded):
     o.req("publish_log", "int")
     dictconfig(o.sub("logconfig")).sub("zmq")
     o.tuple_literal("spyglass", is_size)
-    detect = o.one_of("detectobjects", o.opt("detectobjects", "str", "none"),
-                      ("mobilenetssd", "none", "motion"))
+    detect = o.one_of(
+        "detectobjects", o.opt("detectobjects", "str", "none"), ("mobilenetssd", "none", "motion")
+    )
     accel = o.one_of("accelerator", o.opt("accelerator", "str", "none"), ("none", "ncs2", "coral"))
     o.opt("spyglass_timeout", "int")
     encoder = o.opt("encoder", "str")
@@ -107,16 +122,24 @@ def check_imagenode(loaded):
     c = Cfg(read_yaml(path, loaded), path)
     node = c.sub("node")
     node.req("name", "str")
-    for key, kind in (("heartbeat", "int"), ("REP_watcher", "bool"), ("queuemax", "int"),
-                      ("send_type", "str"), ("send_threading", "bool"), ("print_settings", "bool")):
+    for key, kind in (
+        ("heartbeat", "int"),
+        ("REP_watcher", "bool"),
+        ("queuemax", "int"),
+        ("send_type", "str"),
+        ("send_threading", "bool"),
+        ("print_settings", "bool"),
+    ):
         node.opt(key, kind)
     c.sub("hub_address").req("H1", "str")
     cameras = non_empty(c.sub("cameras"))
     for cam in cameras.names():
         name = str(cam)
         if name[:1] not in ("P", "O", "W"):
-            raise ConfigError(f"{path}: cameras.{name}: a camera id starts with P (PiCamera), "
-                              "O (OAK) or W (webcam)")
+            raise ConfigError(
+                f"{path}: cameras.{name}: a camera id starts with P (PiCamera), "
+                "O (OAK) or W (webcam)"
+            )
         k = cameras.sub(cam)
         k.req("viewname", "str")
         k.tuple_literal("resolution", is_size)
