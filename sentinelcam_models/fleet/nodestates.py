@@ -13,7 +13,6 @@ from typing import Any
 
 from ..core.nodestate import NodeState
 from ..core.validation import CheckedInventory
-from .query import fact_arguments
 from .remote import as_service
 
 Answers = dict[str, NodeState | BaseException]
@@ -22,6 +21,8 @@ Answers = dict[str, NodeState | BaseException]
 def ask(host: Any, checked: CheckedInventory) -> NodeState:
     """One host's NodeState (one command, as the service user)."""
     from facts.node import NodeState as NodeStateFact  # noqa: PLC0415 - pyinfra, only for hosts
+
+    from .query import fact_arguments  # noqa: PLC0415 - query imports the pre-flight, which imports this
 
     settings = checked.settings[host.name]
     return host.get_fact(
