@@ -8,6 +8,7 @@ typed value, the retention policy written (the only place a command writes it) a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,17 @@ from ..core.problems import BadInput, OperatorError, Refused
 from ..core.validation import CheckedInventory, RawHost
 from ..core.validation import check_inventory as check_hosts
 from ..paths import REPO_ROOT, checkout, deploy_file, host_data_file
-from ..store.files import HOST_DATA_KEYS, PROBLEMS_KEY, host_data, read_text, recording_host_data
+from ..store.files import (
+    HOST_DATA_KEYS,
+    PINS,
+    PROBLEMS_KEY,
+    Handed,
+    WatchedPins,
+    host_data,
+    plain,
+    read_text,
+    recording_host_data,
+)
 from .answers import StoredVersion, Verified, check_answer, version_names
 from .inventory import check as check_inventory
 from .inventory import load_pyinfra_inventory, raw_hosts
@@ -43,7 +54,7 @@ class Session:
         self._checked: CheckedInventory | None = None
         self._pyinfra: Any = None
         self._store: Store | None = None
-        self._merged: dict[tuple[str, str], dict[str, Any]] = {}  # host data files the load merged
+        self._merged: dict[tuple[str, str], Handed] = {}  # host data files the load merged
         self.loads = 0  # pyinfra inventory loads (user code in inventory files runs each time)
         self.rereads = 0  # host data files read again into the loaded inventory (after a pin)
         self.deploys = 0  # redeploys run (in this process, on the loaded inventory)
@@ -75,43 +86,62 @@ class Session:
             self.on_load(checked)
         return checked
 
-    def reread_host_data(self, hosts: Iterable[str]) -> CheckedInventory:
-        """The inventory as it is after these hosts' host data files were written (pins).
+    def reread_host_data(
+        self, hosts: Iterable[str], require: Callable[[CheckedInventory], None] | None = None
+    ) -> CheckedInventory:
+        """The inventory as it is after these hosts' host data files were written (pins), checked
+        by ``require`` too; when either refuses, the Session is as it was before (the Edit
+        restores the files).
 
-        When the loaded inventory merged each host's file through ``store.files.host_data`` and
-        the host's data holds exactly what that read, loading the inventory again would only read
-        the files again: they are read into the loaded data, and the hosts checked again. Any
-        other inventory (one that merges the files its own way, or not at all) is loaded again.
+        The written files are read into the loaded data only where that is provably what loading
+        the inventory again would give: the host's loaded ``model_version_overrides`` is, by
+        identity, the mapping ``store.files.host_data`` handed the load, unchanged and not looked
+        into by the inventory's code (store.files.WatchedPins). Any other inventory (one that
+        merges the file its own way, or not at all, inspects or changes the pins, or a host that
+        had no pins to merge) is loaded again.
         """
-        if self._pyinfra is None:
-            return self.reload()
-        keys = (*HOST_DATA_KEYS, PROBLEMS_KEY)
-        data: dict[str, dict[str, Any]] = {}
-        for host in hosts:
-            seen = self._merged.get((str(host_data_file(self.inventory, host)), host))
-            loaded = self._pyinfra.host_data.get(host) if host in self._pyinfra.host_data else None
-            if seen is None or loaded is None or any(loaded.get(k) != seen.get(k) for k in keys):
-                return self.reload()
-            data[host] = loaded
-        before = {
-            host: {k: loaded[k] for k in keys if k in loaded} for host, loaded in data.items()
-        }
-        for host, loaded in data.items():
-            new = host_data(self.inventory, host)
-            for key in keys:
-                loaded.pop(key, None)
-            loaded.update(new)
-            self._merged[(str(host_data_file(self.inventory, host)), host)] = dict(new)
-        self.rereads += 1
+        saved = (self._pyinfra, dict(self._merged), self._checked, self.loads)
+        undo: list[Callable[[], None]] = []
         try:
-            return self.recheck()
-        except BaseException:  # the files are restored (fleet/edit.py): so is the loaded data
-            for host, loaded in data.items():
-                for key in keys:
-                    loaded.pop(key, None)
-                loaded.update(before[host])
-                self._merged[(str(host_data_file(self.inventory, host)), host)] = dict(before[host])
+            checked = self._reread(list(hosts), undo)
+            if require is not None:
+                require(checked)
+            return checked
+        except BaseException:
+            for step in reversed(undo):
+                step()
+            self._pyinfra, self._merged, self._checked, _ = saved
             raise
+
+    def _reread(self, hosts: list[str], undo: list[Callable[[], None]]) -> CheckedInventory:
+        if self._pyinfra is None or not all(self._merged_as_read(host) for host in hosts):
+            return self.reload()
+        for host in hosts:
+            loaded = self._pyinfra.host_data[host]
+            before = {k: loaded[k] for k in HOST_DATA_KEYS if k in loaded}
+            undo.append(functools.partial(_put, loaded, before))
+            new = host_data(self.inventory, host)
+            _put(loaded, new)
+            self._merged[self._host_key(host)] = Handed.of(new)
+        self.rereads += 1
+        return self.recheck()
+
+    def _merged_as_read(self, host: str) -> bool:
+        handed = self._merged.get(self._host_key(host))
+        data = self._pyinfra.host_data
+        loaded = data.get(host) if host in data else None
+        if handed is None or loaded is None or PROBLEMS_KEY in loaded:
+            return False
+        pins = handed.returned.get(PINS)
+        return (
+            isinstance(pins, WatchedPins)
+            and not pins.touched
+            and loaded.get(PINS) is pins
+            and plain(handed.returned) == handed.snapshot
+        )
+
+    def _host_key(self, host: str) -> tuple[str, str]:
+        return (str(host_data_file(self.inventory, host)), host)
 
     def hosts_inventory(self) -> Any:
         """The pyinfra inventory to query hosts with: the loaded one (a new pyinfra State keeps
@@ -229,3 +259,10 @@ class Session:
         """The connection to the primary's store this command holds (None: none, or a store on
         this machine: the deploy's pre-flight reaches the primary itself)."""
         return self._store.remote if isinstance(self._store, RemoteClient) else None
+
+
+def _put(loaded: dict[str, Any], new: dict[str, Any]) -> None:
+    """Host data read from its file (``new``) in place of what was merged before."""
+    for key in (*HOST_DATA_KEYS, PROBLEMS_KEY):
+        loaded.pop(key, None)
+    loaded.update(new)
