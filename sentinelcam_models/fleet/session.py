@@ -9,13 +9,15 @@ typed value, the retention policy written (the only place a command writes it) a
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from ..core import catalog
 from ..core.policy import data_path, policy_for, policy_path
-from ..core.problems import BadInput, OperatorError, Refused
+from ..core.problems import BadInput, OperatorError, Refused, one_line
+from ..core.untrusted import short
 from ..core.validation import CheckedInventory, RawHost
 from ..core.validation import check_inventory as check_hosts
 from ..paths import REPO_ROOT, checkout, deploy_file, host_data_file
@@ -234,7 +236,11 @@ class Session:
         filter, this command's store connection and whether the policy was written."""
         if not hosts:
             return 0
-        given = Given(self.deploy_checked(model), self._remote_store(), policy_written)
+        try:
+            given = Given(self.deploy_checked(model), self._remote_store(), policy_written)
+        except OperatorError as exc:  # after the change was committed: the run's refusal (exit
+            print(f"--> The redeploy is refused: {one_line(str(exc))}", file=sys.stderr)  # 1),
+            return 1  # logged, the undo line shown and a rollout's stop rule applied by callers
         self.deploys += 1
         repo = checkout() or REPO_ROOT
         return run_deploy_file(
@@ -246,6 +252,7 @@ class Session:
         models=MODEL`` gives a pyinfra run), against the registry as the command last read it:
         no new load, no new read of the registry."""
         registry = self.checked.registry  # read and found sound (else the check refused)
+        self._same_registry_as_pyinfra(registry.path)
         hosts = [
             RawHost(h.name, h.groups, {**h.data, "models": model})
             for h in raw_hosts(self.pyinfra_inventory)
@@ -254,6 +261,30 @@ class Session:
         if isinstance(checked, Refused):
             raise checked
         return checked
+
+    def _same_registry_as_pyinfra(self, path: str) -> None:
+        """A deploy reads the registry its group data names (``model_registry_file``, as the
+        pre-flight of a hand-run ``pyinfra`` does): refuse when that is not the registry this
+        command read and changed (the one beside the inventory)."""
+        named = next(
+            (
+                h.data.get("model_registry_file")
+                for h in raw_hosts(self.pyinfra_inventory)
+                if h.data.get("model_registry_file")
+            ),
+            None,
+        )
+        if not named:
+            raise BadInput(
+                f"{self.inventory}: model_registry_file: not set (inventories/group_data/all.py "
+                "sets it)"
+            )
+        if Path(str(named)).resolve() != Path(path).resolve():
+            raise BadInput(
+                f"{self.inventory}: model_registry_file {short(str(named), 200)} is not the "
+                f"registry beside the inventory ({path}), which this command read and changed: "
+                "a deploy would read the other one; point model_registry_file at it"
+            )
 
     def _remote_store(self) -> RemoteStore | None:
         """The connection to the primary's store this command holds (None: none, or a store on

@@ -506,6 +506,29 @@ def test_the_policy_is_written_once_and_the_redeploy_skips_it(site, monkeypatch)
     assert site.loads == 1  # the redeploy runs on the inventory the command loaded
 
 
+def test_a_redeploy_refused_after_the_commit_is_logged_with_its_undo_line(site, monkeypatch):
+    """A deploy reads the registry ``model_registry_file`` names (as a hand-run pyinfra does):
+    when that is not the registry the command changed, the redeploy is refused, and the refusal
+    is the deploy's failure: logged, the undo line shown, exit non-zero (a rollout stops)."""
+    other = site.root / "other_registry.yaml"
+    shutil.copy(site.registry, other)
+    all_py = site.root / "inventories" / "group_data" / "all.py"
+    all_py.write_text(all_py.read_text() + f"\nmodel_registry_file = {str(other)!r}\n")
+    site.git("commit", "-qam", "registry elsewhere")
+
+    def run_deploy_file(*args, **kwargs):
+        raise AssertionError("the run must not start")
+
+    monkeypatch.setattr(session_module, "run_deploy_file", run_deploy_file)
+    done = site.cli("rollback", FR, "--previous", "--yes")
+    assert done.exit_code != 0
+    assert "Rollback face_recognition from 2026-02-02 to 2025-02-25 (committed)" in done.stdout
+    refused = [line for line in done.stderr.splitlines() if "redeploy is refused" in line]
+    assert len(refused) == 1 and f"model_registry_file {other}" in refused[0]
+    assert "undo with: sentinelcam-models rollback" in done.stderr
+    assert [a["outcome"] for a in site.actions()] == ["changed", "deploy failed (exit 1)"]
+
+
 # --- rollout steps: one Edit, pins that act -----------------------------------------------------
 
 
