@@ -145,11 +145,6 @@ class Session:
     def _host_key(self, host: str) -> tuple[str, str]:
         return (str(host_data_file(self.inventory, host)), host)
 
-    def hosts_inventory(self) -> Any:
-        """The pyinfra inventory to query hosts with: the loaded one (a new pyinfra State keeps
-        the store's connection, fleet/pyinfrarun.new_state)."""
-        return self.pyinfra_inventory
-
     def recheck(self) -> CheckedInventory:
         """Check the same hosts against the registry file as it is now (after a registry edit)."""
         if self._pyinfra is None:
