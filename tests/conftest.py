@@ -13,11 +13,38 @@ from __future__ import annotations
 
 import os
 
+import gevent
 import pytest
+from gevent import monkey
 
 from devfleet import fleet as fleet_mod
 from devfleet.client import Fleet
 from tests.support.fleet import run_fleet
+
+
+_HUB_WATCHERS: list = []
+
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker (`make test-unit` runs two)
+        _patch_for_gevent_before_the_first_test()
+
+
+def _patch_for_gevent_before_the_first_test():
+    """Patch the standard library for gevent now, and keep the hub waiting for execnet's thread.
+
+    pyinfra_cli patches the standard library for gevent on import, and our inventory loader imports
+    it late: a serial run is patched from its first inventory load on, an xdist worker at whichever
+    test loads one first. After that, the worker waits for its next test on a lock that execnet's
+    reader thread (a real thread, started before the patch) releases; gevent's hub, having nothing
+    of its own to watch, raises LoopExit ("This operation would block forever"). So each worker
+    patches before its first test (every test then runs patched, however the tests are shared
+    out) and keeps one idle watcher on the hub, which then waits for the reader thread's wake-up.
+    """
+    monkey.patch_all()
+    watcher = gevent.get_hub().loop.async_()
+    watcher.start(lambda: None)
+    _HUB_WATCHERS.append(watcher)
 
 
 @pytest.fixture(scope="session")
