@@ -151,17 +151,30 @@ def prepare_node(node: dict, nodes: list[dict]) -> None:
     for path, text in provision.node_files(node).items():
         make_dirs(m, os.path.dirname(path), OPS_UID, OPS_UID)
         write_file(f"{m}{path}", text, 0o644, OPS_UID, OPS_UID)
-    # Stand-in services, enabled.
+    # Stand-in services, enabled: the command, and its modules (a package) in the lib dir beside it.
     copy_in(
         os.path.join(HERE, "sentinelcam-standin"), f"{m}/usr/local/bin/sentinelcam-standin", 0o755
     )
-    # The project's format checks, which the stand-ins also run on every model file they load.
-    os.makedirs(f"{m}/usr/local/lib/sentinelcam-standin", exist_ok=True)
-    copy_in(
-        os.path.join(os.path.dirname(HERE), "sentinelcam_models", "core", "modelfiles.py"),
-        f"{m}/usr/local/lib/sentinelcam-standin/modelfiles.py",
-        0o644,
-    )
+    standin = os.path.join(HERE, "standin")
+    os.makedirs(f"{m}/usr/local/lib/sentinelcam-standin/standin", exist_ok=True)
+    for module in sorted(os.listdir(standin)):
+        if module.endswith(".py"):
+            copy_in(
+                os.path.join(standin, module),
+                f"{m}/usr/local/lib/sentinelcam-standin/standin/{module}",
+                0o644,
+            )
+    # The project's format checks (a package), which the stand-ins also run on every model file
+    # they load.
+    checks = os.path.join(os.path.dirname(HERE), "sentinelcam_models", "core", "modelfiles")
+    os.makedirs(f"{m}/usr/local/lib/sentinelcam-standin/modelfiles", exist_ok=True)
+    for module in sorted(os.listdir(checks)):
+        if module.endswith(".py"):
+            copy_in(
+                os.path.join(checks, module),
+                f"{m}/usr/local/lib/sentinelcam-standin/modelfiles/{module}",
+                0o644,
+            )
     wants = f"{m}/etc/systemd/system/multi-user.target.wants"
     os.makedirs(wants, exist_ok=True)
     for svc in SERVICES:

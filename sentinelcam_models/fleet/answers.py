@@ -10,7 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..core import names
 from ..core.problems import CheckFailed, one_line
+from ..core.untrusted import short
 
 
 def _bad(where: str, command: str, what: str) -> CheckFailed:
@@ -141,3 +143,34 @@ class Published:
         if not isinstance(answer, Mapping) or not isinstance(answer.get("manifest_digest"), str):
             raise _bad(where, "publish", "no manifest_digest")
         return cls(model, version, where, answer["manifest_digest"])
+
+
+def store_exists(answer: Any, where: str) -> bool:
+    """An ``exists`` answer: is the store directory there? Only true or false is an answer."""
+    if not isinstance(answer, bool):
+        raise _bad(where, "exists", f"{short(repr(answer), 40)} is not true or false")
+    return answer
+
+
+def coral_files(answer: Any, where: str) -> dict[str, str | None]:
+    """A ``coral_files`` answer: what ``coral_packages/`` holds, plain file name -> sha256 (64
+    lowercase hex digits), None for an entry there that is not a regular file."""
+    if not isinstance(answer, Mapping):
+        raise _bad(where, "coral_files", "not a mapping of file name to sha256")
+    found: dict[str, str | None] = {}
+    for name, digest in answer.items():
+        if not names.is_plain_file_name(name):
+            raise _bad(where, "coral_files", f"{short(repr(name), 60)} is not a file name")
+        if digest is not None and not names.is_sha256(digest):
+            raise _bad(where, "coral_files", f"{name}: {short(repr(digest), 80)} is not a sha256")
+        found[name] = digest
+    return found
+
+
+def coral_installed(answer: Any, where: str) -> tuple[str, ...]:
+    """An ``install_coral`` answer: the plain file names it stored in ``coral_packages/``."""
+    stored = _strings(answer, where, "install_coral", "the answer")
+    bad = next((name for name in stored if not names.is_plain_file_name(name)), None)
+    if bad is not None:
+        raise _bad(where, "install_coral", f"{short(repr(bad), 60)} is not a file name")
+    return stored

@@ -24,6 +24,7 @@ from ..core.rollout import TASK_FILES
 from ..core.serving import served_roots
 from ..core.validation import CheckedInventory
 from ..paths import template_text
+from .answers import coral_files, store_exists
 from .inventory import check_pyinfra
 from .remote import RemoteStore, ensure_connected
 from .runcache import once_per_run
@@ -238,7 +239,7 @@ def _serve_mirror(checked: CheckedInventory, inventory: Any, name: str) -> None:
     mirror = RemoteStore(inventory.get_host(name), checked.settings[name])
     served, coral_served = served_roots(checked, name)
     try:
-        if mirror.call("exists"):
+        if store_exists(mirror.call("exists"), mirror.where):
             mirror.call("serve", roots=served, coral=coral_served)
     except Exception as exc:  # every pull from this mirror reads these roots
         raise refusal(
@@ -260,7 +261,7 @@ def _coral(ctx: RunContext, store: RemoteStore, selected: list[str]) -> None:
     why = unset_problem(coral)
     if why is None:
         try:
-            stored = store.call("coral_files") or {}
+            stored = coral_files(store.call("coral_files"), store.where)
         except Exception as exc:  # the whole Coral step depends on it
             stored, why = {}, f"cannot check the store's Coral files: {exc}"
         for item in coral.runtime_files():

@@ -17,6 +17,7 @@ from ..core.validation import CheckedInventory
 from ..store import agent
 from ..store.atomic import LOCK_FILE, LockWait, describe_holder
 from ..store.local import LocalStore
+from .answers import store_exists
 from .remote import RemoteStore
 
 LOCKING = frozenset({"adopt", "cleanup", "finish_publish", "install_coral"})  # take the store lock
@@ -117,7 +118,7 @@ class RemoteClient:
 
     def init(self) -> bool:
         """Create the store directory on the datasink, as its service user; False if it was there."""
-        if self.remote.call("exists"):
+        if store_exists(self.remote.call("exists"), self.where):
             return False
         from pyinfra.api import QuoteString, StringCommand  # noqa: PLC0415
 
@@ -132,7 +133,7 @@ class RemoteClient:
         return True
 
     def _require(self) -> None:
-        if self.remote.call("exists"):
+        if store_exists(self.remote.call("exists"), self.where):
             return
         raise BadInput(
             f"{self.where}: no model store there (create it on the primary datasink, as the service "

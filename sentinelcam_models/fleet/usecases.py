@@ -34,7 +34,7 @@ from ..store.actionlog import log_action
 from ..store.coral_fetch import fetch_to
 from ..store.files import read_registry, read_text
 from . import rollouts
-from .answers import Adopted, Cleaned, Published, Verified
+from .answers import Adopted, Cleaned, Published, Verified, coral_files, coral_installed
 from .edit import Edit
 from .session import Session
 from .stores import LocalClient
@@ -533,7 +533,7 @@ def coral_fetch(session: Session, source: str | None, with_dev: bool, ui: Ui) ->
     if coral is None:
         raise BadInput(f"{session.checked.registry.path}: no coral_packages section")
     store = session.store()
-    present = store.call("coral_files") or {}
+    present = coral_files(store.call("coral_files"), store.where)
     ui.confirm(
         f"Download the Coral runtime files coral_packages names ({'with' if with_dev else 'without'} "
         f"the dev package) from {source or 'each download_url'}, check each sha256, and store "
@@ -543,6 +543,7 @@ def coral_fetch(session: Session, source: str | None, with_dev: bool, ui: Ui) ->
         with ui.work("coral fetch"):
             result = fetch_to(Path(tmp), coral, source, with_dev=with_dev, present=present)
         with ui.work(f"storing the Coral files in {store.where}"):
-            stored = store.install_coral(Path(tmp) if result.staged else None, dict(result.files))
+            staged = Path(tmp) if result.staged else None
+            stored = coral_installed(store.install_coral(staged, dict(result.files)), store.where)
     log_action("coral fetch", "ok", store=store.where, stored=stored)
     return CoralFetched(store.where, tuple(result.problems), tuple(result.skipped), tuple(stored))

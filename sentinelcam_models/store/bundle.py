@@ -25,7 +25,15 @@ PACKAGE = "sentinelcam_models"
 # (dotted module name, file in the package): everything store.agent imports, transitively.
 MODULES = (
     ("sentinelcam_models.core.names", "core/names.py"),
-    ("sentinelcam_models.core.modelfiles", "core/modelfiles.py"),
+    ("sentinelcam_models.core.modelfiles", "core/modelfiles/__init__.py"),
+    ("sentinelcam_models.core.modelfiles.fault", "core/modelfiles/fault.py"),
+    ("sentinelcam_models.core.modelfiles.protobuf", "core/modelfiles/protobuf.py"),
+    ("sentinelcam_models.core.modelfiles.text", "core/modelfiles/text.py"),
+    ("sentinelcam_models.core.modelfiles.tflite", "core/modelfiles/tflite.py"),
+    ("sentinelcam_models.core.modelfiles.hdf5", "core/modelfiles/hdf5.py"),
+    ("sentinelcam_models.core.modelfiles.pickles", "core/modelfiles/pickles.py"),
+    ("sentinelcam_models.core.modelfiles.torch7", "core/modelfiles/torch7.py"),
+    ("sentinelcam_models.core.modelfiles.nnarchive", "core/modelfiles/nnarchive.py"),
     ("sentinelcam_models.core.manifest", "core/manifest.py"),
     ("sentinelcam_models.core.problems", "core/problems.py"),
     ("sentinelcam_models.core.retention", "core/retention.py"),
@@ -39,7 +47,12 @@ MODULES = (
     ("sentinelcam_models.store.served", "store/served.py"),
     ("sentinelcam_models.store.agent", "store/agent.py"),
 )
-PACKAGES = ("sentinelcam_models", "sentinelcam_models.core", "sentinelcam_models.store")
+PACKAGES = (
+    "sentinelcam_models",
+    "sentinelcam_models.core",
+    "sentinelcam_models.core.modelfiles",
+    "sentinelcam_models.store",
+)
 MAX_SIZE = 100_000
 
 _LOADER = '''

@@ -13,6 +13,8 @@ import json
 import os
 import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,8 @@ import yaml
 
 from devfleet import fleet as fleet_mod
 from devfleet import provision
+from sentinelcam_models.core import modelfiles
+from tests.support.models import valid
 
 SENTINEL_TASKS = "/home/ops/sentinel/tasks"
 
@@ -553,6 +557,48 @@ def test_prepare_node_provisions_role_files_owned_by_ops(overlay, name):
     for svc in ("sentinel", "imagenode", "datapump"):
         assert (m / f"etc/systemd/system/multi-user.target.wants/{svc}.service").is_symlink()
     assert os.access(m / "usr/local/bin/sentinelcam-standin", os.X_OK)
+
+
+def test_the_provisioned_standin_loads_the_format_checks_installed_beside_it(overlay):
+    """The node's copies of the stand-in's modules and of the checks are whole packages
+    (devfleet/standin/ and core/modelfiles/ are several modules each): the stand-in as installed,
+    reading no file of this checkout, refuses a truncated caffemodel."""
+    m, _ = _prepare(overlay, "sentinel1")
+    lib = m / "usr/local/lib/sentinelcam-standin/modelfiles"
+    package = Path(modelfiles.__file__).parent
+    assert sorted(p.name for p in lib.iterdir()) == sorted(p.name for p in package.glob("*.py"))
+    modules = m / "usr/local/lib/sentinelcam-standin/standin"
+    source = Path(fleet_mod.HERE) / "standin"
+    assert sorted(p.name for p in modules.iterdir()) == sorted(p.name for p in source.glob("*.py"))
+    probe = (
+        "import importlib, importlib.machinery, importlib.util, sys\n"
+        "loader = importlib.machinery.SourceFileLoader('script', sys.argv[1])\n"
+        "spec = importlib.util.spec_from_loader('script', loader)\n"
+        "script = importlib.util.module_from_spec(spec)\n"
+        "loader.exec_module(script)\n"
+        "script.package()\n"
+        "loading = importlib.import_module('standin.loading')\n"
+        "checks = loading.lib('modelfiles')\n"
+        "print(loading.__file__)\n"
+        "print(checks.__file__)\n"
+        "data = open(sys.argv[2], 'rb').read()\n"
+        "print(checks.check_bytes('MobileNetSSD_deploy.caffemodel', data[: len(data) // 2]))\n"
+    )
+    model = m.parent / "MobileNetSSD_deploy.caffemodel"
+    model.write_bytes(valid("MobileNetSSD_deploy.caffemodel", size=4096))
+    env = {**os.environ, "SENTINELCAM_STANDIN_LIB": str(lib)}
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(m / "usr/local/bin/sentinelcam-standin"), str(model)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    loading_file, checks_file, answer = result.stdout.split("\n", 2)
+    assert Path(loading_file) == modules / "loading.py"
+    assert Path(checks_file) == lib / "__init__.py"
+    assert answer.startswith("MobileNetSSD_deploy.caffemodel: not a valid Caffe model")
 
 
 @pytest.mark.parametrize("svc", ["sentinel", "imagenode", "datapump"])

@@ -1,4 +1,4 @@
-"""core/modelfiles.py: each model file is checked against the format its loader expects.
+"""core/modelfiles/: each model file is checked against the format its loader expects.
 
 Valid files come from devfleet.modelgen (written to each format's published layout: protobuf
 wire format, torch.save's Torch7 layout, the TFLite FlatBuffer schema, HDF5 superblock v0);

@@ -620,3 +620,23 @@ def test_probe(home):
 def test_usage(home, args):
     p = standin(home, *args)
     assert p.returncode == 2 and p.stderr.startswith("usage:")
+
+
+def test_without_its_modules_it_says_where_it_looked(home):
+    """The command alone (copied somewhere without the package standin/ beside it) names the
+    places it looked for its modules, in one line, and exits 2."""
+    alone = home / "bin" / "sentinelcam-standin"
+    alone.parent.mkdir()
+    alone.write_bytes(Path(STANDIN).read_bytes())
+    p = subprocess.run(
+        [sys.executable, str(alone), "probe", str(alone)],
+        env=env_for(home),
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr == (
+        "sentinelcam-standin: its modules are not installed: no standin/ package in "
+        f"{home}/lib/sentinelcam-standin/standin or {home}/bin/standin\n"
+    )
