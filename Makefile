@@ -15,7 +15,7 @@ TEST_PACKAGES := git:git shellcheck:shellcheck make:make
 HOST_PACKAGES := sh devfleet/host-packages.sh
 # The unit tests in one worker per core (pytest-xdist); the fleet tests share one session fleet, so
 # they run in one process after them. The two runs together are every test.
-UNIT_TESTS := -m 'not fleet' -n auto
+UNIT_TESTS := -m 'not fleet' -n auto --dist worksteal
 FLEET_TESTS := -m fleet
 
 .PHONY: venv test test-unit check demo fleet-up fleet-down fleet-reset fleet-status bench bench-scale clean \
