@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from ..core.coral import coral_roles, unset_problem
@@ -32,9 +30,3 @@ def warn(checked: CheckedInventory) -> None:
 def session(inventory: str, store: str | None = None) -> Session:
     """The command's one Session: inventory loaded (and warned about) on first use, one store."""
     return Session(inventory, store, on_load=warn)
-
-
-def load(inventory: str) -> tuple[CheckedInventory, Any]:
-    """The validated inventory (Refused lists every problem) and pyinfra's inventory."""
-    opened = session(inventory)
-    return opened.checked, opened.pyinfra_inventory

@@ -62,6 +62,28 @@ def version_names(answer: Any, where: str) -> set[str]:
 
 
 @dataclass(frozen=True)
+class StoreVersion:
+    """One version directory in the store, as a ``versions`` answer lists it."""
+
+    version: str
+    size: int  # bytes
+    has_manifest: bool
+
+
+def store_versions(answer: Any, where: str) -> list[StoreVersion]:
+    """The entries of a ``versions`` answer (their shape is checked where the answer is parsed,
+    core/agentanswers.py; this reads them totally all the same)."""
+    version_names(answer, where)
+    found = []
+    for entry in answer:
+        size, manifest = entry.get("size"), entry.get("has_manifest")
+        if isinstance(size, bool) or not isinstance(size, int) or not isinstance(manifest, bool):
+            raise _bad(where, "versions", f"{entry['version']}: no size or has_manifest")
+        found.append(StoreVersion(entry["version"], size, manifest))
+    return found
+
+
+@dataclass(frozen=True)
 class Verified:
     model: str
     version: str

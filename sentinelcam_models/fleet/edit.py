@@ -50,7 +50,7 @@ class Edit:
     details: Mapping[str, Any] = field(default_factory=dict)
     commit: bool = True
     outcome: str = "changed"  # the action log's outcome on success
-    # Called after the write and before the commit (a pin must show in the reloaded inventory);
+    # Called after the write and before the commit (a pin must show in the inventory as written);
     # raising puts every file back.
     check_written: Callable[[], object] | None = None
 

@@ -12,6 +12,8 @@ it with every problem listed (nothing changed anywhere); one that concerns a hos
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,11 +29,11 @@ from ..paths import template_text
 from .answers import coral_files, store_exists
 from .inventory import check_pyinfra
 from .remote import RemoteStore, ensure_connected
-from .runcache import once_per_run
+from .runcache import once_per_run, real_state
 
 REFUSED = "sentinelcam-models: deploy refused, nothing was changed:"
 DEFAULT_MAX_STARTUPS = 10
-POLICY_WRITTEN = "sentinelcam_policy_written"  # fleet/session.py passes it to a redeploy
+POLICY_WRITTEN = "sentinelcam_policy_written"  # --data for a pyinfra run (a command says Given)
 
 
 def refusal(lines: list[str]) -> Exception:
@@ -73,11 +75,40 @@ class RunContext:
         return self.checked.registry
 
 
+@dataclass(frozen=True)
+class Given:
+    """What a command that runs the deploy in its own process (fleet/pyinfrarun.py) hands to the
+    run's pre-flight instead of it being found again: the inventory it loaded, checked with the
+    run's ``models`` filter; its connection to the primary's store (None: the pre-flight opens
+    one); whether it wrote the retention policy itself."""
+
+    checked: CheckedInventory
+    store: RemoteStore | None
+    policy_written: bool
+
+
+_given: dict[int, tuple[Any, Given]] = {}
+
+
+@contextmanager
+def handed_over(state: Any, given: Given) -> Iterator[None]:
+    """``given`` for the pre-flight of the run of this pyinfra State (while the deploy file runs)."""
+    current = real_state(state)
+    _given[id(current)] = (current, given)
+    try:
+        yield
+    finally:
+        _given.pop(id(current), None)
+
+
 def context(state: Any, inventory: Any, dry: bool | None = None) -> RunContext:
     """The run's pre-flight (built by the first host that asks; shared by all)."""
+    current = real_state(state)
+    entry = _given.get(id(current))
+    given = entry[1] if entry is not None and entry[0] is current else None
     if dry is None:
-        dry = "--dry" in sys.argv  # pyinfra exposes no dry-run flag to deploy code
-    return once_per_run(state, "preflight", lambda current: _build(current, inventory, dry))
+        dry = given is None and "--dry" in sys.argv  # pyinfra tells deploy code no dry-run flag
+    return once_per_run(state, "preflight", lambda run: _build(run, inventory, dry, given))
 
 
 def _selected(state: Any, inventory: Any) -> list:
@@ -126,8 +157,8 @@ def host_context(checked: CheckedInventory, selected: list[str]) -> RunContext:
     return ctx
 
 
-def _build(state: Any, inventory: Any, dry: bool) -> RunContext:
-    checked = check_pyinfra(inventory)
+def _build(state: Any, inventory: Any, dry: bool, given: Given | None = None) -> RunContext:
+    checked = given.checked if given is not None else check_pyinfra(inventory)
     if isinstance(checked, Refused):
         raise refusal([str(p) for p in checked.problems])
     selected = [h.name for h in _selected(state, inventory) if h.name in checked.settings]
@@ -140,7 +171,11 @@ def _build(state: Any, inventory: Any, dry: bool) -> RunContext:
     if primary_settings is None:
         raise refusal([f"the primary datasink {checked.primary!r} is not in the inventory"])
     primary = inventory.get_host(checked.primary)
-    store = RemoteStore(primary, primary_settings)
+    store = (
+        given.store
+        if given is not None and given.store is not None
+        else RemoteStore(primary, primary_settings)
+    )
 
     # What the selected hosts need, and from which datasink.
     wanted: dict[str, set[str]] = {}
@@ -228,7 +263,8 @@ def _build(state: Any, inventory: Any, dry: bool) -> RunContext:
     _coral(ctx, store, selected)
     # A registry change that wrote the policy itself says so (--data sentinelcam_policy_written=yes):
     # the policy is written once per command.
-    if not dry and checked.primary not in selected and not primary.data.get(POLICY_WRITTEN):
+    written = given.policy_written if given is not None else primary.data.get(POLICY_WRITTEN)
+    if not dry and checked.primary not in selected and not written:
         _write_policy(ctx, store)
     return ctx
 

@@ -13,6 +13,7 @@ from ..core.nodestate import NodeState
 from ..core.problems import one_line
 from ..core.rollout import config_paths
 from ..core.validation import CheckedInventory
+from .pyinfrarun import new_state
 from .remote import service_args
 
 
@@ -59,15 +60,15 @@ def query_fleet(
     """{host name: (NodeState or None, error or None)} for every host given; a NodeState whose
     answer was refused comes with its ``failure`` as the error."""
     import gevent  # noqa: PLC0415 - pyinfra's engine, only where hosts are reached
-    from pyinfra.api import Config, State  # noqa: PLC0415
+    from pyinfra.api import Config  # noqa: PLC0415
     from pyinfra.api.connect import connect_all  # noqa: PLC0415
     from pyinfra.api.exceptions import PyinfraError  # noqa: PLC0415
     from pyinfra.facts.server import User  # noqa: PLC0415
 
     from facts.node import NodeState as NodeStateFact  # noqa: PLC0415
 
-    state = State()
-    state.init(
+    connected = {host for host in inventory if host.connected}  # the store's: kept
+    state = new_state(
         inventory,
         Config(CONNECT_TIMEOUT=connect_timeout, FAIL_PERCENT=None, PARALLEL=len(hosts) or 1),
         initial_limit=hosts,
@@ -102,7 +103,7 @@ def query_fleet(
 
     gevent.joinall([gevent.spawn(ask, host) for host in hosts])
     for host in hosts:
-        if host in state.active_hosts:
+        if host in state.active_hosts and host not in connected:
             with contextlib.suppress(Exception):
                 host.disconnect()
     return results

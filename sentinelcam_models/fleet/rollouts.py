@@ -4,7 +4,7 @@ Every step edits the registry or host pins, writes the rollout's state beside th
 (``inventories/rollouts/MODEL.json``) and commits them together in one Edit (fleet/edit.py: every
 file locked in the global order, restored on failure), logs the step, then deploys the step's
 hosts (each gated: a failing node reverts itself) and judges them by what they report: a host
-passed when its configs name the new version after its gate. A pin the reloaded inventory does
+passed when its configs name the new version after its gate. A pin the inventory as written does
 not show refuses its step (pins that act).
 """
 
@@ -121,7 +121,7 @@ class Runner:
             if registry:
                 self.session.recheck()
             return
-        checked = self.session.reload()
+        checked = self.session.reread_host_data(sorted(pins))
         for host, version in sorted(pins.items()):
             require_pin_shows(checked, self.session.inventory, host, self.rollout.model, version)
 
@@ -217,7 +217,7 @@ def _pinned(path: Path, model: str, version: str | None) -> Callable[[str | None
 def require_pin_shows(
     checked: CheckedInventory, inventory: str, host: str, model: str, version: str | None
 ) -> None:
-    """Pins that act: refuse when the reloaded inventory does not show the pin just written."""
+    """Pins that act: refuse when the inventory as written does not show the pin just written."""
     settings = checked.settings.get(host)
     shown = settings.pins.get(model) if settings is not None else None
     if shown == version:

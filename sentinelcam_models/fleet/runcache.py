@@ -8,15 +8,26 @@ the private ``_get_module()`` returns. This is the one place that uses it.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 _values: dict[tuple[int, str], tuple[Any, Any]] = {}
-# gevent patches threading: hosts preparing concurrently wait here while the first one builds.
-_lock = threading.Lock()
+_lock: Any = None
+
+
+def _run_lock() -> Any:
+    """Hosts preparing concurrently (pyinfra's greenlets) wait here while the first one builds.
+    A gevent lock, whatever was imported first: a real thread lock, taken by a greenlet that then
+    waits for the network, would block every greenlet of the process (a command that imported
+    this module before pyinfra's CLI patched threading, and runs the deploy in-process)."""
+    global _lock
+    if _lock is None:
+        from gevent.lock import Semaphore  # noqa: PLC0415 - pyinfra's engine
+
+        _lock = Semaphore()
+    return _lock
 
 
 def real_state(state: Any) -> Any:
@@ -29,7 +40,7 @@ def once_per_run(state: Any, name: str, build: Callable[[Any], T]) -> T:
     """``build(state)`` once per run; its result, or the exception it raised, is reused."""
     current = real_state(state)
     key = (id(current), name)
-    with _lock:
+    with _run_lock():
         cached = _values.get(key)
         if cached is not None and cached[0] is current:
             kind, value = cached[1]

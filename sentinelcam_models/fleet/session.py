@@ -8,24 +8,24 @@ typed value, the retention policy written (the only place a command writes it) a
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from ..core import catalog
 from ..core.policy import data_path, policy_for, policy_path
 from ..core.problems import BadInput, OperatorError, Refused
-from ..core.validation import CheckedInventory
-from ..paths import REPO_ENV, REPO_ROOT, checkout, deploy_file
-from ..store.files import read_text
+from ..core.validation import CheckedInventory, RawHost
+from ..core.validation import check_inventory as check_hosts
+from ..paths import REPO_ROOT, checkout, deploy_file, host_data_file
+from ..store.files import HOST_DATA_KEYS, PROBLEMS_KEY, host_data, read_text, recording_host_data
 from .answers import StoredVersion, Verified, check_answer, version_names
 from .inventory import check as check_inventory
 from .inventory import load_pyinfra_inventory, raw_hosts
-from .preflight import POLICY_WRITTEN  # given to the redeploy: this command wrote the policy
-from .stores import Store, open_store
+from .preflight import Given
+from .pyinfrarun import run_deploy_file
+from .remote import RemoteStore
+from .stores import RemoteClient, Store, open_store
 
 Say = Callable[[str], None]
 
@@ -43,8 +43,10 @@ class Session:
         self._checked: CheckedInventory | None = None
         self._pyinfra: Any = None
         self._store: Store | None = None
-        self._store_inventory: Any = None  # the pyinfra inventory the store connection lives on
+        self._merged: dict[tuple[str, str], dict[str, Any]] = {}  # host data files the load merged
         self.loads = 0  # pyinfra inventory loads (user code in inventory files runs each time)
+        self.rereads = 0  # host data files read again into the loaded inventory (after a pin)
+        self.deploys = 0  # redeploys run (in this process, on the loaded inventory)
 
     # --- the inventory --------------------------------------------------------------------------
     @property
@@ -63,7 +65,9 @@ class Session:
     def reload(self) -> CheckedInventory:
         """Load the inventory files (again: host data files changed) and check them."""
         first = self._pyinfra is None
-        self._pyinfra = load_pyinfra_inventory(self.inventory)
+        with recording_host_data() as merged:
+            self._pyinfra = load_pyinfra_inventory(self.inventory)
+        self._merged = merged
         self.loads += 1
         self._checked = None
         checked = self.recheck()
@@ -71,11 +75,47 @@ class Session:
             self.on_load(checked)
         return checked
 
+    def reread_host_data(self, hosts: Iterable[str]) -> CheckedInventory:
+        """The inventory as it is after these hosts' host data files were written (pins).
+
+        When the loaded inventory merged each host's file through ``store.files.host_data`` and
+        the host's data holds exactly what that read, loading the inventory again would only read
+        the files again: they are read into the loaded data, and the hosts checked again. Any
+        other inventory (one that merges the files its own way, or not at all) is loaded again.
+        """
+        if self._pyinfra is None:
+            return self.reload()
+        keys = (*HOST_DATA_KEYS, PROBLEMS_KEY)
+        data: dict[str, dict[str, Any]] = {}
+        for host in hosts:
+            seen = self._merged.get((str(host_data_file(self.inventory, host)), host))
+            loaded = self._pyinfra.host_data.get(host) if host in self._pyinfra.host_data else None
+            if seen is None or loaded is None or any(loaded.get(k) != seen.get(k) for k in keys):
+                return self.reload()
+            data[host] = loaded
+        before = {
+            host: {k: loaded[k] for k in keys if k in loaded} for host, loaded in data.items()
+        }
+        for host, loaded in data.items():
+            new = host_data(self.inventory, host)
+            for key in keys:
+                loaded.pop(key, None)
+            loaded.update(new)
+            self._merged[(str(host_data_file(self.inventory, host)), host)] = dict(new)
+        self.rereads += 1
+        try:
+            return self.recheck()
+        except BaseException:  # the files are restored (fleet/edit.py): so is the loaded data
+            for host, loaded in data.items():
+                for key in keys:
+                    loaded.pop(key, None)
+                loaded.update(before[host])
+                self._merged[(str(host_data_file(self.inventory, host)), host)] = dict(before[host])
+            raise
+
     def hosts_inventory(self) -> Any:
-        """A pyinfra inventory to query hosts with. A new pyinfra State re-creates the connector
-        of every host in its inventory: never the one the store connection lives on."""
-        if self._store_inventory is not None and self._pyinfra is self._store_inventory:
-            self.reload()
+        """The pyinfra inventory to query hosts with: the loaded one (a new pyinfra State keeps
+        the store's connection, fleet/pyinfrarun.new_state)."""
         return self.pyinfra_inventory
 
     def recheck(self) -> CheckedInventory:
@@ -106,7 +146,6 @@ class Session:
                 self._store = open_store(None, self.store_dir)
             else:
                 self._store = open_store(self.checked, None, self.pyinfra_inventory)
-                self._store_inventory = self._pyinfra
         return self._store
 
     def stored(self, model: str, version: str, deep: bool = False) -> StoredVersion:
@@ -159,29 +198,34 @@ class Session:
 
     def redeploy(self, hosts: list[str], model: str, policy_written: bool) -> int:
         """Config redeploy of one model to exactly these hosts (versions already there move no
-        bytes), with the same interpreter (``python -m pyinfra``)."""
+        bytes): pyinfra's run of deploys/models.py in this process, as ``pyinfra -y INVENTORY
+        deploys/models.py --data models=MODEL --limit HOST...`` prints and exits, on the inventory
+        loaded once; its pre-flight is given that inventory checked with the run's ``models``
+        filter, this command's store connection and whether the policy was written."""
         if not hosts:
             return 0
-        command = [
-            sys.executable,
-            "-m",
-            "pyinfra",
-            "-y",
-            str(Path(self.inventory).resolve()),
-            str(deploy_file("models.py")),
-            "--data",
-            f"models={model}",
+        given = Given(self.deploy_checked(model), self._remote_store(), policy_written)
+        self.deploys += 1
+        repo = checkout() or REPO_ROOT
+        return run_deploy_file(
+            self.pyinfra_inventory, deploy_file("models.py"), list(hosts), repo, given
+        )
+
+    def deploy_checked(self, model: str) -> CheckedInventory:
+        """The loaded hosts checked with the models filter ``models=MODEL`` (what ``--data
+        models=MODEL`` gives a pyinfra run), against the registry as the command last read it:
+        no new load, no new read of the registry."""
+        registry = self.checked.registry  # read and found sound (else the check refused)
+        hosts = [
+            RawHost(h.name, h.groups, {**h.data, "models": model})
+            for h in raw_hosts(self.pyinfra_inventory)
         ]
-        if policy_written:
-            command += ["--data", f"{POLICY_WRITTEN}=yes"]
-        for host in hosts:
-            command += ["--limit", host]
-        return run_deploy(command)
+        checked = check_hosts(registry, [], hosts, self.inventory)
+        if isinstance(checked, Refused):
+            raise checked
+        return checked
 
-
-def run_deploy(command: list[str]) -> int:
-    """Run pyinfra from the checkout (the deploy reads its templates from the same checkout); its
-    exit code."""
-    repo = checkout()
-    env = {**os.environ, REPO_ENV: str(repo)} if repo else None
-    return subprocess.run(command, cwd=repo or REPO_ROOT, env=env).returncode
+    def _remote_store(self) -> RemoteStore | None:
+        """The connection to the primary's store this command holds (None: none, or a store on
+        this machine: the deploy's pre-flight reaches the primary itself)."""
+        return self._store.remote if isinstance(self._store, RemoteClient) else None

@@ -169,12 +169,13 @@ def open_store(
 def connect(inventory: Any, names: list[str], timeout: int = 10) -> dict[str, Any]:
     """Connect to the named hosts through pyinfra's API; {name: host} (BadInput for any that fails)."""
     import gevent  # noqa: PLC0415 - pyinfra only where a host is reached
-    from pyinfra.api import Config, State  # noqa: PLC0415
+    from pyinfra.api import Config  # noqa: PLC0415
     from pyinfra.api.exceptions import ConnectError  # noqa: PLC0415
 
+    from .pyinfrarun import new_state  # noqa: PLC0415 - pyinfra only where a host is reached
+
     hosts = [inventory.get_host(name) for name in names]
-    state = State()
-    state.init(inventory, Config(CONNECT_TIMEOUT=timeout, FAIL_PERCENT=None), initial_limit=hosts)
+    state = new_state(inventory, Config(CONNECT_TIMEOUT=timeout, FAIL_PERCENT=None), hosts)
     errors: dict[str, str] = {}
 
     def one(host: Any) -> None:

@@ -8,7 +8,7 @@ place (Session.write_policy).
 
 Registry changes (rollback, promote, pin, unpin) go: compute the change (core/changes.py), check the
 store for the versions it names (typed answers), return the plan on --dry-run, ask, apply the Edit
-(a pin must show in the reloaded inventory, else the file is restored), log, write the policy,
+(a pin must show in the inventory with the written host data, else the file is restored), log, write the policy,
 redeploy exactly the hosts that use the model.
 """
 
@@ -164,7 +164,7 @@ def carry_out(
 
 
 def apply(session: Session, change: Change, opts: ChangeOptions, ui: Ui) -> Applied:
-    """Edit (locked, checked, written, shown by the reloaded inventory, committed, logged), write
+    """Edit (locked, checked, written, shown by the inventory as written, committed, logged), write
     the retention policy, redeploy the hosts that use the model."""
     undo = shlex.join(change.undo)
     details = dict(change.details)
@@ -178,7 +178,7 @@ def apply(session: Session, change: Change, opts: ChangeOptions, ui: Ui) -> Appl
     if change.action in ("pin", "unpin"):
         host, version = details["host"], details["to"]
         edit.check_written = lambda: rollouts.require_pin_shows(
-            session.reload(), session.inventory, host, change.model, version
+            session.reread_host_data([host]), session.inventory, host, change.model, version
         )
     else:
         edit.check_written = session.recheck  # the registry as written, with the same hosts

@@ -6,6 +6,8 @@ anchors and aliases refused): every problem is a ``file:line`` value, never an e
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,22 @@ def read_registry(path: Path) -> tuple[Registry | None, list[Problem], str | Non
 HOST_DATA_KEYS = ("model_version_overrides",)  # the only keys the tool writes into host data
 HOST_SETTINGS_DIR = "host_settings"
 
+# What host_data handed to inventories while an inventory load was being recorded:
+# {(host data file, host): the data it returned}.
+_recordings: list[dict[tuple[str, str], dict[str, Any]]] = []
+
+
+@contextmanager
+def recording_host_data() -> Iterator[dict[tuple[str, str], dict[str, Any]]]:
+    """Record every host data file ``host_data`` reads (and what it returned) meanwhile: a command
+    that writes a pin then knows whether, and how, the loaded inventory merged that file."""
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    _recordings.append(seen)
+    try:
+        yield seen
+    finally:
+        _recordings.remove(seen)
+
 
 def host_data(inventory_file: str | Path, host: str) -> dict[str, Any]:
     """A host's ``host_data/<host>.yaml``, for inventories to merge into its data.
@@ -56,12 +74,14 @@ def host_data(inventory_file: str | Path, host: str) -> dict[str, Any]:
         return {
             PROBLEMS_KEY: [[str(inventory_file), None, "", f"{host!r} is not a valid host name"]]
         }
-    data = _host_file(host_data_file(inventory_file, host))
+    path = host_data_file(inventory_file, host)
+    data = _host_file(path)
     unknown = [key for key in data if key not in HOST_DATA_KEYS and key != PROBLEMS_KEY]
     if unknown:
-        path = host_data_file(inventory_file, host)
         message = "not allowed in host data (it holds only model_version_overrides; settings go in the inventory)"
-        return {PROBLEMS_KEY: [[str(path), None, key, message] for key in sorted(unknown)]}
+        data = {PROBLEMS_KEY: [[str(path), None, key, message] for key in sorted(unknown)]}
+    for seen in _recordings:
+        seen[(str(path), host)] = dict(data)
     return data
 
 

@@ -88,11 +88,11 @@ def test_a_redeploy_runs_the_checkouts_deploy_file_there(clones, monkeypatch):
     shutil.copytree(ROOT / "deploys", second / "deploys")
     calls = []
 
-    def fake_run(command, cwd=None, env=None, **_):
-        calls.append((command, cwd, env))
-        return subprocess.CompletedProcess(command, 0)
+    def fake_run(inventory, deploy, hosts, cwd, given):
+        calls.append((deploy, cwd, paths.checkout()))  # the checkout its templates come from
+        return 0
 
-    monkeypatch.setattr(fleet_session.subprocess, "run", fake_run)
+    monkeypatch.setattr(fleet_session, "run_deploy_file", fake_run)
     monkeypatch.delenv("SENTINELCAM_REPO", raising=False)
     paths.choose_checkout(None)
     monkeypatch.chdir(second / "inventories")
@@ -103,11 +103,11 @@ def test_a_redeploy_runs_the_checkouts_deploy_file_there(clones, monkeypatch):
     fleet_session.Session(str(first / "inventories" / "production.py")).redeploy(
         ["lab1"], "mobilenet_ssd", policy_written=False
     )
-    (command_2, cwd_2, env_2), (command_1, cwd_1, env_1) = calls
-    assert str(second / "deploys" / "models.py") in command_2
-    assert (cwd_2, env_2["SENTINELCAM_REPO"]) == (second, str(second))
-    assert str(paths.DEPLOYS / "models.py") in command_1  # the first clone has no deploys/
-    assert (cwd_1, env_1["SENTINELCAM_REPO"]) == (first, str(first))
+    (deploy_2, cwd_2, checkout_2), (deploy_1, cwd_1, checkout_1) = calls
+    assert deploy_2 == second / "deploys" / "models.py"
+    assert cwd_2 == checkout_2 == second
+    assert deploy_1 == paths.DEPLOYS / "models.py"  # the first clone has no deploys/
+    assert cwd_1 == checkout_1 == first
 
 
 # ------------------------------------------------------------------ a non-editable install

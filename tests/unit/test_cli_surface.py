@@ -17,6 +17,7 @@ from sentinelcam_models.cli.commands import drift as drift_command
 from sentinelcam_models.cli.conventions import walk
 from sentinelcam_models.cli.drifttable import print_drift
 from sentinelcam_models.core.drift import HostReport, ModelRow
+from sentinelcam_models.fleet import queries
 from sentinelcam_models.fleet import session as fleet_session
 from sentinelcam_models.fleet.stores import LocalClient
 from sentinelcam_models.store.local import LocalStore
@@ -198,7 +199,7 @@ def test_one_host_list_syntax_repeatable_and_commas(checkout, monkeypatch):
         seen["hosts"] = [h.name for h in hosts]
         return {}
 
-    monkeypatch.setattr(drift_command, "query_fleet", fake_query)
+    monkeypatch.setattr(queries, "query_fleet", fake_query)
     invoke("drift", "--limit", "lab1,alpha5", "--limit", "east")
     assert sorted(seen["hosts"]) == ["alpha5", "east", "lab1"]
     seen.clear()
@@ -231,7 +232,7 @@ def test_no_third_party_log_lines(checkout, monkeypatch):
     import logging  # noqa: PLC0415
 
     monkeypatch.setattr(
-        drift_command,
+        queries,
         "query_fleet",
         lambda *a, **k: (
             logging.getLogger("pyinfra").warning("Failed to load host keys from x")
@@ -377,7 +378,7 @@ def test_the_drift_table_hides_columns_that_are_empty_everywhere():
 
 
 def test_drift_through_the_cli_at_80_columns_and_the_version_in_json(checkout, monkeypatch):
-    monkeypatch.setattr(drift_command, "query_fleet", lambda *a, **k: {})
+    monkeypatch.setattr(queries, "query_fleet", lambda *a, **k: {})
     result = invoke("drift", columns=80)
     assert result.exit_code == 2  # every host unreachable
     lines = result.stdout.splitlines()

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from devfleet import demo
 from sentinelcam_models.cli import main, options
-from sentinelcam_models.core.problems import BadInput
+from sentinelcam_models.core.problems import BadInput, Refused
 from sentinelcam_models.fleet import session as session_module
 from sentinelcam_models.fleet import stores as stores_module
 from tests.support.units import ROOT
@@ -155,12 +155,38 @@ def test_rollback_previous_loads_the_inventory_once_and_opens_the_store_once(sit
     assert [a["outcome"] for a in site.actions()] == ["changed", "ok (no deploy)"]
 
 
-def test_pin_loads_twice_to_see_its_pin_and_opens_the_store_once(site):
+def test_pin_and_unpin_load_once_and_see_the_pin_in_the_loaded_inventory(site):
     done = site.cli("pin", "sentinel", HAAR, "2019-01-01", "--yes", "--no-deploy")
     assert done.exit_code == 0, done.output
     assert '"2019-01-01"' in site.host_file("sentinel").read_text()
-    # the second load is the check that the inventory shows the pin (pins that act)
-    assert (site.loads, site.opens) == (2, 1)
+    # the inventory merged host_data/sentinel.yaml through store.files.host_data: the written
+    # file is read into the loaded inventory and checked (pins that act) without a second load
+    assert (site.loads, site.opens) == (1, 1)
+    done = site.cli("unpin", "sentinel", HAAR, "--yes", "--no-deploy")
+    assert done.exit_code == 0, done.output
+    assert not site.host_file("sentinel").exists()
+    assert site.loads == 1
+
+
+def test_a_pin_read_into_the_loaded_inventory_is_checked_like_a_reload(site):
+    from sentinelcam_models.core.changes import pin_text  # noqa: PLC0415
+
+    opened = session_module.Session(str(site.inventory), str(site.store))
+    assert opened.checked.settings["sentinel"].pins == {}
+    path = site.host_file("sentinel")
+    path.write_text(pin_text(str(path), None, HAAR, "2019-01-01"))
+    assert opened.reread_host_data(["sentinel"]).settings["sentinel"].pins == {HAAR: "2019-01-01"}
+    assert opened.pyinfra_inventory.get_host("sentinel").data.model_version_overrides == {
+        HAAR: "2019-01-01"
+    }
+    path.write_text("model_version_overrides: [not, a, mapping]\n")  # refused as a load refuses it
+    with pytest.raises(Refused, match="model_version_overrides"):
+        opened.reread_host_data(["sentinel"])
+    # the loaded data is as it was before the failed read (the Edit restores the file)
+    assert opened.pyinfra_inventory.get_host("sentinel").data.model_version_overrides == {
+        HAAR: "2019-01-01"
+    }
+    assert (opened.loads, opened.rereads) == (1, 2)
 
 
 # --- safe prompts ------------------------------------------------------------------------------
@@ -393,16 +419,24 @@ class FakeStore:
 def test_the_policy_is_written_once_and_the_redeploy_skips_it(site, monkeypatch):
     fake = FakeStore(stores_module.LocalClient(site.store))
     monkeypatch.setattr(session_module.Session, "store", lambda self: fake)
-    commands = []
-    monkeypatch.setattr(session_module, "run_deploy", lambda command: commands.append(command) or 0)
+    runs = []
+
+    def run_deploy_file(inventory, deploy, hosts, cwd, given):
+        runs.append((inventory, deploy, hosts, given))
+        return 0
+
+    monkeypatch.setattr(session_module, "run_deploy_file", run_deploy_file)
     done = site.cli("rollback", FR, "--previous", "--yes", store=False)
     assert done.exit_code == 0, done.output
     assert fake.calls.count("write_policy") == 1
-    [command] = commands
-    assert command[command.index("--data") + 1] == "models=face_recognition"
-    assert "sentinelcam_policy_written=yes" in command
-    assert command[-2:] == ["--limit", "sentinel"]
-    assert site.loads == 1
+    [(inventory, deploy, hosts, given)] = runs
+    assert deploy.name == "models.py" and hosts == ["sentinel"]
+    assert given.policy_written is True
+    # the run's models filter, as `--data models=face_recognition` gave the pyinfra process
+    assert {s.models_filter for s in given.checked.settings.values()} == {(FR,)}
+    assert given.checked.registry.models[FR].current_version == "2025-02-25"
+    assert inventory.get_host("sentinel") is not None
+    assert site.loads == 1  # the redeploy runs on the inventory the command loaded
 
 
 # --- rollout steps: one Edit, pins that act -----------------------------------------------------
@@ -443,19 +477,6 @@ def test_a_canary_pin_the_inventory_does_not_load_refuses_the_step(site):
     assert site.state() == before
     assert not (site.root / "inventories" / "rollouts" / "haarcascades.json").exists()
     assert step.rollout.steps == []
-
-
-def test_hosts_are_never_queried_on_the_inventory_the_store_connection_lives_on(site, monkeypatch):
-    """A new pyinfra State re-creates every host's connector in its inventory: a rollout's fact
-    query on the store's inventory would cut the store connection (the next policy write failed)."""
-    monkeypatch.setattr(session_module, "open_store", lambda *args: object())
-    opened = session_module.Session(str(site.inventory))
-    opened.store()
-    bound = opened.pyinfra_inventory
-    loads = opened.loads
-    assert opened.hosts_inventory() is not bound and opened.loads == loads + 1
-    fresh = opened.hosts_inventory()
-    assert opened.hosts_inventory() is fresh and opened.loads == loads + 1
 
 
 def test_rollout_undo_faces_remove_archive_and_init_store_ask_first(site):

@@ -1,5 +1,6 @@
 """The deploy's pre-flight writes the retention policy unless the command that started the deploy
-wrote it already (fleet/session.py passes --data sentinelcam_policy_written=yes): once per command."""
+wrote it already (--data sentinelcam_policy_written=yes, or a command's in-process redeploy says so
+in preflight.Given): once per command."""
 
 from __future__ import annotations
 
@@ -47,3 +48,26 @@ def test_the_pre_flight_writes_the_policy_only_when_no_one_did(
     assert ctx.selected == ("sentinel",)
     assert FakeStore.last.calls.count("write_policy") == writes
     assert FakeStore.last.calls.count("check") == 1
+
+
+@pytest.mark.parametrize("written, writes", [(False, 1), (True, 0)])
+def test_a_command_hands_its_checked_inventory_and_store_to_the_pre_flight(
+    inventory_file, monkeypatch, written, writes
+):
+    """A redeploy in the command's process (fleet/pyinfrarun.py): the pre-flight neither checks the
+    inventory again nor opens a store connection of its own."""
+    from sentinelcam_models.fleet.inventory import check_pyinfra  # noqa: PLC0415
+
+    inventory = load_pyinfra_inventory(inventory_file)
+    checked = check_pyinfra(inventory)
+    given_store = FakeStore(None, checked.settings[checked.primary])
+    monkeypatch.setattr(preflight, "RemoteStore", lambda *a: pytest.fail("a second store"))
+    monkeypatch.setattr(preflight, "check_pyinfra", lambda *a: pytest.fail("a second check"))
+    monkeypatch.setattr(preflight, "_max_startups", lambda host: 10)
+    state = SimpleNamespace(limit_hosts=[inventory.get_host("sentinel")])
+    with preflight.handed_over(state, preflight.Given(checked, given_store, written)):
+        ctx = preflight.context(state, inventory)
+    assert ctx.checked is checked and ctx.selected == ("sentinel",)
+    assert given_store.calls.count("check") == 1
+    assert given_store.calls.count("write_policy") == writes
+    assert "serve" in given_store.calls  # not a dry run: the served roots are updated

@@ -8,10 +8,8 @@ import click
 
 from ...core.changes import NoChange
 from ...core.problems import BadInput
-from ...fleet import usecases
+from ...fleet import queries, usecases
 from ...fleet.usecases import ChangeOptions
-from ...paths import registry_file_for
-from ...store.git import history as git_history
 from ..options import (
     HOST,
     MODEL,
@@ -141,7 +139,7 @@ def unpin(host: str, model: str, opts: ChangeOptions, as_json: bool) -> None:
 @json_option
 def history(model: str, inventory: str, as_json: bool) -> None:
     """MODEL's version changes from git log of the registry file (date, author, from -> to)."""
-    rows = git_history(registry_file_for(inventory), model)
+    rows = [row.to_json() for row in queries.history(session(inventory), model)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -10,14 +10,12 @@ import click
 
 from ... import __version__
 from ...core import drift as drift_core
-from ...core.problems import BadInput
-from ...fleet.query import query_fleet, select_hosts
-from ...fleet.rollouts import pending_hosts
+from ...fleet import queries
 from ...store.atomic import write_atomically
 from ..drifttable import print_drift
 from ..options import hosts_option, inventory_option, warns_coral
 from ..render import out
-from ..session import load
+from ..session import session
 
 
 @click.command()
@@ -60,38 +58,9 @@ def drift(
     Exit 0 all ok; 1 any drift, missing, corrupt, Coral difference or reverted node; 2 config error
     or any host unreachable.
     """
-    checked, pyinfra_inventory = load(inventory)
-    unknown = [m for m in model_filter if m not in checked.registry.models]
-    if unknown:
-        raise BadInput(
-            f"{checked.registry.path}: unknown model {unknown[0]!r} "
-            f"(known: {', '.join(checked.registry.models)})"
-        )
-    hosts = [
-        h
-        for h in select_hosts(pyinfra_inventory, limits)
-        if checked.plans[h.name].placements or checked.plans[h.name].facelist
-    ]
-    if limits and not hosts:
-        raise BadInput(f"--limit {' '.join(limits)}: no host in {inventory} matches")
-    facts = query_fleet(pyinfra_inventory, hosts, checked, deep=deep, with_coral=not model_filter)
-    pending = pending_hosts(checked)
-    reports = []
-    for host in hosts:
-        node, error = facts.get(host.name, (None, "no answer"))
-        report = drift_core.assess_host(
-            checked.settings[host.name],
-            checked.plans[host.name],
-            node,
-            error,
-            deep,
-            None if model_filter else checked.registry.coral,
-            pending.get(host.name),
-        )
-        if model_filter:
-            report.models = [r for r in report.models if r.model in model_filter]
-        reports.append(report)
-    code = drift_core.exit_code(reports)
+    result = queries.drift(session(inventory), limits, model_filter, deep)
+    reports = result.reports
+    code = result.exit_code
     if prometheus:
         Path(prometheus).parent.mkdir(parents=True, exist_ok=True)
         write_atomically(Path(prometheus), drift_core.to_prometheus(reports))

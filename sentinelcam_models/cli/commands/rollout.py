@@ -7,10 +7,10 @@ import json
 import click
 
 from ...core.problems import CheckFailed
-from ...fleet import rollouts, usecases
+from ...fleet import queries, rollouts, usecases
 from ..options import MODEL, inventory_option, json_option, ui, yes_option
 from ..render import out, row, table
-from ..session import load, session
+from ..session import session
 
 
 @click.group()
@@ -24,8 +24,7 @@ def rollout() -> None:
 @json_option
 def status(model: str | None, inventory: str, as_json: bool) -> None:
     """Every recorded rollout (or MODEL's): stage, hosts passed, failed (why) and pending."""
-    checked, _ = load(inventory)
-    states = {m: r for m, r in rollouts.read_states(checked).items() if model in (None, m)}
+    states = queries.rollout_status(session(inventory), model)
     if as_json:
         click.echo(json.dumps({m: rollouts.describe(r) for m, r in states.items()}, indent=2))
         return

@@ -7,12 +7,11 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import click
 
-from ...core.problems import BadInput, CheckFailed
-from ...fleet import usecases
+from ...core.problems import CheckFailed
+from ...fleet import queries, usecases
 from ..options import (
     MODEL,
     VERSION,
@@ -128,65 +127,29 @@ def verify(
 def list_(model: str | None, as_json: bool, store: str | None, inventory: str) -> None:
     """Every model with current/previous; or one model's versions: CURRENT, PREVIOUS, PINNED, size."""
     opened = session(inventory, store)
-    checked = opened.checked
-    registry = checked.registry
     if not model:
-        models = [
-            {
-                "model": m.name,
-                "current_version": m.current_version,
-                "previous_version": m.previous_version,
-            }
-            for m in registry.models.values()
-        ]
+        models = queries.list_models(opened)
         if as_json:
-            click.echo(json.dumps({"models": models}, indent=2))
+            click.echo(json.dumps({"models": [m.to_json() for m in models]}, indent=2))
             return
         shown = table("model", "current", "previous")
         for item in models:
-            row(shown, item["model"], item["current_version"], item["previous_version"] or "-")
+            row(shown, item.model, item.current_version, item.previous_version or "-")
         out.print(shown)
         return
-    entry = registry.model(model)
-    if entry is None:
-        raise BadInput(
-            f"{registry.path}: unknown model {model!r} (known: {', '.join(registry.models)})"
-        )
-    target = opened.store()
-    stored = {v["version"]: v for v in target.call("versions", model=model)}
-    pins: dict[str, list[str]] = {}
-    for host, settings in checked.settings.items():
-        if model in settings.pins:
-            pins.setdefault(settings.pins[model], []).append(host)
-    rows: list[dict[str, Any]] = []
-    for version in sorted(set(stored) | set(entry.versions) | set(pins), reverse=True):
-        marks = (
-            (["CURRENT"] if version == entry.current_version else [])
-            + (["PREVIOUS"] if version == entry.previous_version else [])
-            + ([f"PINNED ({', '.join(sorted(pins[version]))})"] if version in pins else [])
-        )
-        found = stored.get(version)
-        rows.append(
-            {
-                "version": version,
-                "marks": marks,
-                "in_store": found is not None,
-                "size": found["size"] if found else None,
-                "pinned_by": sorted(pins.get(version, [])),
-            }
-        )
+    listing = queries.list_versions(opened, model)
     if as_json:
-        click.echo(json.dumps({"model": model, "store": target.where, "versions": rows}, indent=2))
+        click.echo(json.dumps(listing.to_json(), indent=2))
         return
-    shown = table("version", "marks", "size", "in store", title=f"{model} in {target.where}")
-    for line in rows:
-        size = f"{line['size'] / 1e6:.1f} MB" if line["size"] is not None else "-"
+    shown = table("version", "marks", "size", "in store", title=f"{model} in {listing.where}")
+    for line in listing.lines:
+        size = f"{line.stored.size / 1e6:.1f} MB" if line.stored else "-"
         row(
             shown,
-            line["version"],
-            " ".join(line["marks"]),
+            line.version,
+            " ".join(line.marks),
             size,
-            text("yes") if line["in_store"] else text("MISSING", "red"),
+            text("yes") if line.stored else text("MISSING", "red"),
         )
     out.print(shown)
 
