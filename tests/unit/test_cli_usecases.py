@@ -7,10 +7,12 @@ written once and announced to the redeploy.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -35,10 +37,16 @@ GIT_IDENTITY = {
 }
 
 
-@pytest.fixture(scope="module")
-def first_site(tmp_path_factory) -> Path:
-    """The inventories committed to git and the store, built once: each Site is a copy."""
-    root = tmp_path_factory.mktemp("first-site")
+_TEMPLATES: list[Path] = []
+
+
+def first_site() -> Path:
+    """The inventories committed to git and the store, built once per test process: each Site
+    is a copy (git init, add and commit and six publishes once, not per test)."""
+    if _TEMPLATES:
+        return _TEMPLATES[0]
+    root = Path(tempfile.mkdtemp(prefix="sentinelcam-site-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
     shutil.copytree(
         ROOT / "inventories", root / "inventories", ignore=shutil.ignore_patterns("__pycache__")
     )
@@ -67,6 +75,7 @@ def first_site(tmp_path_factory) -> Path:
             check=True,
             env={**os.environ, **GIT_IDENTITY},
         )
+    _TEMPLATES.append(root)
     return root
 
 
@@ -131,8 +140,8 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path, monkeypatch, first_site) -> Site:
-    return Site(tmp_path, monkeypatch, first_site)
+def site(tmp_path, monkeypatch) -> Site:
+    return Site(tmp_path, monkeypatch, first_site())
 
 
 def error_lines(result) -> list[str]:
