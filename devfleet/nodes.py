@@ -68,6 +68,14 @@ def copy_in(src: str, dst: str, mode: int, uid: int = 0, gid: int = 0) -> None:
         write_file(dst, f.read(), mode, uid, gid)
 
 
+def copy_package(src: str, dst: str) -> None:
+    """A Python package's modules (``src/*.py``) into the directory ``dst`` on the node."""
+    os.makedirs(dst, exist_ok=True)
+    for module in sorted(os.listdir(src)):
+        if module.endswith(".py"):
+            copy_in(os.path.join(src, module), os.path.join(dst, module), 0o644)
+
+
 def make_dirs(root: str, path: str, uid: int, gid: int, mode: int = 0o755) -> None:
     """Create the directory ``path`` (absolute on the node) under ``root``; the components it
     creates get uid:gid and mode, existing ones are left as they are (as `install -d` would)."""
@@ -155,26 +163,13 @@ def prepare_node(node: dict, nodes: list[dict]) -> None:
     copy_in(
         os.path.join(HERE, "sentinelcam-standin"), f"{m}/usr/local/bin/sentinelcam-standin", 0o755
     )
-    standin = os.path.join(HERE, "standin")
-    os.makedirs(f"{m}/usr/local/lib/sentinelcam-standin/standin", exist_ok=True)
-    for module in sorted(os.listdir(standin)):
-        if module.endswith(".py"):
-            copy_in(
-                os.path.join(standin, module),
-                f"{m}/usr/local/lib/sentinelcam-standin/standin/{module}",
-                0o644,
-            )
+    copy_package(os.path.join(HERE, "standin"), f"{m}/usr/local/lib/sentinelcam-standin/standin")
     # The project's format checks (a package), which the stand-ins also run on every model file
     # they load.
-    checks = os.path.join(os.path.dirname(HERE), "sentinelcam_models", "core", "modelfiles")
-    os.makedirs(f"{m}/usr/local/lib/sentinelcam-standin/modelfiles", exist_ok=True)
-    for module in sorted(os.listdir(checks)):
-        if module.endswith(".py"):
-            copy_in(
-                os.path.join(checks, module),
-                f"{m}/usr/local/lib/sentinelcam-standin/modelfiles/{module}",
-                0o644,
-            )
+    copy_package(
+        os.path.join(os.path.dirname(HERE), "sentinelcam_models", "core", "modelfiles"),
+        f"{m}/usr/local/lib/sentinelcam-standin/modelfiles",
+    )
     wants = f"{m}/etc/systemd/system/multi-user.target.wants"
     os.makedirs(wants, exist_ok=True)
     for svc in SERVICES:

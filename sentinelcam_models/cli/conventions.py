@@ -187,8 +187,9 @@ def quiet_third_party() -> Iterator[None]:
 
 def announce_checkout() -> None:
     """The first line names the checkout when it is not the current directory (stderr: --json
-    documents stay one document on stdout). Every process this command starts (a redeploy's
-    pyinfra run) acts on the same checkout: it is exported as $SENTINELCAM_REPO."""
+    documents stay one document on stdout). The redeploy runs in this process, from the same
+    checkout (fleet/pyinfrarun.py); it is exported as $SENTINELCAM_REPO all the same, for any
+    process the command starts (git, a pyinfra run the operator starts from it)."""
     repo = checkout()
     if repo is None:
         return

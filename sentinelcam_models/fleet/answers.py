@@ -37,26 +37,33 @@ class StoredVersion:
 
 
 def check_answer(answer: Any, item: str, where: str) -> tuple[str | None, tuple[str, ...]]:
-    """(digest, problems) of ``item`` in a ``check`` answer."""
+    """(digest, problems) of ``item`` in a ``check`` answer: both keys are required, the digest is
+    a sha256 or None, and None comes with at least one problem (no manifest read is no whole
+    version); each problem is one printable line, capped."""
     if not isinstance(answer, Mapping):
         raise _bad(where, "check", "not a mapping")
     entry = answer.get(item)
-    if not isinstance(entry, Mapping):
-        raise _bad(where, "check", f"no entry for {item}")
-    digest = entry.get("digest")
-    if digest is not None and not isinstance(digest, str):
-        raise _bad(where, "check", "digest is not a string")
-    return digest, _strings(entry.get("problems", []), where, "check", "problems")
+    if not isinstance(entry, Mapping) or "digest" not in entry or "problems" not in entry:
+        raise _bad(where, "check", f"no digest and problems for {short(item, 80)}")
+    digest = entry["digest"]
+    if digest is not None and not names.is_sha256(digest):
+        raise _bad(where, "check", f"{short(item, 80)}: {short(repr(digest), 80)} is not a sha256")
+    problems = _strings(entry["problems"], where, "check", "problems")
+    if digest is None and not problems:
+        raise _bad(where, "check", f"{short(item, 80)}: no digest and no problem")
+    return digest, tuple(short(p, 400) for p in problems)
 
 
 def version_names(answer: Any, where: str) -> set[str]:
-    """The version names in a ``versions`` answer."""
+    """The version names (``YYYY-MM-DD``) in a ``versions`` answer."""
     if not isinstance(answer, list):
         raise _bad(where, "versions", "not a list")
     found = set()
     for entry in answer:
         if not isinstance(entry, Mapping) or not isinstance(entry.get("version"), str):
             raise _bad(where, "versions", "an entry without a version")
+        if not names.is_version(entry["version"]):
+            raise _bad(where, "versions", f"{short(repr(entry['version']), 40)} is not a version")
         found.add(entry["version"])
     return found
 
@@ -77,7 +84,12 @@ def store_versions(answer: Any, where: str) -> list[StoreVersion]:
     found = []
     for entry in answer:
         size, manifest = entry.get("size"), entry.get("has_manifest")
-        if isinstance(size, bool) or not isinstance(size, int) or not isinstance(manifest, bool):
+        if (
+            isinstance(size, bool)
+            or not isinstance(size, int)
+            or size < 0
+            or not isinstance(manifest, bool)
+        ):
             raise _bad(where, "versions", f"{entry['version']}: no size or has_manifest")
         found.append(StoreVersion(entry["version"], size, manifest))
     return found
@@ -114,7 +126,8 @@ class Cleaned:
 
     @classmethod
     def from_answer(cls, answer: Any, where: str) -> Cleaned:
-        if not isinstance(answer, Mapping) or not isinstance(answer.get("freed"), int):
+        freed = answer.get("freed") if isinstance(answer, Mapping) else None
+        if isinstance(freed, bool) or not isinstance(freed, int) or freed < 0:
             raise _bad(where, "cleanup", "no freed")
         return cls(answer["freed"], _strings(answer.get("log"), where, "cleanup", "log"))
 

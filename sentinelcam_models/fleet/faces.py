@@ -57,7 +57,7 @@ def archives(session: Session, hosts: list[str], note: Callable[[str], None]) ->
         n for n, p in checked.plans.items() if p.placement(catalog.FACE_MODEL, SENTINEL)
     ]
     found_all: list[Archive] = []
-    for name, host in connect(session.hosts_inventory(), names).items():
+    for name, host in connect(session.pyinfra_inventory, names).items():
         placement = checked.plans[name].placement(catalog.FACE_MODEL, SENTINEL)
         if placement is None:
             continue
@@ -102,7 +102,7 @@ def remove_archive(
         f"Remove {placement.model_dir}/{archive} from {host} for good (the curated face files "
         "archived there are not kept anywhere else)?"
     )
-    target = connect(session.hosts_inventory(), [host])[host]
+    target = connect(session.pyinfra_inventory, [host])[host]
     ok, _ = _run(
         target, checked.settings[host], "rm -rf --", Quoted(f"{placement.model_dir}/{archive}")
     )

@@ -17,9 +17,12 @@ def load_pyinfra_inventory(path: str | Path, override_data: dict | None = None) 
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"{path}: inventory file not found")
-    from pyinfra.api import State  # noqa: PLC0415 - pyinfra_cli patches gevent on import: load late
+    # pyinfra_cli patches the standard library for gevent on import: first, before pyinfra.api
+    # and paramiko, so that every lock and thread they make is a greenlet's (as under pyinfra)
+    from pyinfra_cli.inventory import make_inventory_from_files  # noqa: PLC0415, I001
+
+    from pyinfra.api import State  # noqa: PLC0415
     from pyinfra.context import ctx_state  # noqa: PLC0415
-    from pyinfra_cli.inventory import make_inventory_from_files  # noqa: PLC0415
 
     try:
         with ctx_state.use(State()):

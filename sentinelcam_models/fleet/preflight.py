@@ -304,8 +304,13 @@ def _coral(ctx: RunContext, store: RemoteStore, selected: list[str]) -> None:
             got = stored.get(item.name)
             if why:
                 break
-            if got is None:
+            if item.name not in stored:
                 why = f"{store.where}/coral_packages/{item.name} is missing (run `sentinelcam-models coral fetch`)"
+            elif got is None:
+                why = (
+                    f"{store.where}/coral_packages/{item.name} is not a regular file (remove it; "
+                    "`sentinelcam-models coral fetch` stores it again)"
+                )
             elif got != item.sha256:
                 why = (
                     f"{store.where}/coral_packages/{item.name} differs from the registry's sha256 "

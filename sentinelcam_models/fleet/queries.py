@@ -53,7 +53,7 @@ def drift(
     checked = session.checked
     for model in model_filter:
         _known(session, model)
-    pyinfra_inventory = session.hosts_inventory()
+    pyinfra_inventory = session.pyinfra_inventory
     hosts = [
         h
         for h in select_hosts(pyinfra_inventory, limits)

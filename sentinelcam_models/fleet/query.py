@@ -13,7 +13,7 @@ from ..core.nodestate import NodeState
 from ..core.problems import one_line
 from ..core.rollout import config_paths
 from ..core.validation import CheckedInventory
-from .pyinfrarun import new_state
+from .pyinfrastate import new_state
 from .remote import service_args
 
 

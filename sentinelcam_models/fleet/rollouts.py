@@ -121,14 +121,19 @@ class Runner:
             if registry:
                 self.session.recheck()
             return
-        checked = self.session.reread_host_data(sorted(pins))
-        for host, version in sorted(pins.items()):
-            require_pin_shows(checked, self.session.inventory, host, self.rollout.model, version)
+
+        def shown(checked: CheckedInventory) -> None:
+            for host, version in sorted(pins.items()):
+                require_pin_shows(
+                    checked, self.session.inventory, host, self.rollout.model, version
+                )
+
+        self.session.reread_host_data(sorted(pins), shown)
 
     def deploy(self, hosts: list[str]) -> tuple[list[str], dict[str, str]]:
         """Deploy the model to ``hosts`` (gated) and judge each: (passed, failed host -> why)."""
         self.session.redeploy(hosts, self.rollout.model, self.policy_written)
-        pyinfra_inventory = self.session.hosts_inventory()
+        pyinfra_inventory = self.session.pyinfra_inventory
         checked = self.session.checked
         targets = [pyinfra_inventory.get_host(h) for h in hosts]
         facts = query_fleet(pyinfra_inventory, targets, checked, with_coral=False)

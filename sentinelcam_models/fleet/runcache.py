@@ -54,3 +54,10 @@ def once_per_run(state: Any, name: str, build: Callable[[Any], T]) -> T:
             raise
         _values[key] = (current, ("ok", result))
         return result
+
+
+def forget(state: Any) -> None:
+    """Drop what was built for the run of ``state`` (its end: nothing of it stays alive)."""
+    current = real_state(state)
+    for key in [key for key, (owner, _) in _values.items() if owner is current]:
+        del _values[key]

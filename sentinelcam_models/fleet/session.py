@@ -8,17 +8,30 @@ typed value, the retention policy written (the only place a command writes it) a
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from ..core import catalog
 from ..core.policy import data_path, policy_for, policy_path
-from ..core.problems import BadInput, OperatorError, Refused
+from ..core.problems import BadInput, OperatorError, Refused, one_line
+from ..core.untrusted import short
 from ..core.validation import CheckedInventory, RawHost
 from ..core.validation import check_inventory as check_hosts
 from ..paths import REPO_ROOT, checkout, deploy_file, host_data_file
-from ..store.files import HOST_DATA_KEYS, PROBLEMS_KEY, host_data, read_text, recording_host_data
+from ..store.files import (
+    HOST_DATA_KEYS,
+    PINS,
+    PROBLEMS_KEY,
+    Handed,
+    WatchedPins,
+    host_data,
+    plain,
+    read_text,
+    recording_host_data,
+)
 from .answers import StoredVersion, Verified, check_answer, version_names
 from .inventory import check as check_inventory
 from .inventory import load_pyinfra_inventory, raw_hosts
@@ -43,7 +56,7 @@ class Session:
         self._checked: CheckedInventory | None = None
         self._pyinfra: Any = None
         self._store: Store | None = None
-        self._merged: dict[tuple[str, str], dict[str, Any]] = {}  # host data files the load merged
+        self._merged: dict[tuple[str, str], Handed] = {}  # host data files the load merged
         self.loads = 0  # pyinfra inventory loads (user code in inventory files runs each time)
         self.rereads = 0  # host data files read again into the loaded inventory (after a pin)
         self.deploys = 0  # redeploys run (in this process, on the loaded inventory)
@@ -75,48 +88,62 @@ class Session:
             self.on_load(checked)
         return checked
 
-    def reread_host_data(self, hosts: Iterable[str]) -> CheckedInventory:
-        """The inventory as it is after these hosts' host data files were written (pins).
+    def reread_host_data(
+        self, hosts: Iterable[str], require: Callable[[CheckedInventory], None] | None = None
+    ) -> CheckedInventory:
+        """The inventory as it is after these hosts' host data files were written (pins), checked
+        by ``require`` too; when either refuses, the Session is as it was before (the Edit
+        restores the files).
 
-        When the loaded inventory merged each host's file through ``store.files.host_data`` and
-        the host's data holds exactly what that read, loading the inventory again would only read
-        the files again: they are read into the loaded data, and the hosts checked again. Any
-        other inventory (one that merges the files its own way, or not at all) is loaded again.
+        The written files are read into the loaded data only where that is provably what loading
+        the inventory again would give: the host's loaded ``model_version_overrides`` is, by
+        identity, the mapping ``store.files.host_data`` handed the load, unchanged and not looked
+        into by the inventory's code (store.files.WatchedPins). Any other inventory (one that
+        merges the file its own way, or not at all, inspects or changes the pins, or a host that
+        had no pins to merge) is loaded again.
         """
-        if self._pyinfra is None:
-            return self.reload()
-        keys = (*HOST_DATA_KEYS, PROBLEMS_KEY)
-        data: dict[str, dict[str, Any]] = {}
-        for host in hosts:
-            seen = self._merged.get((str(host_data_file(self.inventory, host)), host))
-            loaded = self._pyinfra.host_data.get(host) if host in self._pyinfra.host_data else None
-            if seen is None or loaded is None or any(loaded.get(k) != seen.get(k) for k in keys):
-                return self.reload()
-            data[host] = loaded
-        before = {
-            host: {k: loaded[k] for k in keys if k in loaded} for host, loaded in data.items()
-        }
-        for host, loaded in data.items():
-            new = host_data(self.inventory, host)
-            for key in keys:
-                loaded.pop(key, None)
-            loaded.update(new)
-            self._merged[(str(host_data_file(self.inventory, host)), host)] = dict(new)
-        self.rereads += 1
+        saved = (self._pyinfra, dict(self._merged), self._checked, self.loads)
+        undo: list[Callable[[], None]] = []
         try:
-            return self.recheck()
-        except BaseException:  # the files are restored (fleet/edit.py): so is the loaded data
-            for host, loaded in data.items():
-                for key in keys:
-                    loaded.pop(key, None)
-                loaded.update(before[host])
-                self._merged[(str(host_data_file(self.inventory, host)), host)] = dict(before[host])
+            checked = self._reread(list(hosts), undo)
+            if require is not None:
+                require(checked)
+            return checked
+        except BaseException:
+            for step in reversed(undo):
+                step()
+            self._pyinfra, self._merged, self._checked, _ = saved
             raise
 
-    def hosts_inventory(self) -> Any:
-        """The pyinfra inventory to query hosts with: the loaded one (a new pyinfra State keeps
-        the store's connection, fleet/pyinfrarun.new_state)."""
-        return self.pyinfra_inventory
+    def _reread(self, hosts: list[str], undo: list[Callable[[], None]]) -> CheckedInventory:
+        if self._pyinfra is None or not all(self._merged_as_read(host) for host in hosts):
+            return self.reload()
+        for host in hosts:
+            loaded = self._pyinfra.host_data[host]
+            before = {k: loaded[k] for k in HOST_DATA_KEYS if k in loaded}
+            undo.append(functools.partial(_put, loaded, before))
+            new = host_data(self.inventory, host)
+            _put(loaded, new)
+            self._merged[self._host_key(host)] = Handed.of(new)
+        self.rereads += 1
+        return self.recheck()
+
+    def _merged_as_read(self, host: str) -> bool:
+        handed = self._merged.get(self._host_key(host))
+        data = self._pyinfra.host_data
+        loaded = data.get(host) if host in data else None
+        if handed is None or loaded is None or PROBLEMS_KEY in loaded:
+            return False
+        pins = handed.returned.get(PINS)
+        return (
+            isinstance(pins, WatchedPins)
+            and not pins.touched
+            and loaded.get(PINS) is pins
+            and plain(handed.returned) == handed.snapshot
+        )
+
+    def _host_key(self, host: str) -> tuple[str, str]:
+        return (str(host_data_file(self.inventory, host)), host)
 
     def recheck(self) -> CheckedInventory:
         """Check the same hosts against the registry file as it is now (after a registry edit)."""
@@ -204,7 +231,11 @@ class Session:
         filter, this command's store connection and whether the policy was written."""
         if not hosts:
             return 0
-        given = Given(self.deploy_checked(model), self._remote_store(), policy_written)
+        try:
+            given = Given(self.deploy_checked(model), self._remote_store(), policy_written)
+        except OperatorError as exc:  # after the change was committed: the run's refusal (exit
+            print(f"--> The redeploy is refused: {one_line(str(exc))}", file=sys.stderr)  # 1),
+            return 1  # logged, the undo line shown and a rollout's stop rule applied by callers
         self.deploys += 1
         repo = checkout() or REPO_ROOT
         return run_deploy_file(
@@ -216,6 +247,7 @@ class Session:
         models=MODEL`` gives a pyinfra run), against the registry as the command last read it:
         no new load, no new read of the registry."""
         registry = self.checked.registry  # read and found sound (else the check refused)
+        self._same_registry_as_pyinfra(registry.path)
         hosts = [
             RawHost(h.name, h.groups, {**h.data, "models": model})
             for h in raw_hosts(self.pyinfra_inventory)
@@ -225,7 +257,38 @@ class Session:
             raise checked
         return checked
 
+    def _same_registry_as_pyinfra(self, path: str) -> None:
+        """A deploy reads the registry its group data names (``model_registry_file``, as the
+        pre-flight of a hand-run ``pyinfra`` does): refuse when that is not the registry this
+        command read and changed (the one beside the inventory)."""
+        named = next(
+            (
+                h.data.get("model_registry_file")
+                for h in raw_hosts(self.pyinfra_inventory)
+                if h.data.get("model_registry_file")
+            ),
+            None,
+        )
+        if not named:
+            raise BadInput(
+                f"{self.inventory}: model_registry_file: not set (inventories/group_data/all.py "
+                "sets it)"
+            )
+        if Path(str(named)).resolve() != Path(path).resolve():
+            raise BadInput(
+                f"{self.inventory}: model_registry_file {short(str(named), 200)} is not the "
+                f"registry beside the inventory ({path}), which this command read and changed: "
+                "a deploy would read the other one; point model_registry_file at it"
+            )
+
     def _remote_store(self) -> RemoteStore | None:
         """The connection to the primary's store this command holds (None: none, or a store on
         this machine: the deploy's pre-flight reaches the primary itself)."""
         return self._store.remote if isinstance(self._store, RemoteClient) else None
+
+
+def _put(loaded: dict[str, Any], new: dict[str, Any]) -> None:
+    """Host data read from its file (``new``) in place of what was merged before."""
+    for key in (*HOST_DATA_KEYS, PROBLEMS_KEY):
+        loaded.pop(key, None)
+    loaded.update(new)

@@ -18,6 +18,7 @@ from ..store import agent
 from ..store.atomic import LOCK_FILE, LockWait, describe_holder
 from ..store.local import LocalStore
 from .answers import store_exists
+from .pyinfrastate import keep_alive, new_state
 from .remote import RemoteStore
 
 LOCKING = frozenset({"adopt", "cleanup", "finish_publish", "install_coral"})  # take the store lock
@@ -172,8 +173,6 @@ def connect(inventory: Any, names: list[str], timeout: int = 10) -> dict[str, An
     from pyinfra.api import Config  # noqa: PLC0415
     from pyinfra.api.exceptions import ConnectError  # noqa: PLC0415
 
-    from .pyinfrarun import new_state  # noqa: PLC0415 - pyinfra only where a host is reached
-
     hosts = [inventory.get_host(name) for name in names]
     state = new_state(inventory, Config(CONNECT_TIMEOUT=timeout, FAIL_PERCENT=None), hosts)
     errors: dict[str, str] = {}
@@ -188,6 +187,7 @@ def connect(inventory: Any, names: list[str], timeout: int = 10) -> dict[str, An
     for host in hosts:
         if host.connected:
             state.activate_host(host)
+            keep_alive(host)  # kept for the whole command: across a rollout's waits
     if errors:
         raise BadInput(
             "; ".join(

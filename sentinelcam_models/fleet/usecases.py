@@ -177,8 +177,11 @@ def apply(session: Session, change: Change, opts: ChangeOptions, ui: Ui) -> Appl
     edit.set(Path(change.file), change.new_text, change.old_text, check=True)
     if change.action in ("pin", "unpin"):
         host, version = details["host"], details["to"]
-        edit.check_written = lambda: rollouts.require_pin_shows(
-            session.reread_host_data([host]), session.inventory, host, change.model, version
+        edit.check_written = lambda: session.reread_host_data(
+            [host],
+            lambda checked: rollouts.require_pin_shows(
+                checked, session.inventory, host, change.model, version
+            ),
         )
     else:
         edit.check_written = session.recheck  # the registry as written, with the same hosts

@@ -6,8 +6,10 @@ anchors and aliases refused): every problem is a ``file:line`` value, never an e
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,19 +43,70 @@ def read_registry(path: Path) -> tuple[Registry | None, list[Problem], str | Non
     return registry, problems, text
 
 
-HOST_DATA_KEYS = ("model_version_overrides",)  # the only keys the tool writes into host data
+PINS = "model_version_overrides"
+HOST_DATA_KEYS = (PINS,)  # the only keys the tool writes into host data
 HOST_SETTINGS_DIR = "host_settings"
 
+
+class WatchedPins(dict):
+    """The ``model_version_overrides`` mapping ``host_data`` hands an inventory: a plain dict that
+    notes (``touched``) whether code looked into it or changed it while an inventory load was
+    being recorded. Merging host data by reference (``{**defaults, **host_data(...)}``, pyinfra's
+    own copies) does not touch it; reading a pin, testing for one or changing the mapping does.
+    An untouched mapping found, by identity, in the loaded host's data was merged as read, so
+    merging the file's new content instead is what loading the inventory again would do."""
+
+    touched = False
+
+
+def _watched(name: str) -> Any:
+    method = getattr(dict, name)
+
+    def watched(self: WatchedPins, *args: Any, **kwargs: Any) -> Any:
+        if _recordings:
+            self.touched = True
+        return method(self, *args, **kwargs)
+
+    watched.__name__ = name
+    return watched
+
+
+for _name in (
+    "__getitem__", "__contains__", "__iter__", "__reversed__", "__len__", "__eq__", "__ne__",
+    "__or__", "__ror__", "__ior__", "__setitem__", "__delitem__", "__repr__", "__reduce_ex__",
+    "get", "keys", "values", "items", "pop", "popitem", "setdefault", "update", "clear", "copy",
+):  # fmt: skip
+    setattr(WatchedPins, _name, _watched(_name))
+
+
+@dataclass(frozen=True)
+class Handed:
+    """What ``host_data`` handed an inventory: the very dict it returned (the inventory may keep,
+    merge or change its values) and a deep copy of it as it was returned."""
+
+    returned: dict[str, Any]
+    snapshot: dict[str, Any]
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> Handed:
+        return cls(data, copy.deepcopy(plain(data)))
+
+
+def plain(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with its pins as a plain dict (read without touching them)."""
+    return {k: dict(dict.items(v)) if isinstance(v, WatchedPins) else v for k, v in data.items()}
+
+
 # What host_data handed to inventories while an inventory load was being recorded:
-# {(host data file, host): the data it returned}.
-_recordings: list[dict[tuple[str, str], dict[str, Any]]] = []
+# {(host data file, host): what it returned}.
+_recordings: list[dict[tuple[str, str], Handed]] = []
 
 
 @contextmanager
-def recording_host_data() -> Iterator[dict[tuple[str, str], dict[str, Any]]]:
+def recording_host_data() -> Iterator[dict[tuple[str, str], Handed]]:
     """Record every host data file ``host_data`` reads (and what it returned) meanwhile: a command
     that writes a pin then knows whether, and how, the loaded inventory merged that file."""
-    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    seen: dict[tuple[str, str], Handed] = {}
     _recordings.append(seen)
     try:
         yield seen
@@ -80,8 +133,10 @@ def host_data(inventory_file: str | Path, host: str) -> dict[str, Any]:
     if unknown:
         message = "not allowed in host data (it holds only model_version_overrides; settings go in the inventory)"
         data = {PROBLEMS_KEY: [[str(path), None, key, message] for key in sorted(unknown)]}
+    if isinstance(data.get(PINS), dict):
+        data[PINS] = WatchedPins(data[PINS])
     for seen in _recordings:
-        seen[(str(path), host)] = dict(data)
+        seen[(str(path), host)] = Handed.of(data)
     return data
 
 

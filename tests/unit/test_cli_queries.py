@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from sentinelcam_models.core.problems import BadInput, CheckFailed
 from sentinelcam_models.fleet import answers, queries
 from sentinelcam_models.fleet.session import Session
 from tests.unit.test_cli_usecases import FR, HAAR, site  # noqa: F401 - the fixture
@@ -50,7 +51,7 @@ def test_list_of_an_unknown_model_is_one_line(site):  # noqa: F811
 
 
 def test_a_versions_answer_without_sizes_is_one_check_failed_line():
-    with pytest.raises(Exception, match="malformed"):
+    with pytest.raises(CheckFailed, match="malformed"):
         answers.store_versions([{"version": "2020-01-01", "size": "big"}], "data1:/store")
     assert answers.store_versions(
         [{"model": HAAR, "version": "2020-01-01", "size": 3, "has_manifest": True}], "s"
@@ -102,7 +103,7 @@ def test_drift_is_one_load_and_one_fact_query(site, monkeypatch):  # noqa: F811
     assert (site.loads, site.opens) == (1, 0)
 
 
-def test_drift_judges_a_node_state_and_filters_models(site, monkeypatch):  # noqa: F811
+def test_drift_reports_an_unreachable_host_and_refuses_bad_filters(site, monkeypatch):  # noqa: F811
     opened = Session(str(site.inventory))
     monkeypatch.setattr(
         queries, "query_fleet", lambda inv, hosts, *a, **k: {h.name: (None, "down") for h in hosts}
@@ -110,8 +111,8 @@ def test_drift_judges_a_node_state_and_filters_models(site, monkeypatch):  # noq
     result = queries.drift(opened, ("sentinel",), (HAAR,), deep=False)
     assert [r.host for r in result.reports] == ["sentinel"]
     assert result.exit_code == 2 and not result.reports[0].reachable
-    with pytest.raises(Exception, match="unknown model 'yolo'"):
+    with pytest.raises(BadInput, match="unknown model 'yolo'"):
         queries.drift(opened, (), ("yolo",), deep=False)
-    with pytest.raises(Exception, match="no host in"):
+    with pytest.raises(BadInput, match="no host in"):
         queries.drift(opened, ("nosuchhost",), (), deep=False)
     assert opened.loads == 1

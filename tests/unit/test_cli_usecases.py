@@ -164,38 +164,130 @@ def test_rollback_previous_loads_the_inventory_once_and_opens_the_store_once(sit
     assert [a["outcome"] for a in site.actions()] == ["changed", "ok (no deploy)"]
 
 
-def test_pin_and_unpin_load_once_and_see_the_pin_in_the_loaded_inventory(site):
+def test_pin_and_unpin_load_once_where_the_pins_were_merged_as_read(site):
+    # no host_data/sentinel.yaml at load: nothing proves the inventory would merge one, so the
+    # first pin loads the inventory again to see it
     done = site.cli("pin", "sentinel", HAAR, "2019-01-01", "--yes", "--no-deploy")
     assert done.exit_code == 0, done.output
     assert '"2019-01-01"' in site.host_file("sentinel").read_text()
-    # the inventory merged host_data/sentinel.yaml through store.files.host_data: the written
-    # file is read into the loaded inventory and checked (pins that act) without a second load
+    assert (site.loads, site.opens) == (2, 1)
+    # the file is there now and production.py merges it as read: the written file is read into
+    # the loaded inventory and checked (pins that act) without a second load
+    done = site.cli("pin", "sentinel", FR, "2025-02-25", "--yes", "--no-deploy")
+    assert done.exit_code == 0, done.output
     assert (site.loads, site.opens) == (1, 1)
     done = site.cli("unpin", "sentinel", HAAR, "--yes", "--no-deploy")
     assert done.exit_code == 0, done.output
-    assert not site.host_file("sentinel").exists()
+    assert HAAR not in site.host_file("sentinel").read_text()
     assert site.loads == 1
 
 
 def test_a_pin_read_into_the_loaded_inventory_is_checked_like_a_reload(site):
     from sentinelcam_models.core.changes import pin_text  # noqa: PLC0415
 
-    opened = session_module.Session(str(site.inventory), str(site.store))
-    assert opened.checked.settings["sentinel"].pins == {}
     path = site.host_file("sentinel")
-    path.write_text(pin_text(str(path), None, HAAR, "2019-01-01"))
-    assert opened.reread_host_data(["sentinel"]).settings["sentinel"].pins == {HAAR: "2019-01-01"}
-    assert opened.pyinfra_inventory.get_host("sentinel").data.model_version_overrides == {
-        HAAR: "2019-01-01"
-    }
+    path.write_text(pin_text(str(path), None, FR, "2025-02-25"))
+    opened = session_module.Session(str(site.inventory), str(site.store))
+    assert opened.checked.settings["sentinel"].pins == {FR: "2025-02-25"}
+    path.write_text(pin_text(str(path), path.read_text(), HAAR, "2019-01-01"))
+    both = {FR: "2025-02-25", HAAR: "2019-01-01"}
+    assert opened.reread_host_data(["sentinel"]).settings["sentinel"].pins == both
+    assert opened.pyinfra_inventory.get_host("sentinel").data.model_version_overrides == both
     path.write_text("model_version_overrides: [not, a, mapping]\n")  # refused as a load refuses it
     with pytest.raises(Refused, match="model_version_overrides"):
         opened.reread_host_data(["sentinel"])
     # the loaded data is as it was before the failed read (the Edit restores the file)
-    assert opened.pyinfra_inventory.get_host("sentinel").data.model_version_overrides == {
-        HAAR: "2019-01-01"
-    }
+    assert opened.pyinfra_inventory.get_host("sentinel").data.model_version_overrides == both
+    assert opened.checked.settings["sentinel"].pins == both
     assert (opened.loads, opened.rereads) == (1, 2)
+
+
+def test_a_pin_the_caller_refuses_leaves_the_session_as_it_was(site):
+    from sentinelcam_models.core.changes import pin_text  # noqa: PLC0415
+
+    path = site.host_file("sentinel")
+    path.write_text(pin_text(str(path), None, FR, "2025-02-25"))
+    opened = session_module.Session(str(site.inventory), str(site.store))
+    assert opened.checked.settings["sentinel"].pins == {FR: "2025-02-25"}
+    path.write_text(pin_text(str(path), path.read_text(), HAAR, "2019-01-01"))
+
+    def refuse(checked):
+        assert checked.settings["sentinel"].pins[HAAR] == "2019-01-01"
+        raise BadInput("refused by the caller")
+
+    with pytest.raises(BadInput, match="refused by the caller"):
+        opened.reread_host_data(["sentinel"], refuse)
+    assert opened.pyinfra_inventory.get_host("sentinel").data.model_version_overrides == {
+        FR: "2025-02-25"
+    }
+    assert opened.checked.settings["sentinel"].pins == {FR: "2025-02-25"}
+
+
+# How an inventory may treat host_data/HOST.yaml: whatever it does, the pins a Session shows after a
+# pin is written must be the pins a fresh load shows (else a pin that does not act is accepted).
+INVENTORY_SHAPES = {
+    "merges": "{**login, **data, **_host_data(__file__, name)}",
+    "does not merge": "{**login, **data}",
+    "mutates the pins": (
+        "{**login, **data, **_mine(name)}",
+        'm = _host_data(__file__, name); m.get("model_version_overrides", {}).pop("haarcascades",'
+        " None); return m",
+    ),
+    "inspects the pins": (
+        "{**login, **data, **_mine(name)}",
+        'm = _host_data(__file__, name); return m if "haarcascades" not in'
+        ' m.get("model_version_overrides", {}) else {}',
+    ),
+    "drops the key": (
+        "{**login, **data, **_mine(name)}",
+        'm = _host_data(__file__, name); m.pop("model_version_overrides", None); return m',
+    ),
+    "replaces it with {}": '{**login, **data, **_host_data(__file__, name), "model_version_overrides": {}}',
+    "copies it": (
+        "{**login, **data, **_mine(name)}",
+        "m = _host_data(__file__, name); return {k: dict(v) if isinstance(v, dict) else v for k, v in m.items()}",
+    ),
+    "merges for some hosts": (
+        "{**login, **data, **_mine(name)}",
+        'return _host_data(__file__, name) if name != "sentinel" else {}',
+    ),
+    "calls it and drops the result": (
+        "{**login, **data, **_mine(name)}",
+        "_host_data(__file__, name); return {}",
+    ),
+}
+
+
+@pytest.mark.parametrize("pinned_at_load", [False, True], ids=["no file", "a pin file"])
+@pytest.mark.parametrize("shape", sorted(INVENTORY_SHAPES))
+def test_pins_after_a_write_are_what_a_fresh_load_shows(site, shape, pinned_at_load):
+    from sentinelcam_models.core.changes import pin_text  # noqa: PLC0415
+
+    merge = INVENTORY_SHAPES[shape]
+    expr, helper = (merge, None) if isinstance(merge, str) else merge
+    text = site.inventory.read_text()
+    old = "    return (name, {**login, **data, **_host_data(__file__, name)})"
+    assert old in text
+    text = text.replace(old, f"    return (name, {expr})")
+    if helper:
+        text = text.replace(
+            "\ndatasinks = [", f"\ndef _mine(name):\n    {helper}\n\n\ndatasinks = ["
+        )
+    site.inventory.write_text(text)
+    path = site.host_file("sentinel")
+    if pinned_at_load:
+        path.write_text(pin_text(str(path), None, FR, "2025-02-25"))
+    opened = session_module.Session(str(site.inventory), str(site.store))
+    opened.checked  # noqa: B018 - the one load
+    path.write_text(
+        pin_text(str(path), path.read_text() if path.exists() else None, HAAR, "2019-01-01")
+    )
+    shown = opened.reread_host_data(["sentinel"]).settings["sentinel"].pins
+    fresh = session_module.Session(str(site.inventory), str(site.store)).checked
+    assert shown == fresh.settings["sentinel"].pins
+    assert opened.pyinfra_inventory.get_host("sentinel").data.get(
+        "model_version_overrides", {}
+    ) == (fresh.settings["sentinel"].pins)
 
 
 # --- safe prompts ------------------------------------------------------------------------------
@@ -446,6 +538,29 @@ def test_the_policy_is_written_once_and_the_redeploy_skips_it(site, monkeypatch)
     assert given.checked.registry.models[FR].current_version == "2025-02-25"
     assert inventory.get_host("sentinel") is not None
     assert site.loads == 1  # the redeploy runs on the inventory the command loaded
+
+
+def test_a_redeploy_refused_after_the_commit_is_logged_with_its_undo_line(site, monkeypatch):
+    """A deploy reads the registry ``model_registry_file`` names (as a hand-run pyinfra does):
+    when that is not the registry the command changed, the redeploy is refused, and the refusal
+    is the deploy's failure: logged, the undo line shown, exit non-zero (a rollout stops)."""
+    other = site.root / "other_registry.yaml"
+    shutil.copy(site.registry, other)
+    all_py = site.root / "inventories" / "group_data" / "all.py"
+    all_py.write_text(all_py.read_text() + f"\nmodel_registry_file = {str(other)!r}\n")
+    site.git("commit", "-qam", "registry elsewhere")
+
+    def run_deploy_file(*args, **kwargs):
+        raise AssertionError("the run must not start")
+
+    monkeypatch.setattr(session_module, "run_deploy_file", run_deploy_file)
+    done = site.cli("rollback", FR, "--previous", "--yes")
+    assert done.exit_code != 0
+    assert "Rollback face_recognition from 2026-02-02 to 2025-02-25 (committed)" in done.stdout
+    refused = [line for line in done.stderr.splitlines() if "redeploy is refused" in line]
+    assert len(refused) == 1 and f"model_registry_file {other}" in refused[0]
+    assert "undo with: sentinelcam-models rollback" in done.stderr
+    assert [a["outcome"] for a in site.actions()] == ["changed", "deploy failed (exit 1)"]
 
 
 # --- rollout steps: one Edit, pins that act -----------------------------------------------------

@@ -446,7 +446,8 @@ def test_logins_alternate_and_both_kinds_are_in_every_group():
     assert [n["login"] for n in fleet_mod.node_specs(10)[6:]] == ["ops", "admin", "ops", "admin"]
 
 
-def test_node_names_addresses_and_groups_are_unchanged():
+def test_node_names_addresses_and_groups_are_unchanged(monkeypatch):
+    monkeypatch.delenv("SENTINELCAM_FLEET_NET", raising=False)  # the default fleet's layout
     nodes = fleet_mod.node_specs(8)
     assert [(n["name"], n["address"], n["groups"]) for n in nodes] == [
         ("data1", "127.0.0.101", ["datasinks"]),
@@ -499,6 +500,7 @@ def overlay(tmp_path, monkeypatch):
     for the mounted overlay; chown calls are recorded, not made."""
     state = tmp_path / "state"
     monkeypatch.setenv("SENTINELCAM_FLEET_DIR", str(state))
+    monkeypatch.delenv("SENTINELCAM_FLEET_NET", raising=False)  # the default fleet's names
     state.mkdir()
     (state / "id_ed25519").write_text("PRIVATE\n")
     (state / "id_ed25519.pub").write_text("ssh-ed25519 AAAAoperator sentinelcam-fleet operator\n")

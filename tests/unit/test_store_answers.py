@@ -133,6 +133,10 @@ def test_the_coral_hosts_go_ahead_when_the_store_holds_the_registrys_files(coral
         list(missing) == ["sentinel"]
         and f"coral_packages/{PYCORAL} is missing" in missing["sentinel"]
     )
+    # an entry there that is not a regular file (a directory, a symlink) is said to be that
+    special = coral_refusals(coral_inventory, {**DIGESTS, TFLITE: None})
+    assert list(special) == ["sentinel"]
+    assert f"coral_packages/{TFLITE} is not a regular file" in special["sentinel"]
 
 
 @pytest.mark.parametrize("answer", MALFORMED_CORAL_FILES.values(), ids=MALFORMED_CORAL_FILES.keys())
