@@ -13,6 +13,10 @@ FLEET_PACKAGES := rsync:rsync ssh:openssh-client ssh-keygen:openssh-client \
 	systemd-nspawn:systemd-container debootstrap:debootstrap
 TEST_PACKAGES := git:git shellcheck:shellcheck make:make
 HOST_PACKAGES := sh devfleet/host-packages.sh
+# The unit tests in one worker per core (pytest-xdist); the fleet tests share one session fleet, so
+# they run in one process after them. The two runs together are every test.
+UNIT_TESTS := -m 'not fleet' -n auto --dist worksteal
+FLEET_TESTS := -m fleet
 
 .PHONY: venv test test-unit check demo fleet-up fleet-down fleet-reset fleet-status bench bench-scale clean \
 	host-venv host-fleet host-test
@@ -55,11 +59,12 @@ check: host-venv
 
 test: host-test
 	@$(MAKE) --no-print-directory check
-	$(BIN)/pytest -q
+	@echo "$(BIN)/pytest -q $(UNIT_TESTS)"; unit=0; $(BIN)/pytest -q $(UNIT_TESTS) || unit=$$?; \
+	echo "$(BIN)/pytest -q $(FLEET_TESTS)"; $(BIN)/pytest -q $(FLEET_TESTS) && exit $$unit
 
 test-unit: host-venv
 	@$(MAKE) --no-print-directory $(BIN)/sentinelcam-models
-	$(BIN)/pytest -q -m 'not fleet'
+	$(BIN)/pytest -q $(UNIT_TESTS)
 
 demo: host-fleet
 	@$(MAKE) --no-print-directory $(BIN)/sentinelcam-models

@@ -12,12 +12,64 @@ Importing this file needs neither root nor a running fleet, so `pytest -m 'not f
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
 
+import gevent
 import pytest
+from gevent import monkey
 
 from devfleet import fleet as fleet_mod
 from devfleet.client import Fleet
 from tests.support.fleet import run_fleet
+
+_HUB_WATCHERS: list = []
+_PYTHON3_DIR: list[str] = []
+
+
+def pytest_configure(config):
+    _python3_on_path_is_this_interpreter()
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker (`make test-unit` runs two)
+        _patch_for_gevent_before_the_first_test()
+
+
+def pytest_unconfigure(config):
+    for path in _PYTHON3_DIR:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _python3_on_path_is_this_interpreter() -> None:
+    """The node-side programs the tests run (rrsync, node_state, the probes, the gate) find
+    `python3` on PATH, as on a node. Put the interpreter this run uses (without its venv) first:
+    where `python3` is a version manager's shim (pyenv: a dozen shell processes per start, 0.1 s)
+    the tests then start it directly; where it is that interpreter already, nothing changes."""
+    base = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    found = shutil.which("python3")
+    if found is not None and os.path.realpath(found) == base:
+        return
+    path = tempfile.mkdtemp(prefix="sentinelcam-python3-")
+    Path(path, "python3").symlink_to(base)
+    _PYTHON3_DIR.append(path)
+    os.environ["PATH"] = f"{path}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def _patch_for_gevent_before_the_first_test():
+    """Patch the standard library for gevent now, and keep the hub waiting for execnet's thread.
+
+    pyinfra_cli patches the standard library for gevent on import, and our inventory loader imports
+    it late: a serial run is patched from its first inventory load on, an xdist worker at whichever
+    test loads one first. After that, the worker waits for its next test on a lock that execnet's
+    reader thread (a real thread, started before the patch) releases; gevent's hub, having nothing
+    of its own to watch, raises LoopExit ("This operation would block forever"). So each worker
+    patches before its first test (every test then runs patched, however the tests are shared
+    out) and keeps one idle watcher on the hub, which then waits for the reader thread's wake-up.
+    """
+    monkey.patch_all()
+    watcher = gevent.get_hub().loop.async_()
+    watcher.start(lambda: None)
+    _HUB_WATCHERS.append(watcher)
 
 
 @pytest.fixture(scope="session")

@@ -352,9 +352,8 @@ COMMANDS = [
     "name, breaks, fragments", REGISTRY_EDITS, ids=[c[0] for c in REGISTRY_EDITS]
 )
 def test_broken_registry(world, name, breaks, fragments):
-    breaks(world)
-    world.git("add", "-A")
-    world.git("-c", "user.email=t@x.invalid", "-c", "user.name=t", "commit", "-qm", "broken")
+    breaks(world)  # the registry is tracked: commit -a stages it
+    world.git("-c", "user.email=t@x.invalid", "-c", "user.name=t", "commit", "-qam", "broken")
     before = world.fingerprint()
     for command in COMMANDS if name in ("syntax", "billion-laughs") else COMMANDS[:1]:
         done = world.cli(*command)

@@ -3,8 +3,10 @@ CliRunner call that acts on it (no fleet, no SSH)."""
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -21,17 +23,31 @@ GIT_ENV = {
 
 
 def make_checkout(path: Path) -> Path:
-    """``path`` with the shipped inventories, committed to a fresh git repository."""
-    path.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(
-        ROOT / "inventories",
-        path / "inventories",
-        ignore=shutil.ignore_patterns("__pycache__", ".*.lock"),
-    )
-    git(path, "init", "-q")
-    git(path, "add", "-A")
-    git(path, "commit", "-qm", "inventory")
+    """``path`` with the shipped inventories, committed to a fresh git repository: a copy of one
+    built once per test process (git init, add and commit are three processes per test else)."""
+    shutil.copytree(_template(), path, symlinks=True, dirs_exist_ok=True)
     return path
+
+
+_TEMPLATES: list[Path] = []
+
+
+def _template() -> Path:
+    if not _TEMPLATES:
+        path = Path(tempfile.mkdtemp(prefix="sentinelcam-checkout-"))
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+        shutil.copytree(
+            ROOT / "inventories",
+            path / "inventories",
+            ignore=shutil.ignore_patterns("__pycache__", ".*.lock"),
+        )
+        git(path, "init", "-q", "--template=")  # no sample hooks: less to copy per test
+        git(path, "add", "-A")
+        git(path, "commit", "-qm", "inventory")
+        git(path, "repack", "-adq")  # one pack instead of a directory per object
+        git(path, "prune-packed")
+        _TEMPLATES.append(path)
+    return _TEMPLATES[0]
 
 
 def git(repo: Path, *args: str) -> str:

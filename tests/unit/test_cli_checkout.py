@@ -125,6 +125,13 @@ print(json.dumps({
 """
 
 
+BUILD_WHEEL = """
+import sys
+from setuptools import build_meta
+build_meta.build_wheel(sys.argv[1])
+"""
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
     """This tree built as a wheel (offline, from a copy: nothing written into the tree) and
@@ -141,13 +148,15 @@ def installed(tmp_path_factory) -> Path:
         if (ROOT / name).is_file():
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, source / name)
-    pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
+    # the PEP 517 build `pip wheel --no-build-isolation` makes, without pip's own process and
+    # the two it starts for the backend's hooks
     subprocess.run(
-        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(work / "dist"), "."],
+        [sys.executable, "-c", BUILD_WHEEL, str(work / "dist")],
         cwd=source,
         check=True,
         capture_output=True,
     )
+    pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"

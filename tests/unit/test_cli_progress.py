@@ -117,7 +117,12 @@ HOLDER = textwrap.dedent(
 )
 
 
-def test_a_held_store_lock_names_its_holder_and_lock_timeout_gives_up(checkout, tmp_path):
+def test_a_held_store_lock_names_its_holder_and_lock_timeout_gives_up(
+    checkout, tmp_path, monkeypatch
+):
+    from sentinelcam_models.store.atomic import LockWait  # noqa: PLC0415
+
+    monkeypatch.setattr(LockWait, "poll", 0.02)  # tries every 0.02 s: gives up after 0.1 s, not 0.6
     store = tmp_path / "store"
     store.mkdir()
     src = tmp_path / "src"
@@ -132,7 +137,7 @@ def test_a_held_store_lock_names_its_holder_and_lock_timeout_gives_up(checkout, 
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
-        result = invoke("cleanup", "--store", str(store), "--lock-timeout", "0.5")
+        result = invoke("cleanup", "--store", str(store), "--lock-timeout", "0.1")
         record = (store / ".lock").read_text()  # the waiter that gave up erased nothing
     finally:
         assert holder.stdin is not None

@@ -7,9 +7,12 @@ written once and announced to the redeploy.
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,41 +29,72 @@ FR = "face_recognition"
 HAAR = "haarcascades"
 
 
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@x.invalid",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@x.invalid",
+}
+
+
+_TEMPLATES: list[Path] = []
+
+
+def first_site() -> Path:
+    """The inventories committed to git and the store, built once per test process: each Site
+    is a copy (git init, add and commit and six publishes once, not per test)."""
+    if _TEMPLATES:
+        return _TEMPLATES[0]
+    root = Path(tempfile.mkdtemp(prefix="sentinelcam-site-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    shutil.copytree(
+        ROOT / "inventories", root / "inventories", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    store = root / "store"
+    registry = demo.load_registry(root / "inventories" / "group_data" / "model_registry.yaml")
+    store.mkdir()
+    for model, version in [
+        (FR, "2026-02-02"),
+        (FR, "2025-02-25"),
+        (HAAR, "2020-03-25"),
+        (HAAR, "2019-01-01"),
+        (HAAR, "2019-02-02"),
+        (HAAR, "2026-05-05"),
+    ]:
+        demo.publish_version(store, registry, model, version, scale=0.0001)
+    for args in (
+        ["init", "-q", "--template="],  # no sample hooks: less to copy per test
+        ["add", "-A", "inventories"],
+        ["commit", "-qm", "inventory"],
+        ["repack", "-adq"],  # one pack instead of a directory per object
+        ["prune-packed"],
+    ):
+        subprocess.run(
+            ["git", "-C", str(root), *args],
+            capture_output=True,
+            check=True,
+            env={**os.environ, **GIT_IDENTITY},
+        )
+    _TEMPLATES.append(root)
+    return root
+
+
 class Site:
     """A temp copy of the shipped inventories in git and a local store with a few versions."""
 
-    def __init__(self, root: Path, monkeypatch):
-        shutil.copytree(
-            ROOT / "inventories", root / "inventories", ignore=shutil.ignore_patterns("__pycache__")
-        )
+    def __init__(self, root: Path, monkeypatch, template: Path):
+        shutil.copytree(template, root, symlinks=True, dirs_exist_ok=True)
         self.root = root
         self.inventory = root / "inventories" / "production.py"
         self.registry = root / "inventories" / "group_data" / "model_registry.yaml"
         self.store = root / "store"
         self.log = root / "actions.log"
-        registry = demo.load_registry(self.registry)
-        self.store.mkdir()
-        for model, version in [
-            (FR, "2026-02-02"),
-            (FR, "2025-02-25"),
-            (HAAR, "2020-03-25"),
-            (HAAR, "2019-01-01"),
-            (HAAR, "2019-02-02"),
-            (HAAR, "2026-05-05"),
-        ]:
-            demo.publish_version(self.store, registry, model, version, scale=0.0001)
         for key, value in {
-            "GIT_AUTHOR_NAME": "t",
-            "GIT_AUTHOR_EMAIL": "t@x.invalid",
-            "GIT_COMMITTER_NAME": "t",
-            "GIT_COMMITTER_EMAIL": "t@x.invalid",
+            **GIT_IDENTITY,
             "SENTINELCAM_ACTION_LOG": str(self.log),
             "SENTINELCAM_INVENTORY": str(self.inventory),
         }.items():
             monkeypatch.setenv(key, value)
-        self.git("init", "-q")
-        self.git("add", "-A", "inventories")
-        self.git("commit", "-qm", "inventory")
         # What a command costs: pyinfra inventory loads and store connections.
         self.loads = 0
         self.opens = 0
@@ -107,7 +141,7 @@ class Site:
 
 @pytest.fixture
 def site(tmp_path, monkeypatch) -> Site:
-    return Site(tmp_path, monkeypatch)
+    return Site(tmp_path, monkeypatch, first_site())
 
 
 def error_lines(result) -> list[str]:

@@ -479,7 +479,7 @@ def test_node_state_times_out_a_hanging_venv_python(tmp_path, monkeypatch):
     python = venv / "bin" / "python"
     python.write_text("#!/bin/sh\nexec sleep 600\n")
     python.chmod(0o755)
-    program = body("node_state.py").replace("PROGRAM_TIMEOUT = 20", "PROGRAM_TIMEOUT = 1")
+    program = body("node_state.py").replace("PROGRAM_TIMEOUT = 20", "PROGRAM_TIMEOUT = 0.2")
     monkeypatch.setattr("facts.node.body", lambda name: program)
     state = run_node_state(NodeState(), coral_package="libedgetpu1-std", coral_venvs=[str(venv)])
     assert state.failure is not None and "timed out" in state.failure
