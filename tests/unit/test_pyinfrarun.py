@@ -269,21 +269,22 @@ deploy = Path(tempfile.mkdtemp()) / "deploy.py"
 deploy.write_text(
     "import gevent\\n"
     "from pyinfra.operations import python\\n"
+    "import os, signal\\n"
     "def f():\\n"
     "    print('STARTED', flush=True)\\n"
-    "    gevent.sleep(1)\\n"
+    "    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the operation runs\\n"
+    "    gevent.sleep(0.3)\\n"
     "    print('NOT KILLED', flush=True)\\n"
     "python.call(function=f)\\n"
 )
 hosts = Inventory((["@fake/a", "@fake/b"], {"fake_delay": 0, "fake_delay_jitter": 0}))
-gevent.spawn_later(0.3, os.kill, os.getpid(), signal.SIGINT)
 try:
     pyinfrarun.run_deploy_file(hosts, deploy, ["@fake/a", "@fake/b"], deploy.parent,
                                Given(None, None, False))
     print("NO INTERRUPT")
 except KeyboardInterrupt:
     print("INTERRUPTED", [h.connected for h in hosts], flush=True)
-    gevent.sleep(1.5)  # any greenlet of the run still alive would finish its op meanwhile
+    gevent.sleep(0.6)  # any greenlet of the run still alive would finish its op meanwhile
 print("END")
 """
 
