@@ -160,6 +160,7 @@ class Runner:
     # --- the stages -----------------------------------------------------------------------------
     def run(self) -> int:
         r = self.rollout
+        self.session.require_deploy_reads_this_registry()  # every step deploys: refuse before any
         if r.stage == "canary":
             if not self.gate_hosts(r.canary, "canary", pins=dict.fromkeys(r.canary, r.version)):
                 return self.stop("the canaries failed")

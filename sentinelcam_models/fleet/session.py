@@ -247,7 +247,7 @@ class Session:
         models=MODEL`` gives a pyinfra run), against the registry as the command last read it:
         no new load, no new read of the registry."""
         registry = self.checked.registry  # read and found sound (else the check refused)
-        self._same_registry_as_pyinfra(registry.path)
+        self.require_deploy_reads_this_registry()
         hosts = [
             RawHost(h.name, h.groups, {**h.data, "models": model})
             for h in raw_hosts(self.pyinfra_inventory)
@@ -257,10 +257,12 @@ class Session:
             raise checked
         return checked
 
-    def _same_registry_as_pyinfra(self, path: str) -> None:
+    def require_deploy_reads_this_registry(self) -> None:
         """A deploy reads the registry its group data names (``model_registry_file``, as the
         pre-flight of a hand-run ``pyinfra`` does): refuse when that is not the registry this
-        command read and changed (the one beside the inventory)."""
+        command reads and changes (the one beside the inventory). A change that will redeploy
+        asks before its edit; the redeploy asks again."""
+        path = self.checked.registry.path
         named = next(
             (
                 h.data.get("model_registry_file")

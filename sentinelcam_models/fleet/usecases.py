@@ -166,6 +166,8 @@ def carry_out(
 def apply(session: Session, change: Change, opts: ChangeOptions, ui: Ui) -> Applied:
     """Edit (locked, checked, written, shown by the inventory as written, committed, logged), write
     the retention policy, redeploy the hosts that use the model."""
+    if not opts.no_deploy and change.hosts:
+        session.require_deploy_reads_this_registry()  # refused before the edit, not after it
     undo = shlex.join(change.undo)
     details = dict(change.details)
     edit = Edit(

@@ -540,15 +540,17 @@ def test_the_policy_is_written_once_and_the_redeploy_skips_it(site, monkeypatch)
     assert site.loads == 1  # the redeploy runs on the inventory the command loaded
 
 
-def test_a_redeploy_refused_after_the_commit_is_logged_with_its_undo_line(site, monkeypatch):
+def test_a_registry_the_deploy_would_not_read_is_refused_before_the_edit(site, monkeypatch):
     """A deploy reads the registry ``model_registry_file`` names (as a hand-run pyinfra does):
-    when that is not the registry the command changed, the redeploy is refused, and the refusal
-    is the deploy's failure: logged, the undo line shown, exit non-zero (a rollout stops)."""
+    when that is not the registry the command would change, the change is refused before it is
+    made: one line naming the key, exit non-zero, the registry, git and the action log as they
+    were."""
     other = site.root / "other_registry.yaml"
     shutil.copy(site.registry, other)
     all_py = site.root / "inventories" / "group_data" / "all.py"
     all_py.write_text(all_py.read_text() + f"\nmodel_registry_file = {str(other)!r}\n")
     site.git("commit", "-qam", "registry elsewhere")
+    before = site.registry.read_bytes(), site.git("rev-parse", "HEAD"), site.actions()
 
     def run_deploy_file(*args, **kwargs):
         raise AssertionError("the run must not start")
@@ -556,9 +558,51 @@ def test_a_redeploy_refused_after_the_commit_is_logged_with_its_undo_line(site, 
     monkeypatch.setattr(session_module, "run_deploy_file", run_deploy_file)
     done = site.cli("rollback", FR, "--previous", "--yes")
     assert done.exit_code != 0
+    assert f"model_registry_file {other}" in done.stderr
+    assert "(committed)" not in done.stdout
+    assert (site.registry.read_bytes(), site.git("rev-parse", "HEAD"), site.actions()) == before
+    # with --no-deploy nothing reads the other registry: the change is made
+    assert site.cli("rollback", FR, "--previous", "--yes", "--no-deploy").exit_code == 0
+
+
+def test_a_staged_promote_is_refused_before_its_first_step_when_the_deploy_reads_another_registry(
+    site, monkeypatch
+):
+    other = site.root / "other_registry.yaml"
+    shutil.copy(site.registry, other)
+    all_py = site.root / "inventories" / "group_data" / "all.py"
+    all_py.write_text(all_py.read_text() + f"\nmodel_registry_file = {str(other)!r}\n")
+    site.git("commit", "-qam", "registry elsewhere")
+    before = site.state()
+
+    def run_deploy_file(*args, **kwargs):
+        raise AssertionError("the run must not start")
+
+    monkeypatch.setattr(session_module, "run_deploy_file", run_deploy_file)
+    done = site.cli("promote", HAAR, "2026-05-05", "--canary", "sentinel", "--yes")
+    assert done.exit_code != 0
+    assert f"model_registry_file {other}" in done.stderr
+    assert site.state() == before  # no canary pin, no rollout state, no commit
+
+
+def test_a_redeploy_refused_after_the_commit_is_logged_with_its_undo_line(site, monkeypatch):
+    """A refusal that only the redeploy finds (its check of the hosts with the run's models
+    filter) comes after the commit: it is the deploy's failure: logged, the undo line shown,
+    exit non-zero (a rollout stops)."""
+
+    def refuse(*args, **kwargs):
+        raise BadInput("host sentinel: refused by the run's check")
+
+    def run_deploy_file(*args, **kwargs):
+        raise AssertionError("the run must not start")
+
+    monkeypatch.setattr(session_module, "check_hosts", refuse)
+    monkeypatch.setattr(session_module, "run_deploy_file", run_deploy_file)
+    done = site.cli("rollback", FR, "--previous", "--yes")
+    assert done.exit_code != 0
     assert "Rollback face_recognition from 2026-02-02 to 2025-02-25 (committed)" in done.stdout
     refused = [line for line in done.stderr.splitlines() if "redeploy is refused" in line]
-    assert len(refused) == 1 and f"model_registry_file {other}" in refused[0]
+    assert len(refused) == 1 and "refused by the run's check" in refused[0]
     assert "undo with: sentinelcam-models rollback" in done.stderr
     assert [a["outcome"] for a in site.actions()] == ["changed", "deploy failed (exit 1)"]
 
