@@ -182,7 +182,8 @@ def test_pin_and_unpin_load_once_where_the_pins_were_merged_as_read(site):
     assert site.loads == 1
 
 
-def test_a_pin_read_into_the_loaded_inventory_is_checked_like_a_reload(site):
+def loaded_with_a_pin_then_pinned_again(site):
+    """A Session loaded with sentinel's pins file holding one pin; the file then gets a second."""
     from sentinelcam_models.core.changes import pin_text  # noqa: PLC0415
 
     path = site.host_file("sentinel")
@@ -190,6 +191,11 @@ def test_a_pin_read_into_the_loaded_inventory_is_checked_like_a_reload(site):
     opened = session_module.Session(str(site.inventory), str(site.store))
     assert opened.checked.settings["sentinel"].pins == {FR: "2025-02-25"}
     path.write_text(pin_text(str(path), path.read_text(), HAAR, "2019-01-01"))
+    return opened, path
+
+
+def test_a_pin_read_into_the_loaded_inventory_is_checked_like_a_reload(site):
+    opened, path = loaded_with_a_pin_then_pinned_again(site)
     both = {FR: "2025-02-25", HAAR: "2019-01-01"}
     assert opened.reread_host_data(["sentinel"]).settings["sentinel"].pins == both
     assert opened.pyinfra_inventory.get_host("sentinel").data.model_version_overrides == both
@@ -203,13 +209,7 @@ def test_a_pin_read_into_the_loaded_inventory_is_checked_like_a_reload(site):
 
 
 def test_a_pin_the_caller_refuses_leaves_the_session_as_it_was(site):
-    from sentinelcam_models.core.changes import pin_text  # noqa: PLC0415
-
-    path = site.host_file("sentinel")
-    path.write_text(pin_text(str(path), None, FR, "2025-02-25"))
-    opened = session_module.Session(str(site.inventory), str(site.store))
-    assert opened.checked.settings["sentinel"].pins == {FR: "2025-02-25"}
-    path.write_text(pin_text(str(path), path.read_text(), HAAR, "2019-01-01"))
+    opened, _ = loaded_with_a_pin_then_pinned_again(site)
 
     def refuse(checked):
         assert checked.settings["sentinel"].pins[HAAR] == "2019-01-01"
@@ -540,22 +540,29 @@ def test_the_policy_is_written_once_and_the_redeploy_skips_it(site, monkeypatch)
     assert site.loads == 1  # the redeploy runs on the inventory the command loaded
 
 
-def test_a_registry_the_deploy_would_not_read_is_refused_before_the_edit(site, monkeypatch):
-    """A deploy reads the registry ``model_registry_file`` names (as a hand-run pyinfra does):
-    when that is not the registry the command would change, the change is refused before it is
-    made: one line naming the key, exit non-zero, the registry, git and the action log as they
-    were."""
+def registry_elsewhere(site) -> Path:
+    """Group data whose ``model_registry_file`` names a copy of the registry, committed."""
     other = site.root / "other_registry.yaml"
     shutil.copy(site.registry, other)
     all_py = site.root / "inventories" / "group_data" / "all.py"
     all_py.write_text(all_py.read_text() + f"\nmodel_registry_file = {str(other)!r}\n")
     site.git("commit", "-qam", "registry elsewhere")
+    return other
+
+
+def must_not_run(*args, **kwargs):
+    raise AssertionError("the run must not start")
+
+
+def test_a_registry_the_deploy_would_not_read_is_refused_before_the_edit(site, monkeypatch):
+    """A deploy reads the registry ``model_registry_file`` names (as a hand-run pyinfra does):
+    when that is not the registry the command would change, the change is refused before it is
+    made: one line naming the key, exit non-zero, the registry, git and the action log as they
+    were."""
+    other = registry_elsewhere(site)
     before = site.registry.read_bytes(), site.git("rev-parse", "HEAD"), site.actions()
 
-    def run_deploy_file(*args, **kwargs):
-        raise AssertionError("the run must not start")
-
-    monkeypatch.setattr(session_module, "run_deploy_file", run_deploy_file)
+    monkeypatch.setattr(session_module, "run_deploy_file", must_not_run)
     done = site.cli("rollback", FR, "--previous", "--yes")
     assert done.exit_code != 0
     assert f"model_registry_file {other}" in done.stderr
@@ -568,17 +575,10 @@ def test_a_registry_the_deploy_would_not_read_is_refused_before_the_edit(site, m
 def test_a_staged_promote_is_refused_before_its_first_step_when_the_deploy_reads_another_registry(
     site, monkeypatch
 ):
-    other = site.root / "other_registry.yaml"
-    shutil.copy(site.registry, other)
-    all_py = site.root / "inventories" / "group_data" / "all.py"
-    all_py.write_text(all_py.read_text() + f"\nmodel_registry_file = {str(other)!r}\n")
-    site.git("commit", "-qam", "registry elsewhere")
+    other = registry_elsewhere(site)
     before = site.state()
 
-    def run_deploy_file(*args, **kwargs):
-        raise AssertionError("the run must not start")
-
-    monkeypatch.setattr(session_module, "run_deploy_file", run_deploy_file)
+    monkeypatch.setattr(session_module, "run_deploy_file", must_not_run)
     done = site.cli("promote", HAAR, "2026-05-05", "--canary", "sentinel", "--yes")
     assert done.exit_code != 0
     assert f"model_registry_file {other}" in done.stderr
@@ -593,11 +593,8 @@ def test_a_redeploy_refused_after_the_commit_is_logged_with_its_undo_line(site, 
     def refuse(*args, **kwargs):
         raise BadInput("host sentinel: refused by the run's check")
 
-    def run_deploy_file(*args, **kwargs):
-        raise AssertionError("the run must not start")
-
     monkeypatch.setattr(session_module, "check_hosts", refuse)
-    monkeypatch.setattr(session_module, "run_deploy_file", run_deploy_file)
+    monkeypatch.setattr(session_module, "run_deploy_file", must_not_run)
     done = site.cli("rollback", FR, "--previous", "--yes")
     assert done.exit_code != 0
     assert "Rollback face_recognition from 2026-02-02 to 2025-02-25 (committed)" in done.stdout
