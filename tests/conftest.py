@@ -65,8 +65,13 @@ def _patch_for_gevent_before_the_first_test():
     of its own to watch, raises LoopExit ("This operation would block forever"). So each worker
     patches before its first test (every test then runs patched, however the tests are shared
     out) and keeps one idle watcher on the hub, which then waits for the reader thread's wake-up.
+    Its subprocesses are gevent's, started with the standard library's vfork (tests/support/spawn.py:
+    a fork of the worker costs ten times as much CPU).
     """
     monkey.patch_all()
+    from tests.support import spawn  # noqa: PLC0415 (after the patch it builds on)
+
+    spawn.install()
     watcher = gevent.get_hub().loop.async_()
     watcher.start(lambda: None)
     _HUB_WATCHERS.append(watcher)
