@@ -98,16 +98,25 @@ def start(home: Path, service: str):
             text=True,
         )
         try:
+            # Wait for whichever comes first: READY=1 on the socket, or the end of its stderr (it
+            # exited); what it writes to stderr on the way is kept for the exit's lines.
             end = time.monotonic() + DEADLINE
+            stderr = proc.stderr.fileno()
+            written = b""
             result = None
             while result is None:
-                ready, _, _ = select.select([notify], [], [], 0.05)
-                if ready and b"READY=1" in notify.recv(4096):
-                    result = Started(proc, True)
-                elif proc.poll() is not None:
-                    result = Started(proc, False, proc.stderr.read())
-                elif time.monotonic() > end:
+                remaining = end - time.monotonic()
+                if remaining <= 0:
                     pytest.fail(f"{service} neither became ready nor exited in {DEADLINE} s")
+                ready, _, _ = select.select([notify, stderr], [], [], remaining)
+                if notify in ready and b"READY=1" in notify.recv(4096):
+                    result = Started(proc, True)
+                elif stderr in ready:
+                    chunk = os.read(stderr, 65536)
+                    written += chunk
+                    if not chunk:
+                        proc.wait(timeout=DEADLINE)
+                        result = Started(proc, False, written.decode())
             yield result
         finally:
             if proc.poll() is None:
