@@ -266,6 +266,7 @@ def raw_server(answer: bytes | None) -> Iterator[str]:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     finally:
         stop.set()
+        socket.create_connection(listener.getsockname()).close()  # wakes accept() now
         thread.join(5)
         listener.close()
 
