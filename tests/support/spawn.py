@@ -150,9 +150,13 @@ class Popen(gevent_subprocess.Popen):
 
 
 def _same_arguments() -> bool:
+    """The standard library's _execute_child takes what gevent's is given, and gevent still
+    watches a child the way this module hands one over."""
     ours = list(inspect.signature(gevent_subprocess.Popen._execute_child).parameters)
     ours.remove("universal_newlines")
-    return ours == list(inspect.signature(_STDLIB_EXECUTE_CHILD).parameters)
+    return ours == list(inspect.signature(_STDLIB_EXECUTE_CHILD).parameters) and hasattr(
+        gevent_os, "_watch_child"
+    )
 
 
 def install() -> bool:
