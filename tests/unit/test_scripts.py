@@ -188,6 +188,73 @@ def test_pull_reinstall_keeps_the_nodes_own_face_files(tmp_path, store, shim):
     assert (version / "baselines.hdf5").read_bytes() == FACE_FILES["baselines.hdf5"]
 
 
+def counting(shim: Path, log: Path, *programs: str) -> None:
+    """Wrap ``programs`` in the shim directory so each start is logged to ``log``."""
+    for program in programs:
+        real = shutil.which(program)
+        assert real, program
+        wrapper = shim / program
+        wrapper.write_text(f'#!/bin/sh\necho {program} >> "{log}"\nexec {real} "$@"\n')
+        wrapper.chmod(0o755)
+
+
+def test_pull_verifies_every_version_with_one_process_of_each_kind(tmp_path, store, shim):
+    # On a small node the processes cost more CPU than the bytes (issue 22.8): one mkdir per
+    # kind of directory, one grep, one digest pass and one `sha256sum -c` for all versions, not
+    # several per version. A node-owned face file kept in place is still left out of the check.
+    files = dict(FACE_FILES)
+    face = publish(store, "face_recognition", "2025-01-01", files)
+    root = tmp_path / "models"
+    assert pull(shim, root, [("face_recognition", "2025-01-01", face, "-", 0)]).returncode == 0
+    (root / "face_recognition/2025-01-01/facelist.csv").write_bytes(b"curated on the node")
+    (root / "face_recognition/2025-01-01/baselines.hdf5").unlink()  # reinstalled in place
+    items = [("face_recognition", "2025-01-01", face, "-", 1)]
+    for index, model in enumerate(("haarcascades", "openface_torch", "mobilenet_ssd")):
+        data = os.urandom(3000 + index)
+        items.append(
+            (model, "2025-01-01", publish(store, model, "2025-01-01", {"f.bin": data}), "-", 0)
+        )
+    log = tmp_path / "started.log"
+    counting(shim, log, "sha256sum", "grep", "mkdir", "cut", "sed", "tr")
+    done = pull(shim, root, items)
+    assert done.returncode == 0, done.stderr
+    started = log.read_text().split()
+    assert {p: started.count(p) for p in sorted(set(started))} == {
+        "grep": 1,
+        "mkdir": 3,
+        "sha256sum": 2,
+    }
+    assert done.stdout.count("sentinelcam: installed ") == 4
+    assert (
+        root / "face_recognition/2025-01-01/facelist.csv"
+    ).read_bytes() == b"curated on the node"
+    assert (root / "face_recognition/2025-01-01/baselines.hdf5").read_bytes() == FACE_FILES[
+        "baselines.hdf5"
+    ]
+    for model, version, _, _, _ in items[1:]:
+        assert (root / model / version / "f.bin").stat().st_size >= 3000
+
+
+def test_pull_checks_each_version_alone_when_one_does_not_match(tmp_path, store, shim):
+    # The one-pass check failing (a store manifest that changed) falls back to each version's own
+    # check: the good one is installed, the bad one refused by name, nothing half-installed.
+    good = publish(store, "haarcascades", "2025-01-01", {"eye.bin": b"eye" * 100})
+    publish(store, "openface_torch", "2025-01-01", {"net.bin": b"net" * 100})
+    root = tmp_path / "models"
+    done = pull(
+        shim,
+        root,
+        [
+            ("haarcascades", "2025-01-01", good, "-", 0),
+            ("openface_torch", "2025-01-01", "0" * 64, "-", 0),
+        ],
+    )
+    assert done.returncode != 0
+    assert "openface_torch 2025-01-01: store manifest changed" in done.stderr
+    assert (root / "haarcascades/2025-01-01/eye.bin").read_bytes() == b"eye" * 100
+    assert not (root / "openface_torch/2025-01-01").exists()
+
+
 def facelist(shim: Path, directory: Path, version: str, switch: str) -> subprocess.CompletedProcess:
     return run_script(
         "facelist.sh",
@@ -389,6 +456,31 @@ def test_config_write_is_exact_and_keeps_the_mode(tmp_path):
     assert dest.read_bytes() == content.encode() and stat.S_IMODE(dest.stat().st_mode) == 0o640
     bad = run_script("config_write.sh", dest=str(dest), content="other", digest="0" * 64)
     assert bad.returncode == 1 and dest.read_bytes() == content.encode()
+
+
+def test_config_write_gives_a_new_file_0644_over_a_leftover_temp_file_or_link(tmp_path):
+    # A new config is created with lib.sh's umask (no chmod process): a temp file left by an
+    # interrupted write (any mode) or a link in its place is removed first, never written through.
+    outside = tmp_path / "outside"
+    outside.write_text("not ours\n")
+    for leftover in ("file", "link"):
+        dest = tmp_path / f"new-{leftover}.yaml"
+        tmp = tmp_path / f".new-{leftover}.yaml.sentinelcam-tmp"
+        if leftover == "file":
+            tmp.write_text("half")
+            tmp.chmod(0o777)
+        else:
+            tmp.symlink_to(outside)
+        done = run_script(
+            "config_write.sh",
+            dest=str(dest),
+            content=base64.b64encode(b"a: 1\n").decode(),
+            digest=sha(b"a: 1\n"),
+        )
+        assert done.returncode == 0, done.stderr
+        assert dest.read_bytes() == b"a: 1\n" and stat.S_IMODE(dest.stat().st_mode) == 0o644
+        assert not tmp.exists() and not tmp.is_symlink()
+    assert outside.read_text() == "not ours\n"
 
 
 def test_node_state_gives_no_digest_to_a_malformed_or_linked_manifest(tmp_path):
