@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -575,6 +576,68 @@ def test_node_state_times_out_a_hanging_venv_python(tmp_path, monkeypatch):
     monkeypatch.setattr("facts.node.body", lambda name: program)
     state = run_node_state(NodeState(), coral_package="libedgetpu1-std", coral_venvs=[str(venv)])
     assert state.failure is not None and "timed out" in state.failure
+
+
+def test_node_state_reads_a_programs_output_up_to_its_cap_and_its_exit_code(tmp_path):
+    # A venv python that prints more than the cap fails that host with one line; one that exits
+    # non-zero too; each is run without a shell, its stdin and stderr /dev/null.
+    for name, text in (
+        ("much", "#!/bin/sh\nhead -c 200000 /dev/zero | tr '\\0' x\n"),
+        ("fails", '#!/bin/sh\necho \'{"tflite_runtime": null, "pycoral": null}\'; exit 3\n'),
+        (
+            "ok",
+            '#!/bin/sh\nread -r line || true\necho "$line" >&2\n'
+            'echo \'{"tflite_runtime": "2.17.1", "pycoral": null}\'\n',
+        ),
+    ):
+        python = tmp_path / name / "bin" / "python"
+        python.parent.mkdir(parents=True)
+        python.write_text(text)
+        python.chmod(0o755)
+    venvs = [str(tmp_path / n) for n in ("much", "fails", "ok")]
+    fact = NodeState()
+    command = fact.command(
+        roots=[], configs=[], services=[], coral_package="libedgetpu1-std", coral_venvs=venvs
+    )
+    done = subprocess.run(["sh", "-c", command.get_raw_value()], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    document = json.loads(done.stdout)
+    assert document["coral"]["venvs"] == {
+        venvs[0]: {"error": "its python failed, timed out or printed too much"},
+        venvs[1]: {"error": "its python failed, timed out or printed too much"},
+        venvs[2]: {"tflite_runtime": "2.17.1", "pycoral": None},
+    }
+
+
+def test_node_state_starts_no_subprocess_base64_or_hashlib_module_on_a_node_without_versions():
+    # Their imports cost more CPU than the rest of the program, once per node per deploy (issue
+    # 22.8); a node that holds no version needs none of them.
+    request = {
+        "roots": ["/nonexistent"],
+        "configs": [],
+        "services": [],
+        "facelists": "",
+        "deep": False,
+        "owned": [],
+        "health": "",
+        "coral_package": "",
+        "coral_venvs": [],
+    }
+    probe = body("node_state.py") + (
+        "\nimport sys as _s\n_s.stderr.write(' '.join(sorted(_s.modules)))\n"
+    )
+    done = subprocess.run(
+        ["python3", "-I", "-S", "-c", probe, json.dumps(request)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["roots"] == [{"staging": [], "versions": []}]
+    modules = set(done.stderr.split())
+    assert "json" in modules  # the program ran and reported its modules
+    assert not modules & {"subprocess", "base64", "hashlib"}, modules & {
+        "subprocess",
+        "base64",
+        "hashlib",
+    }
 
 
 # --- issue 23.3: each key reads only its role's served root ---------------------------------------
