@@ -74,6 +74,7 @@ class Runner:
         self.registry = Path(session.checked.registry.path)
         self.state = state_file(self.registry, rollout.model)
         self.policy_written = False  # by the last step that changed what the store must keep
+        self.back_code = 0  # the stop rule's deploy of the reached hosts back (0: ok, or none)
 
     # --- one step: one Edit of the registry, the pins and the state ------------------------------
     def step(
@@ -209,9 +210,10 @@ class Runner:
             registry=(r.old_current, r.old_previous),
             pins=temporary,
         )
+        self.back_code = 0
         if back:
             self.say(f"--> Deploying {', '.join(back)} back to {r.old_current}")
-            self.session.redeploy(back, r.model, self.policy_written)
+            self.back_code = self.session.redeploy(back, r.model, self.policy_written)
         return 1
 
 

@@ -367,14 +367,21 @@ def rollout_undo(session: Session, model: str, no_commit: bool, ui: Ui) -> int:
     if not rollout.active:
         raise CheckFailed(f"the rollout of {model} {rollout.version} is {rollout.stage} already")
     back = rollout.reached()
+    if back:  # they are deployed back: refuse before the edit, not at that deploy
+        session.require_deploy_reads_this_registry()
     ui.confirm(
         f"Undo the rollout of {model} {rollout.version}: registry back to {rollout.old_current}, "
         f"temporary pins removed ({', '.join(sorted(set(rollout.canary) | set(rollout.held))) or 'none'})"
         f", commit, and deploy {', '.join(back) or 'no host'} back?"
     )
-    rollouts.Runner(session, rollout, ui.say, no_commit).stop(
-        "undone by the operator", stage="undone"
-    )
+    runner = rollouts.Runner(session, rollout, ui.say, no_commit)
+    runner.stop("undone by the operator", stage="undone")
+    if runner.back_code:
+        raise CheckFailed(
+            f"the rollout of {model} {rollout.version} is undone in the registry and host data, "
+            f"but deploying {', '.join(back)} back failed (exit {runner.back_code}); re-run the "
+            f"deploy: pyinfra -y {session.inventory} deploys/models.py --data models={model}"
+        )
     return 0
 
 

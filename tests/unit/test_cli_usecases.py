@@ -585,6 +585,46 @@ def test_a_staged_promote_is_refused_before_its_first_step_when_the_deploy_reads
     assert site.state() == before  # no canary pin, no rollout state, no commit
 
 
+def test_a_rollout_undo_is_refused_before_its_edit_when_the_deploy_reads_another_registry(
+    site, monkeypatch
+):
+    """The undo deploys the hosts the rollout reached back: with a ``model_registry_file`` that
+    is not the registry it moves back, it is refused before the registry, the pins or the
+    rollout state change."""
+    other = registry_elsewhere(site)
+    runner(site).step("canary: sentinel", pins={"sentinel": "2026-05-05"})
+    before = site.state()
+
+    monkeypatch.setattr(session_module, "run_deploy_file", must_not_run)
+    done = site.cli("rollout", "undo", HAAR, "--yes", store=False)
+    assert done.exit_code != 0
+    [line] = error_lines(done)
+    assert f"model_registry_file {other}" in line
+    assert site.state() == before  # the canary pin, the rollout state and git as they were
+
+
+def test_a_rollout_undo_whose_deploy_back_fails_exits_non_zero(site, monkeypatch):
+    """The registry and the pins are undone (committed), but the hosts still run what the
+    rollout gave them: the operator is told so, with the run to repeat, and the exit is not 0."""
+    runner(site).step("canary: sentinel", pins={"sentinel": "2026-05-05"})
+    runs = []
+
+    def failing(inventory, deploy, hosts, repo, given):
+        runs.append(hosts)
+        return 2
+
+    monkeypatch.setattr(session_module, "run_deploy_file", failing)
+    done = site.cli("rollout", "undo", HAAR, "--yes", store=False)
+    assert runs == [["sentinel"]]
+    assert done.exit_code != 0
+    [line] = error_lines(done)
+    assert "deploying sentinel back failed (exit 2)" in line
+    assert f"pyinfra -y {site.inventory} deploys/models.py --data models={HAAR}" in line
+    pins = site.host_file("sentinel")
+    assert not pins.exists() or HAAR not in pins.read_text()  # the canary pin is gone
+    assert "undone" in site.git("log", "-1", "--format=%s")
+
+
 def test_a_redeploy_refused_after_the_commit_is_logged_with_its_undo_line(site, monkeypatch):
     """A refusal that only the redeploy finds (its check of the hosts with the run's models
     filter) comes after the commit: it is the deploy's failure: logged, the undo line shown,
