@@ -5,22 +5,40 @@ then the first deploy with every output line stamped with the seconds since it s
 operation's start ("--> Starting operation") and each host's answers can be read off. As root:
 
     NODES=20 PROBES=off .venv/bin/python benchmarks/profile_first.py [pyinfra args, e.g. -v]
+
+At the end, one line per phase (pyinfra's "-->" lines: start-up, connecting, preparing, each
+operation, disconnecting) with its wall time and the CPU seconds the nodes spent in it, read from
+each node's cgroup: on this machine every node shares the same cores, so a phase's wall time
+follows the CPU its processes cost (sudo, python starts, forks), not only the bytes it moves.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from common import REPO, fleet_of, pyinfra, site_for
 
 from devfleet import demo
+from devfleet.layout import CGROUP_NAME
 
 NODES = int(os.environ.get("NODES", "20"))
 SCALE = float(os.environ.get("SCALE", "0.1"))
+CGROUP = Path("/sys/fs/cgroup/unified") / CGROUP_NAME
+
+
+def node_cpu() -> float:
+    """CPU seconds used so far by every node of this fleet (cgroup v2 ``cpu.stat``)."""
+    total = 0.0
+    for stat in CGROUP.glob("*/cpu.stat"):
+        with open(stat) as f:
+            total += int(f.readline().split()[1]) / 1e6  # usage_usec
+    return total
 
 
 def main() -> None:
@@ -30,14 +48,24 @@ def main() -> None:
         for model in demo.load_registry(site.registry).models:
             site.set_model_keys(model, probe=None)
     command = pyinfra(site, "deploys/models.py", *sys.argv[1:])
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), node_cpu()
+    phases = [("start-up", 0.0, 0.0)]
     proc = subprocess.Popen(
         command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     assert proc.stdout is not None
     for line in proc.stdout:
-        print(f"{time.perf_counter() - start:7.3f} {line}", end="", flush=True)
-    print(f"{time.perf_counter() - start:7.3f} exit {proc.wait()}")
+        now = time.perf_counter() - start
+        print(f"{now:7.3f} {line}", end="", flush=True)
+        if line.startswith("--> ") and not line.startswith("--> Results"):
+            phases.append((line[4:].strip()[:70], now, node_cpu() - cpu0))
+    code = proc.wait()
+    phases.append(("exit", time.perf_counter() - start, node_cpu() - cpu0))
+    print(f"{phases[-1][1]:7.3f} exit {code}")
+    print(f"\n{'wall s':>7} {'nodes CPU s':>11}  phase (from its '-->' line to the next)")
+    for (name, at, cpu), (_, then, cpu_then) in itertools.pairwise(phases):
+        print(f"{then - at:7.3f} {cpu_then - cpu:11.3f}  {name}")
+    print(f"{phases[-1][1]:7.3f} {phases[-1][2]:11.3f}  total")
     shutil.rmtree(site.root, ignore_errors=True)
 
 

@@ -16,7 +16,7 @@ from pyinfra import host
 from pyinfra.api import operation
 
 from facts.keys import FileText
-from facts.shell import script, scripts
+from facts.shell import script, sequence
 from sentinelcam_models.core.untrusted import as_bytes
 
 UNKNOWN = object()
@@ -63,13 +63,18 @@ def write_assignments(dest: str, content: str) -> dict[str, str]:
 
 
 @operation()
-def files(writes: Sequence[tuple[str, str, str | None]]):
+def files(
+    writes: Sequence[tuple[str, str, str | None]],
+    then: Sequence[tuple[str, dict[str, str]]] = (),
+):
     """
     Write several config files in one command, each as ``file`` does (temp file, digest check,
     rename; the mode is kept), in the order given; the first that fails stops the rest.
 
     + writes: ``(dest, content, current)`` per file; ``current`` is the file's text as the caller
       read it (None: absent); files whose content is current are left alone
+    + then: shipped scripts and their inputs run after the writes, in the same command (a gate
+      with nothing to judge: its passed record, ``health.passed_record``)
 
     **Example:**
 
@@ -82,10 +87,10 @@ def files(writes: Sequence[tuple[str, str, str | None]]):
         )
     """
     todo = [(dest, content) for dest, content, current in writes if current != content]
-    if not todo:
+    if not todo and not then:
         host.noop(f"{len(writes)} file(s) up to date")
         return
-    yield scripts(
-        "config_write.sh",
-        [write_assignments(dest, content) for dest, content in todo],
+    yield sequence(
+        [("config_write.sh", write_assignments(dest, content)) for dest, content in todo]
+        + list(then)
     )

@@ -91,3 +91,37 @@ def gate(
         QuoteString(body("health_gate.py")),
         QuoteString(json.dumps(document, sort_keys=True)),
     )
+
+
+TIME = "\x00time\x00"  # where the node puts its time in a passed record
+
+
+def passed_record(spec: Gate, record: str) -> tuple[str, dict[str, str]]:
+    """
+    A gate with nothing to judge (``spec.judges`` false: no restarted service, no probe, no host
+    check) can only pass: its record is written by the command that wrote the configs
+    (``configs.files(then=...)``), with the node's time, instead of by a gate program of its own.
+    Returns ``health_record.sh`` and its inputs, for ``then``.
+
+    + spec: the gate, with nothing to judge
+    + record: the node's health record file
+
+    The record is the one ``health_gate.py`` writes when it passes (``seconds``: 0, it held
+    nothing).
+    """
+    if spec.judges:
+        raise ValueError("this gate has something to judge: it runs as health.gate")
+    entry = {
+        "status": "passed",
+        "detail": "no restarted service; 0 probe(s); host check: no",
+        "versions": dict(spec.versions),
+        "time": TIME,
+        "seconds": 0.0,
+    }
+    head, tail = json.dumps(entry, sort_keys=True).split(json.dumps(TIME))
+    return "health_record.sh", {
+        "what": "health record",
+        "record": record,
+        "head": head + '"',
+        "tail": '"' + tail,
+    }

@@ -154,3 +154,31 @@ def test_a_face_model_of_the_wrong_class_is_reverted_on_every_sentinel(site):
         f"good face model: deploy {time.monotonic() - started:.1f} s; gate per sentinel: "
         f"{ {h: r['seconds'] for h, r in records.items()} }"
     )
+
+
+def test_a_switch_with_nothing_to_judge_records_its_pass_with_the_task_files(site):
+    # haarcascades without a probe: the sentinels' task files restart nothing and nothing is
+    # probed, so the gate can only pass. Its record comes with the task files' own command, not a
+    # Health gate operation (issue 22.8), and is the record drift and the rollout waves read.
+    sentinels = site.fleet.names("sentinels")
+    site.set_model_keys("haarcascades", probe=None)
+    site.publish("haarcascades", "2026-10-11")
+    site.set_current("haarcascades", "2026-10-11", "2020-03-25")
+    run = site.deploy()
+    assert run.returncode == 0, run.output[-3000:]
+    changed = run.changed_ops()
+    assert any(op.startswith("Config /home/ops/sentinel/tasks/") for op in changed), changed
+    assert "Health gate" not in run.results(), run.results()
+    report = json.loads(site.cli("drift", "--json").stdout)
+    gates = {h["host"]: h["gate"] for h in report["hosts"] if h["host"] in sentinels}
+    for host in sentinels:
+        assert gates[host]["status"] == "passed", gates[host]
+        record = site.fleet.ssh(
+            host,
+            "stat -c '%U %a' /home/ops/.sentinelcam/health.json; cat /home/ops/.sentinelcam/health.json",
+        ).stdout.splitlines()
+        assert record[0] == "ops 644", record
+        written = json.loads(record[1])
+        assert written["versions"] == {"haarcascades": "2026-10-11"}, written
+        assert written["detail"] == "no restarted service; 0 probe(s); host check: no"
+        assert "2026-10-11/haarcascade" in " ".join(site.job(host, "FaceRecon")["files"])

@@ -6,15 +6,24 @@
 #   copy of this version stay (they are left out of the transfer and of the check).
 : "${root?}" "${stage?}" "${src?}" "${port?}" "${ssh?}" "${owned?}" "${items?}"
 
-mkdir -p "$stage" || fail "cannot create $stage"
+# Few processes per version (on a small node they cost more CPU than the bytes): directories are
+# made in one mkdir each time, and every version is verified at once (all_verified, below).
+set -- "$stage"
+while read -r m v digest basis keep; do
+    [ -n "$m" ] || continue
+    set -- "$@" "$stage/$m"
+done <<ITEMS
+$items
+ITEMS
+mkdir -p "$@" || fail "cannot create $stage"
 sources=""
 adopting=""
 excludes=""
 first=1
+set --
 while read -r m v digest basis keep; do
     [ -n "$m" ] || continue
     d="$stage/$m/$v"
-    mkdir -p "$stage/$m" || fail "cannot create $stage/$m"
     # A copy without a manifest (the original's deploys made these) is adopted in place: only the
     # store's manifest travels; the copy's own files (hard links) are checked against it below, one
     # hashing pass, and fetched only if they differ. (Files it cannot link: pulled as usual.)
@@ -31,7 +40,7 @@ while read -r m v digest basis keep; do
         # (Hard links need one file system: otherwise the version is pulled whole.)
         cp -al "$root/$m/$basis" "$d" 2>/dev/null || rm -rf "$d"
     fi
-    mkdir -p "$d" || fail "cannot create $d"
+    set -- "$@" "$d"
     if [ "$first" = 1 ]; then sources="$src$what_src"; first=0; else sources="$sources $what_src"; fi
     if [ "$keep" = 1 ]; then
         for o in $owned; do excludes="$excludes --exclude=/$m/$v/$o"; done
@@ -39,6 +48,7 @@ while read -r m v digest basis keep; do
 done <<ITEMS
 $items
 ITEMS
+[ "$#" = 0 ] || mkdir -p "$@" || fail "cannot create the staging directories in $stage"
 
 # No links, devices or special files (no -l, -D), no owners (no -o, -g); modes: what the store has,
 # never setuid or executable, never writable by others. Node-owned copies being kept are excluded.
@@ -47,8 +57,20 @@ flags="-rtR --stats --chmod=D0755,Fu+rw,Fa-x,Fgo-w,Fa-s"
 received=0
 count_received() {
     printf '%s\n' "$1"
-    _cr_n=$(printf '%s\n' "$1" | sed -n 's/^Total bytes received: *//p' | tr -d ',.')
-    received=$((received + ${_cr_n:-0}))
+    _cr_n=""
+    while IFS= read -r _cr_line; do
+        case $_cr_line in "Total bytes received:"*) _cr_n=${_cr_line#Total bytes received:} ;; esac
+    done <<STATS
+$1
+STATS
+    _cr_digits=""
+    while [ -n "$_cr_n" ]; do # digits only (rsync may group them with "," or ".")
+        _cr_rest=${_cr_n#?}
+        _cr_c=${_cr_n%"$_cr_rest"}
+        _cr_n=$_cr_rest
+        case $_cr_c in [0-9]) _cr_digits=$_cr_digits$_cr_c ;; esac
+    done
+    received=$((received + ${_cr_digits:-0}))
 }
 cd "$stage" || fail "cannot enter $stage"
 # shellcheck disable=SC2086  # flags/sources/excludes: lists of validated names (no spaces)
@@ -64,21 +86,76 @@ good() {
     manifest_ok "$_g_dir" && [ "$(manifest_digest "$_g_dir")" = "$_g_digest" ] && verify "$_g_dir" "$@"
 }
 
+# all_verified: every version pulled is good, as `good` says of each (a manifest of well-formed
+# lines, the store's digest, every file but the kept node-owned ones matching it), checked with
+# one grep, one sha256sum and one sha256sum -c for all of them. Anything else: each on its own.
+all_verified() {
+    set --
+    while read -r m v digest basis keep; do
+        [ -n "$m" ] || continue
+        { [ -f "$m/$v/MANIFEST.sha256" ] && [ ! -L "$m/$v/MANIFEST.sha256" ]; } || return 1
+        set -- "$@" "$m/$v/MANIFEST.sha256"
+    done <<ITEMS
+$items
+ITEMS
+    [ "$#" -gt 0 ] || return 1
+    # Stricter than manifest_ok (an empty line fails here): a doubt only means the slow path.
+    ! grep -q -v -e "$MLINE" -- "$@" || return 1
+    _av_sums=$(sha256sum -- "$@") || return 1
+    while read -r m v digest basis keep; do
+        [ -n "$m" ] || continue
+        case "
+$_av_sums
+" in
+        *"
+$digest  $m/$v/MANIFEST.sha256
+"*) ;;
+        *) return 1 ;;
+        esac
+    done <<ITEMS
+$items
+ITEMS
+    while read -r m v digest basis keep; do
+        [ -n "$m" ] || continue
+        _av_skip=""
+        [ "$keep" = 1 ] && _av_skip=$owned
+        while IFS= read -r _av_line; do
+            _av_file=${_av_line#*  }
+            for _av_o in $_av_skip; do [ "$_av_file" = "$_av_o" ] && continue 2; done
+            printf '%s  ./%s/%s/%s\n' "${_av_line%%  *}" "$m" "$v" "$_av_file"
+        done <"$m/$v/MANIFEST.sha256"
+    done <<ITEMS | sha256sum -c --quiet --strict - >/dev/null 2>&1
+$items
+ITEMS
+}
+
+set --
+while read -r m v digest basis keep; do
+    [ -n "$m" ] || continue
+    d="$stage/$m/$v"
+    if [ "$keep" = 1 ] && [ -d "$root/$m/$v" ]; then
+        for o in $owned; do
+            [ -f "$root/$m/$v/$o" ] && [ ! -e "$d/$o" ] && { cp -p "$root/$m/$v/$o" "$d/$o" || fail "cannot keep $o"; }
+        done
+    fi
+    set -- "$@" "$root/$m"
+done <<ITEMS
+$items
+ITEMS
+[ "$#" = 0 ] || mkdir -p "$@" || fail "cannot create the model directories in $root"
+verified=0
+all_verified && verified=1
+
 while read -r m v digest basis keep; do
     [ -n "$m" ] || continue
     what="$m $v"
     d="$stage/$m/$v"
     skip=""
     [ "$keep" = 1 ] && skip=$owned
-    if [ "$keep" = 1 ] && [ -d "$root/$m/$v" ]; then
-        for o in $owned; do
-            [ -f "$root/$m/$v/$o" ] && [ ! -e "$d/$o" ] && { cp -p "$root/$m/$v/$o" "$d/$o" || fail "cannot keep $o"; }
-        done
-    fi
     how=installed
     case "$adopting " in *" $m/$v "*) how=adopted ;; esac
     # shellcheck disable=SC2086  # $skip: node-owned file names
-    if ! good "$d" "$digest" $skip; then
+    if [ "$verified" = 0 ] && ! good "$d" "$digest" $skip; then
         how=installed
         # A seeded file with the store's size and mtime but other bytes (damaged on this node)
         # passes rsync's quick check: fetch this version again comparing checksums, once.
@@ -92,7 +169,6 @@ while read -r m v digest basis keep; do
         # shellcheck disable=SC2086
         verify "$d" $skip || fail "verification against MANIFEST.sha256 failed"
     fi
-    mkdir -p "$root/$m" || fail "cannot create $root/$m"
     swap_in "$d" "$root/$m/$v" || fail "cannot rename $d into place"
     echo "sentinelcam: $how $m $v"
 done <<ITEMS

@@ -104,6 +104,12 @@ class Gate:
     revert: tuple[Restore, ...]  # the old configs, put back when the gate fails
     versions: Mapping[str, str] = field(default_factory=dict)  # model -> version switched to
 
+    @property
+    def judges(self) -> bool:
+        """Whether it has anything to judge: a restarted service, a probe or the host's check.
+        Without, it can only pass and write its record."""
+        return bool(self.services or self.probes or self.check)
+
 
 @dataclass(frozen=True)
 class Prune:

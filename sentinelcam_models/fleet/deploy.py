@@ -234,19 +234,25 @@ def _configs_restarts_gate(
     placed: list,
 ) -> None:
     """Config writes in the fleet-wide slot order, one restart per service whose config, face
-    list or Coral runtime changed, then the health gate."""
+    list or Coral runtime changed, then the health gate. A gate with nothing to judge (no
+    restarted service, probe or host check: a sentinel's task files without probes) can only
+    pass: its record is written by the task files' own command, not by one more operation."""
     settings = ctx.checked.settings[host.name]
+    record = f"{settings.path('sentinelcam_state_path')}/health.json"
     writes = {c.slot: c for c in actions.configs}
     changed = {name: list(coral_ops.get(name, [])) for name in SERVICES}
     if DATAPUMP in settings.roles.services:
         changed[DATAPUMP].extend(placed)
     # The sentinel's task files go in one operation (one round trip); every other config in its own.
     tasks = [writes[slot] for slot in TASK_FILES if slot in writes]
+    gate = actions.gate
+    folded = gate is not None and not gate.judges and bool(tasks)
     if tasks:
         op = configs.files(
             # One directory: "Config /…/tasks/FaceRecon.yaml, FaceSweep.yaml", as pyinfra prints it.
             name="Config " + ", ".join([tasks[0].dest] + [w.slot for w in tasks[1:]]),
             writes=[(w.dest, w.text, w.old_text) for w in tasks],
+            then=[health.passed_record(gate, record)] if gate is not None and folded else [],
             **service,
         )
         for name in dict.fromkeys(w.restarts for w in tasks if w.restarts):
@@ -274,10 +280,10 @@ def _configs_restarts_gate(
                 # A service that will not start is the health gate's to judge (and revert).
                 _ignore_errors=actions.gate is not None,
             )
-    if actions.gate is not None:
+    if gate is not None and not folded:
         health.gate(
             name="Health gate",
-            spec=actions.gate,
-            record=f"{settings.path('sentinelcam_state_path')}/health.json",
+            spec=gate,
+            record=record,
             service_user=service.get("_sudo_user"),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
 import hashlib
 import io
 import json
@@ -376,3 +377,41 @@ def test_coral_helper_installs_the_digest_checked_copy(tmp_path, dpkg):
     done = run_helper(dpkg, staged, digest)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "installed").read_text().strip() == digest
+
+
+def test_a_gate_with_nothing_to_judge_is_written_by_the_config_command_as_the_gate_writes_it(
+    tmp_path, systemd
+):
+    # A sentinel's task files without probes or host check restart nothing: the gate can only pass.
+    # Its record then comes from the task files' own command (health.passed_record in
+    # configs.files), and drift and the rollout waves must read the same record the gate writes.
+    from facts.shell import sequence  # noqa: PLC0415
+    from operations.health import passed_record  # noqa: PLC0415
+    from sentinelcam_models.core.rollout import Gate  # noqa: PLC0415
+
+    bin_dir, state = systemd
+    ran = gate(bin_dir, tmp_path, versions={"m": "2026-01-01", "haarcascades": "2020-03-25"})
+    assert ran.returncode == 0, ran.stderr
+    by_gate = json.loads((state / "health.json").read_text())
+
+    spec = Gate((), (), (), 20, 120, (), {"m": "2026-01-01", "haarcascades": "2020-03-25"})
+    assert not spec.judges
+    record = tmp_path / "node/.sentinelcam/health.json"  # its directory does not exist yet
+    command = sequence([passed_record(spec, str(record))]).get_raw_value()
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ran.stdout.strip()  # the line the gate prints
+    written = record.read_text()
+    assert written.endswith("}\n") and written.count("\n") == 1
+    by_config = json.loads(written)
+    assert {**by_config, "time": None, "seconds": None} == {
+        **by_gate,
+        "time": None,
+        "seconds": None,
+    }
+    assert by_config["seconds"] == 0
+    # the node's time, in the gate's format (UTC, whole seconds)
+    assert datetime.datetime.fromisoformat(by_config["time"]).utcoffset() == datetime.timedelta(0)
+    assert len(by_config["time"]) == len(by_gate["time"])
+    with pytest.raises(ValueError):
+        passed_record(Gate(("sentinel",), (), (), 20, 120, ()), str(record))

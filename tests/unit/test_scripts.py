@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -186,6 +187,73 @@ def test_pull_reinstall_keeps_the_nodes_own_face_files(tmp_path, store, shim):
     assert done.returncode == 0, done.stderr
     assert (version / "facelist.csv").read_bytes() == b"curated on the node"
     assert (version / "baselines.hdf5").read_bytes() == FACE_FILES["baselines.hdf5"]
+
+
+def counting(shim: Path, log: Path, *programs: str) -> None:
+    """Wrap ``programs`` in the shim directory so each start is logged to ``log``."""
+    for program in programs:
+        real = shutil.which(program)
+        assert real, program
+        wrapper = shim / program
+        wrapper.write_text(f'#!/bin/sh\necho {program} >> "{log}"\nexec {real} "$@"\n')
+        wrapper.chmod(0o755)
+
+
+def test_pull_verifies_every_version_with_one_process_of_each_kind(tmp_path, store, shim):
+    # On a small node the processes cost more CPU than the bytes (issue 22.8): one mkdir per
+    # kind of directory, one grep, one digest pass and one `sha256sum -c` for all versions, not
+    # several per version. A node-owned face file kept in place is still left out of the check.
+    files = dict(FACE_FILES)
+    face = publish(store, "face_recognition", "2025-01-01", files)
+    root = tmp_path / "models"
+    assert pull(shim, root, [("face_recognition", "2025-01-01", face, "-", 0)]).returncode == 0
+    (root / "face_recognition/2025-01-01/facelist.csv").write_bytes(b"curated on the node")
+    (root / "face_recognition/2025-01-01/baselines.hdf5").unlink()  # reinstalled in place
+    items = [("face_recognition", "2025-01-01", face, "-", 1)]
+    for index, model in enumerate(("haarcascades", "openface_torch", "mobilenet_ssd")):
+        data = os.urandom(3000 + index)
+        items.append(
+            (model, "2025-01-01", publish(store, model, "2025-01-01", {"f.bin": data}), "-", 0)
+        )
+    log = tmp_path / "started.log"
+    counting(shim, log, "sha256sum", "grep", "mkdir", "cut", "sed", "tr")
+    done = pull(shim, root, items)
+    assert done.returncode == 0, done.stderr
+    started = log.read_text().split()
+    assert {p: started.count(p) for p in sorted(set(started))} == {
+        "grep": 1,
+        "mkdir": 3,
+        "sha256sum": 2,
+    }
+    assert done.stdout.count("sentinelcam: installed ") == 4
+    assert (
+        root / "face_recognition/2025-01-01/facelist.csv"
+    ).read_bytes() == b"curated on the node"
+    assert (root / "face_recognition/2025-01-01/baselines.hdf5").read_bytes() == FACE_FILES[
+        "baselines.hdf5"
+    ]
+    for model, version, _, _, _ in items[1:]:
+        assert (root / model / version / "f.bin").stat().st_size >= 3000
+
+
+def test_pull_checks_each_version_alone_when_one_does_not_match(tmp_path, store, shim):
+    # The one-pass check failing (a store manifest that changed) falls back to each version's own
+    # check: the good one is installed, the bad one refused by name, nothing half-installed.
+    good = publish(store, "haarcascades", "2025-01-01", {"eye.bin": b"eye" * 100})
+    publish(store, "openface_torch", "2025-01-01", {"net.bin": b"net" * 100})
+    root = tmp_path / "models"
+    done = pull(
+        shim,
+        root,
+        [
+            ("haarcascades", "2025-01-01", good, "-", 0),
+            ("openface_torch", "2025-01-01", "0" * 64, "-", 0),
+        ],
+    )
+    assert done.returncode != 0
+    assert "openface_torch 2025-01-01: store manifest changed" in done.stderr
+    assert (root / "haarcascades/2025-01-01/eye.bin").read_bytes() == b"eye" * 100
+    assert not (root / "openface_torch/2025-01-01").exists()
 
 
 def facelist(shim: Path, directory: Path, version: str, switch: str) -> subprocess.CompletedProcess:
@@ -391,6 +459,31 @@ def test_config_write_is_exact_and_keeps_the_mode(tmp_path):
     assert bad.returncode == 1 and dest.read_bytes() == content.encode()
 
 
+def test_config_write_gives_a_new_file_0644_over_a_leftover_temp_file_or_link(tmp_path):
+    # A new config is created with lib.sh's umask (no chmod process): a temp file left by an
+    # interrupted write (any mode) or a link in its place is removed first, never written through.
+    outside = tmp_path / "outside"
+    outside.write_text("not ours\n")
+    for leftover in ("file", "link"):
+        dest = tmp_path / f"new-{leftover}.yaml"
+        tmp = tmp_path / f".new-{leftover}.yaml.sentinelcam-tmp"
+        if leftover == "file":
+            tmp.write_text("half")
+            tmp.chmod(0o777)
+        else:
+            tmp.symlink_to(outside)
+        done = run_script(
+            "config_write.sh",
+            dest=str(dest),
+            content=base64.b64encode(b"a: 1\n").decode(),
+            digest=sha(b"a: 1\n"),
+        )
+        assert done.returncode == 0, done.stderr
+        assert dest.read_bytes() == b"a: 1\n" and stat.S_IMODE(dest.stat().st_mode) == 0o644
+        assert not tmp.exists() and not tmp.is_symlink()
+    assert outside.read_text() == "not ours\n"
+
+
 def test_node_state_gives_no_digest_to_a_malformed_or_linked_manifest(tmp_path):
     root = tmp_path / "models"
     good = install(root, "haarcascades", "2025-01-01", {"haarcascade_eye.xml": b"x"})
@@ -483,6 +576,68 @@ def test_node_state_times_out_a_hanging_venv_python(tmp_path, monkeypatch):
     monkeypatch.setattr("facts.node.body", lambda name: program)
     state = run_node_state(NodeState(), coral_package="libedgetpu1-std", coral_venvs=[str(venv)])
     assert state.failure is not None and "timed out" in state.failure
+
+
+def test_node_state_reads_a_programs_output_up_to_its_cap_and_its_exit_code(tmp_path):
+    # A venv python that prints more than the cap fails that host with one line; one that exits
+    # non-zero too; each is run without a shell, its stdin and stderr /dev/null.
+    for name, text in (
+        ("much", "#!/bin/sh\nhead -c 200000 /dev/zero | tr '\\0' x\n"),
+        ("fails", '#!/bin/sh\necho \'{"tflite_runtime": null, "pycoral": null}\'; exit 3\n'),
+        (
+            "ok",
+            '#!/bin/sh\nread -r line || true\necho "$line" >&2\n'
+            'echo \'{"tflite_runtime": "2.17.1", "pycoral": null}\'\n',
+        ),
+    ):
+        python = tmp_path / name / "bin" / "python"
+        python.parent.mkdir(parents=True)
+        python.write_text(text)
+        python.chmod(0o755)
+    venvs = [str(tmp_path / n) for n in ("much", "fails", "ok")]
+    fact = NodeState()
+    command = fact.command(
+        roots=[], configs=[], services=[], coral_package="libedgetpu1-std", coral_venvs=venvs
+    )
+    done = subprocess.run(["sh", "-c", command.get_raw_value()], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    document = json.loads(done.stdout)
+    assert document["coral"]["venvs"] == {
+        venvs[0]: {"error": "its python failed, timed out or printed too much"},
+        venvs[1]: {"error": "its python failed, timed out or printed too much"},
+        venvs[2]: {"tflite_runtime": "2.17.1", "pycoral": None},
+    }
+
+
+def test_node_state_starts_no_subprocess_base64_or_hashlib_module_on_a_node_without_versions():
+    # Their imports cost more CPU than the rest of the program, once per node per deploy (issue
+    # 22.8); a node that holds no version needs none of them.
+    request = {
+        "roots": ["/nonexistent"],
+        "configs": [],
+        "services": [],
+        "facelists": "",
+        "deep": False,
+        "owned": [],
+        "health": "",
+        "coral_package": "",
+        "coral_venvs": [],
+    }
+    probe = body("node_state.py") + (
+        "\nimport sys as _s\n_s.stderr.write(' '.join(sorted(_s.modules)))\n"
+    )
+    done = subprocess.run(
+        ["python3", "-I", "-S", "-c", probe, json.dumps(request)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["roots"] == [{"staging": [], "versions": []}]
+    modules = set(done.stderr.split())
+    assert "json" in modules  # the program ran and reported its modules
+    assert not modules & {"subprocess", "base64", "hashlib"}, modules & {
+        "subprocess",
+        "base64",
+        "hashlib",
+    }
 
 
 # --- issue 23.3: each key reads only its role's served root ---------------------------------------

@@ -64,6 +64,31 @@ def test_what_libyaml_refuses_is_read_by_pyyaml():
     assert set_values(text, {("model_path",): "/m/w/file"}).endswith("model_path: /m/w/file\n")
 
 
+def test_a_yaml_1_0_document_is_read_by_libyaml_as_pyyaml_reads_it(monkeypatch):
+    # SentinelCam's configs say %YAML 1.0, which libyaml refuses: the strict reader gives libyaml
+    # the directive as 1.1 (same length, same lines) instead of reading them with the pure-Python
+    # parser at ten times the CPU (every deploy reads each sentinel's sentinel.yaml).
+    text = (
+        "%YAML 1.0  # the services' own files say so\n---\n"
+        "# Settings\nmodel_path: /m/v/file\nnested:\n  list: [1, 2.5, '%YAML 1.0']\n"
+    )
+    pure = yamlstrict._load("f.yaml", text, yaml.SafeLoader)
+    fast = yamlstrict._load("f.yaml", yamlstrict._for_libyaml(text), yamlstrict.FAST_LOADER)
+    assert fast == pure and pure[1] == [] and pure[0] is not None
+    assert pure[0].lines == {"model_path": 4, "nested": 5, "nested.list": 6}
+
+    class Refused(yaml.SafeLoader):
+        def __init__(self, stream):
+            raise AssertionError("read by the pure-Python parser")
+
+    monkeypatch.setattr(yamlstrict.yaml, "SafeLoader", Refused)
+    assert yamlstrict.load("f.yaml", text) == pure
+    # only a directive before the document changes: a scalar that looks like one stays
+    block = "--- |\n  %YAML 1.0\n"
+    assert yamlstrict._for_libyaml(block) == block
+    assert yamlstrict._for_libyaml("%YAML 1.0\n---\na: 1\n") == "%YAML 1.1\n---\na: 1\n"
+
+
 ascii_keys = st.text(st.characters(codec="ascii", exclude_categories=("Cc",)), min_size=1)
 ascii_documents = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | ascii_keys,
