@@ -20,10 +20,12 @@ UNIT_TESTS := -m 'not fleet' -n auto --dist worksteal -o tmp_path_retention_poli
 # modules too) even where the environment sets PYTHONDONTWRITEBYTECODE: otherwise each worker and
 # each Python a test starts compiles every module it imports again (about 1.5 s of CPU per worker).
 # Its temporary files (about 10,000 files and directories, 100-200 MB) go to the tmpfs /dev/shm
-# where it is one, writable and executable: creating and deleting them on ext4 cost 3-4 s of CPU.
-# A passing test's directory is removed when it ends, so the tmpfs holds little between runs.
+# where it is one, writable, executable and has 1 GB free (a container's is often 64 MB):
+# creating and deleting them on ext4 cost 3-4 s of CPU. A passing test's directory is removed
+# when it ends, so the tmpfs holds little between runs.
 UNIT_TMPDIR = $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && \
-	findmnt -no FSTYPE,OPTIONS /dev/shm 2>/dev/null | grep '^tmpfs' | grep -qv noexec && echo /dev/shm)
+	findmnt -no FSTYPE,OPTIONS /dev/shm 2>/dev/null | grep '^tmpfs' | grep -qv noexec && \
+	[ "$$(df -Pk /dev/shm | awk 'NR == 2 {print $$4}')" -ge 1048576 ] 2>/dev/null && echo /dev/shm)
 UNIT_ENV = PYTHONDONTWRITEBYTECODE= $(if $(UNIT_TMPDIR),TMPDIR=$(UNIT_TMPDIR))
 FLEET_TESTS := -m fleet
 
