@@ -19,10 +19,10 @@ UNIT_TESTS := -m 'not fleet' -n auto --dist worksteal -o tmp_path_retention_poli
 # The unit run writes compiled bytecode (__pycache__/, ignored by git; pytest's rewritten test
 # modules too) even where the environment sets PYTHONDONTWRITEBYTECODE: otherwise each worker and
 # each Python a test starts compiles every module it imports again (about 1.5 s of CPU per worker).
-# Its temporary files (about 10,000 files and directories, 100-200 MB) go to the tmpfs /dev/shm
-# where it is one, writable, executable and has 1 GB free (a container's is often 64 MB):
-# creating and deleting them on ext4 cost 3-4 s of CPU. A passing test's directory is removed
-# when it ends, so the tmpfs holds little between runs.
+# Its temporary files (about 10,000 files and directories, 100-200 MB written, about 20 MB at a
+# time) go to the tmpfs /dev/shm where it is one, writable, executable and has 1 GB free (a
+# container's is often 64 MB): creating and deleting them on ext4 cost 3-4 s of CPU. A passing
+# test's directory is removed when it ends; a green run leaves nothing there.
 UNIT_TMPDIR = $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && \
 	findmnt -no FSTYPE,OPTIONS /dev/shm 2>/dev/null | grep '^tmpfs' | grep -qv noexec && \
 	[ "$$(df -Pk /dev/shm | awk 'NR == 2 {print $$4}')" -ge 1048576 ] 2>/dev/null && echo /dev/shm)
