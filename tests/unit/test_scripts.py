@@ -132,19 +132,31 @@ def test_pull_refuses_a_store_manifest_that_changed(tmp_path, store, shim):
     assert a != "0" * 64 and not (tmp_path / "models/haarcascades/2025-01-01").exists()
 
 
-def test_pull_repairs_a_damaged_basis_file_with_its_store_size_and_mtime(tmp_path, store, shim):
+@pytest.mark.parametrize("final_newline", [True, False])
+def test_pull_repairs_a_damaged_basis_file_with_its_store_size_and_mtime(
+    tmp_path, store, shim, final_newline
+):
+    # The damaged file is the manifest's last line, which may lack its newline (parse_manifest
+    # and the store accept that): it is checked all the same.
     data = os.urandom(5000)
-    a = publish(store, "m", "2025-01-01", {"f": data, "g": b"1"})
-    b = publish(store, "m", "2025-02-01", {"f": data, "g": b"2"})
+    a = publish(store, "m", "2025-01-01", {"g": b"1", "z": data})
+    b = publish(store, "m", "2025-02-01", {"g": b"2", "z": data})
+    if not final_newline:
+        manifest = store / "m/2025-02-01/MANIFEST.sha256"
+        text = manifest.read_bytes()
+        assert text.endswith(b"  z\n")
+        manifest.chmod(0o644)
+        manifest.write_bytes(text.rstrip(b"\n"))
+        b = sha(text.rstrip(b"\n"))
     root = tmp_path / "models"
     assert pull(shim, root, [("m", "2025-01-01", a, "-", 0)]).returncode == 0
-    damaged = root / "m/2025-01-01/f"
+    damaged = root / "m/2025-01-01/z"
     st = damaged.stat()
     damaged.write_bytes(bytes([data[0] ^ 1]) + data[1:])  # same size, mtime put back below
     os.utime(damaged, ns=(st.st_atime_ns, st.st_mtime_ns))
     done = pull(shim, root, [("m", "2025-02-01", b, "2025-01-01", 0)])
     assert done.returncode == 0, done.stderr
-    assert (root / "m/2025-02-01/f").read_bytes() == data
+    assert (root / "m/2025-02-01/z").read_bytes() == data
 
 
 @pytest.mark.parametrize("hostile", ["symlink", "setuid", "dotdot"])
@@ -253,7 +265,36 @@ def test_pull_checks_each_version_alone_when_one_does_not_match(tmp_path, store,
     assert done.returncode != 0
     assert "openface_torch 2025-01-01: store manifest changed" in done.stderr
     assert (root / "haarcascades/2025-01-01/eye.bin").read_bytes() == b"eye" * 100
-    assert not (root / "openface_torch/2025-01-01").exists()
+    assert not (root / "openface_torch").exists()  # not even an empty model directory
+
+
+@pytest.mark.parametrize("with_another", [False, True])
+def test_pull_refuses_a_version_whose_manifest_checks_nothing(tmp_path, store, shim, with_another):
+    # A store version with an empty manifest and an unlisted file has nothing to check: refused,
+    # also when pulled with a good version whose check lines would pass the one-pass check.
+    items = []
+    if with_another:
+        items.append(
+            (
+                "haarcascades",
+                "2025-01-01",
+                publish(store, "haarcascades", "2025-01-01", {"eye.bin": b"eye"}),
+                "-",
+                0,
+            )
+        )
+    empty = store / "openface_torch/2025-01-01"
+    empty.mkdir(parents=True)
+    (empty / "MANIFEST.sha256").write_bytes(b"")
+    (empty / "junk").write_bytes(b"?")
+    items.append(("openface_torch", "2025-01-01", sha(b""), "-", 0))
+    root = tmp_path / "models"
+    done = pull(shim, root, items)
+    assert done.returncode != 0
+    assert "openface_torch 2025-01-01: verification against MANIFEST.sha256 failed" in done.stderr
+    assert not (root / "openface_torch").exists()
+    if with_another:
+        assert (root / "haarcascades/2025-01-01/eye.bin").read_bytes() == b"eye"
 
 
 def facelist(shim: Path, directory: Path, version: str, switch: str) -> subprocess.CompletedProcess:
