@@ -650,6 +650,23 @@ def test_node_state_reads_a_programs_output_up_to_its_cap_and_its_exit_code(tmp_
     }
 
 
+def test_node_state_runs_its_programs_with_sigpipe_and_sigxfsz_at_their_defaults(tmp_path):
+    # Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored across exec, so a
+    # program run from node_state.py must get them back at their defaults (as subprocess did).
+    python = tmp_path / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(
+        "#!/bin/sh\nwhile read -r key value; do\n"
+        '  [ "$key" = SigIgn: ] && ignored=$value\ndone </proc/$$/status\n'
+        "[ $((0x$ignored & 0x1001000)) = 0 ] || exit 3\n"  # bits of signals 13 and 25
+        'echo \'{"tflite_runtime": "2.17.1", "pycoral": null}\'\n'
+    )
+    python.chmod(0o755)
+    venv = str(tmp_path / "venv")
+    state = run_node_state(NodeState(), coral_package="libedgetpu1-std", coral_venvs=[venv])
+    assert state.failure is None, state.failure
+
+
 def test_node_state_starts_no_subprocess_base64_or_hashlib_module_on_a_node_without_versions():
     # Their imports cost more CPU than the rest of the program, once per node per deploy (issue
     # 22.8); a node that holds no version needs none of them.
