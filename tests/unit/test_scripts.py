@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import stat
+import struct
 import subprocess
 from pathlib import Path
 
@@ -501,8 +502,8 @@ def test_config_write_is_exact_and_keeps_the_mode(tmp_path):
 
 
 def test_config_write_gives_a_new_file_0644_over_a_leftover_temp_file_or_link(tmp_path):
-    # A new config is created with lib.sh's umask (no chmod process): a temp file left by an
-    # interrupted write (any mode) or a link in its place is removed first, never written through.
+    # A temp file left by an interrupted write (any mode) or a link in its place is removed
+    # first, never written through; the new config is 0644.
     outside = tmp_path / "outside"
     outside.write_text("not ours\n")
     for leftover in ("file", "link"):
@@ -523,6 +524,31 @@ def test_config_write_gives_a_new_file_0644_over_a_leftover_temp_file_or_link(tm
         assert dest.read_bytes() == b"a: 1\n" and stat.S_IMODE(dest.stat().st_mode) == 0o644
         assert not tmp.exists() and not tmp.is_symlink()
     assert outside.read_text() == "not ours\n"
+
+
+def test_a_new_config_or_health_record_is_0644_under_a_directory_s_default_acl(tmp_path):
+    # A default ACL (other roles may set one on a real Pi) overrides the umask: a new file would
+    # get the ACL's 0664. The config and the health record are created 0644 all the same.
+    directory = tmp_path / "node"
+    directory.mkdir()
+    entries = ((0x01, 6), (0x04, 6), (0x20, 4))  # user::rw- group::rw- other::r--
+    acl = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", t, p, 0xFFFFFFFF) for t, p in entries)
+    os.setxattr(directory, "system.posix_acl_default", acl)
+    config, record = directory / "sentinel.yaml", directory / "health.json"
+    done = run_script(
+        "config_write.sh",
+        dest=str(config),
+        content=base64.b64encode(b"a: 1\n").decode(),
+        digest=sha(b"a: 1\n"),
+    )
+    assert done.returncode == 0, done.stderr
+    done = run_script("health_record.sh", record=str(record), head='{"time": "', tail='"}')
+    assert done.returncode == 0, done.stderr
+    unprotected = directory / "plain"
+    unprotected.touch()
+    assert stat.S_IMODE(unprotected.stat().st_mode) == 0o664  # what the ACL alone gives
+    assert stat.S_IMODE(config.stat().st_mode) == 0o644
+    assert stat.S_IMODE(record.stat().st_mode) == 0o644
 
 
 def test_node_state_gives_no_digest_to_a_malformed_or_linked_manifest(tmp_path):
