@@ -282,8 +282,10 @@ def _configs_restarts_gate(
                 service=name,
                 _sudo=True,
                 _if=any_changed(*changed[name]),
-                # A service that will not start is the health gate's to judge (and revert).
-                _ignore_errors=actions.gate is not None,
+                # A service that will not start is the health gate's to judge (and revert) when
+                # the gate checks it; one it does not check (restarted for its Coral runtime or
+                # face list only) fails the host here, never behind a "passed" record.
+                _ignore_errors=gate is not None and name in gate.services,
             )
     if gate is not None and not folded:
         health.gate(
