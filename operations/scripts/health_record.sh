@@ -10,6 +10,6 @@ rtmp="$rdir/.${record##*/}.sentinelcam-tmp"
 if [ -e "$rtmp" ] || [ -L "$rtmp" ]; then rm -f "$rtmp" || fail "cannot remove $rtmp"; fi
 printf '%s%s%s\n' "$head" "$(date -u +%Y-%m-%dT%H:%M:%S+00:00)" "$tail" > "$rtmp" \
     || { rm -f "$rtmp"; fail "cannot write $rtmp"; }
-if [ -f "$record" ]; then chmod --reference="$record" "$rtmp"; fi
+if [ -f "$record" ]; then chmod --reference="$record" "$rtmp"; else chmod 0644 "$rtmp"; fi
 mv -f "$rtmp" "$record" || { rm -f "$rtmp"; fail "cannot rename into $record"; }
 echo "sentinelcam: health gate passed (0 probe(s), services: no restarted service)"

@@ -193,6 +193,7 @@ def run_capped(argv, timeout=PROGRAM_TIMEOUT, cap=PROGRAM_CAP):
                 (os.POSIX_SPAWN_DUP2, write_end, 1),
                 (os.POSIX_SPAWN_DUP2, devnull, 2),
             ],
+            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),  # Python ignores them (subprocess resets)
         )
     except OSError:
         os.close(read_end)

@@ -115,18 +115,27 @@ $digest  $m/$v/MANIFEST.sha256
     done <<ITEMS
 $items
 ITEMS
+    # The check lines are built here (no process): a manifest's last line without its newline is
+    # checked too, and a version that gives no line (an empty manifest, or only node-owned files)
+    # takes the slow path, where verify refuses it, instead of passing on the others' lines.
+    _av_lines=""
     while read -r m v digest basis keep; do
         [ -n "$m" ] || continue
         _av_skip=""
         [ "$keep" = 1 ] && _av_skip=$owned
-        while IFS= read -r _av_line; do
+        _av_n=0
+        while IFS= read -r _av_line || [ -n "$_av_line" ]; do
             _av_file=${_av_line#*  }
             for _av_o in $_av_skip; do [ "$_av_file" = "$_av_o" ] && continue 2; done
-            printf '%s  ./%s/%s/%s\n' "${_av_line%%  *}" "$m" "$v" "$_av_file"
+            _av_lines="$_av_lines${_av_line%%  *}  ./$m/$v/$_av_file
+"
+            _av_n=$((_av_n + 1))
         done <"$m/$v/MANIFEST.sha256"
-    done <<ITEMS | sha256sum -c --quiet --strict - >/dev/null 2>&1
+        [ "$_av_n" -gt 0 ] || return 1
+    done <<ITEMS
 $items
 ITEMS
+    printf '%s' "$_av_lines" | sha256sum -c --quiet --strict - >/dev/null 2>&1
 }
 
 set --
@@ -142,9 +151,13 @@ while read -r m v digest basis keep; do
 done <<ITEMS
 $items
 ITEMS
-[ "$#" = 0 ] || mkdir -p "$@" || fail "cannot create the model directories in $root"
+# A model's directory is made only for a version going into place (a refused pull leaves none):
+# all at once when every version passed, else each just before its version is swapped in.
 verified=0
-all_verified && verified=1
+if all_verified; then
+    verified=1
+    [ "$#" = 0 ] || mkdir -p "$@" || fail "cannot create the model directories in $root"
+fi
 
 while read -r m v digest basis keep; do
     [ -n "$m" ] || continue
@@ -169,6 +182,8 @@ while read -r m v digest basis keep; do
         # shellcheck disable=SC2086
         verify "$d" $skip || fail "verification against MANIFEST.sha256 failed"
     fi
+    [ "$verified" = 1 ] || [ -d "$root/$m" ] || mkdir -p "$root/$m" \
+        || fail "cannot create $root/$m"
     swap_in "$d" "$root/$m/$v" || fail "cannot rename $d into place"
     echo "sentinelcam: $how $m $v"
 done <<ITEMS

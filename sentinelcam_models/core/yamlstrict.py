@@ -169,15 +169,37 @@ def _walk(
 # (sentinel.yaml, every task file): libyaml reads them with the directive as 1.1, the same length
 # (marks and lines stay), instead of the pure-Python parser at ten times the CPU (a deploy reads
 # every sentinel's sentinel.yaml).
-_DIRECTIVE_10 = re.compile(r"^%YAML 1\.0(?=[ \t]*(?:#[^\n]*)?$)", re.MULTILINE)
+_DIRECTIVE_10 = re.compile(r"%YAML 1\.0(?:[ \t]+(?:#[^\r\n]*)?)?")  # the whole line
+_PROLOGUE_OTHER = re.compile(r"[ \t]*(?:#[^\r\n]*)?|%[^\r\n]*")  # blank, comment, directive
+_DOCUMENT_START = re.compile(r"---(?:[ \t][^\r\n]*)?")
 
 
 def _for_libyaml(text: str) -> str:
-    """``text`` with its ``%YAML 1.0`` directive (before the first ``---``) as ``%YAML 1.1``."""
+    """``text`` with the ``%YAML 1.0`` directive of its prologue as ``%YAML 1.1``.
+
+    The prologue runs from the text's start (after a BOM) over blank, comment and directive lines
+    to the first ``---`` line; without one nothing is a directive and nothing changes.
+    """
     if "%YAML 1.0" not in text:
         return text
-    head, marker, rest = text.partition("\n---")
-    return _DIRECTIVE_10.sub("%YAML 1.1", head) + marker + rest
+    start = 1 if text.startswith("\ufeff") else 0
+    found = []
+    while start < len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            end = len(text)
+        if _DOCUMENT_START.fullmatch(text, start, end):
+            break
+        if _DIRECTIVE_10.fullmatch(text, start, end):
+            found.append(start)
+        elif not _PROLOGUE_OTHER.fullmatch(text, start, end):
+            return text
+        start = end + 1
+    else:
+        return text
+    for at in found:
+        text = f"{text[:at]}%YAML 1.1{text[at + 9 :]}"
+    return text
 
 
 def load(file: str, text: str) -> tuple[StrictYaml | None, list[Problem]]:

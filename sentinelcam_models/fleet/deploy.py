@@ -235,8 +235,9 @@ def _configs_restarts_gate(
 ) -> None:
     """Config writes in the fleet-wide slot order, one restart per service whose config, face
     list or Coral runtime changed, then the health gate. A gate with nothing to judge (no
-    restarted service, probe or host check: a sentinel's task files without probes) can only
-    pass: its record is written by the task files' own command, not by one more operation."""
+    restarted service, probe or host check: a sentinel's task files without probes) on a host
+    where nothing restarts can only pass: its record is written by the task files' own command,
+    not by one more operation."""
     settings = ctx.checked.settings[host.name]
     record = f"{settings.path('sentinelcam_state_path')}/health.json"
     writes = {c.slot: c for c in actions.configs}
@@ -246,7 +247,11 @@ def _configs_restarts_gate(
     # The sentinel's task files go in one operation (one round trip); every other config in its own.
     tasks = [writes[slot] for slot in TASK_FILES if slot in writes]
     gate = actions.gate
-    folded = gate is not None and not gate.judges and bool(tasks)
+    # Folded only when nothing can restart on this host in this run: a Coral runtime or face list
+    # that changes at apply time restarts its service after the configs, and a record written with
+    # them would already say "passed" (the decide-time facts added those operations, so none here
+    # means none can run).
+    folded = gate is not None and not gate.judges and bool(tasks) and not any(changed.values())
     if tasks:
         op = configs.files(
             # One directory: "Config /…/tasks/FaceRecon.yaml, FaceSweep.yaml", as pyinfra prints it.
@@ -277,8 +282,10 @@ def _configs_restarts_gate(
                 service=name,
                 _sudo=True,
                 _if=any_changed(*changed[name]),
-                # A service that will not start is the health gate's to judge (and revert).
-                _ignore_errors=actions.gate is not None,
+                # A service that will not start is the health gate's to judge (and revert) when
+                # the gate checks it; one it does not check (restarted for its Coral runtime or
+                # face list only) fails the host here, never behind a "passed" record.
+                _ignore_errors=gate is not None and name in gate.services,
             )
     if gate is not None and not folded:
         health.gate(

@@ -175,6 +175,17 @@ def test_a_failed_gate_puts_back_the_bytes_the_node_had_and_restarts_only_what_i
     assert restart["_ignore_errors"] is True and restart["_if"] is True
 
 
+def test_a_restart_the_gate_does_not_check_is_not_left_to_it():
+    # A new Coral sentinel without probes: the Coral runtime restarts the sentinel, which its gate
+    # (no config restarts it) does not check. That restart failing must fail the host, not be
+    # ignored ahead of a record saying "passed, no restarted service".
+    operations, _ = deploy(load("coral-first-deploy-unprobed.json"))
+    [gate] = [op for op in operations if op["name"] == "Health gate"]
+    assert gate["commands"][0]["argument"]["services"] == []
+    [restart] = [op for op in operations if op["name"].startswith("Restart")]
+    assert not restart.get("_ignore_errors") and restart["_if"] is True
+
+
 def test_the_task_files_are_one_operation_that_writes_only_the_changed_files():
     operations, _ = deploy(load("pin.json"))
     [tasks] = [op for op in operations if op["name"].startswith("Config ")]

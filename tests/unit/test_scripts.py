@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import stat
+import struct
 import subprocess
 from pathlib import Path
 
@@ -132,19 +133,31 @@ def test_pull_refuses_a_store_manifest_that_changed(tmp_path, store, shim):
     assert a != "0" * 64 and not (tmp_path / "models/haarcascades/2025-01-01").exists()
 
 
-def test_pull_repairs_a_damaged_basis_file_with_its_store_size_and_mtime(tmp_path, store, shim):
+@pytest.mark.parametrize("final_newline", [True, False])
+def test_pull_repairs_a_damaged_basis_file_with_its_store_size_and_mtime(
+    tmp_path, store, shim, final_newline
+):
+    # The damaged file is the manifest's last line, which may lack its newline (parse_manifest
+    # and the store accept that): it is checked all the same.
     data = os.urandom(5000)
-    a = publish(store, "m", "2025-01-01", {"f": data, "g": b"1"})
-    b = publish(store, "m", "2025-02-01", {"f": data, "g": b"2"})
+    a = publish(store, "m", "2025-01-01", {"g": b"1", "z": data})
+    b = publish(store, "m", "2025-02-01", {"g": b"2", "z": data})
+    if not final_newline:
+        manifest = store / "m/2025-02-01/MANIFEST.sha256"
+        text = manifest.read_bytes()
+        assert text.endswith(b"  z\n")
+        manifest.chmod(0o644)
+        manifest.write_bytes(text.rstrip(b"\n"))
+        b = sha(text.rstrip(b"\n"))
     root = tmp_path / "models"
     assert pull(shim, root, [("m", "2025-01-01", a, "-", 0)]).returncode == 0
-    damaged = root / "m/2025-01-01/f"
+    damaged = root / "m/2025-01-01/z"
     st = damaged.stat()
     damaged.write_bytes(bytes([data[0] ^ 1]) + data[1:])  # same size, mtime put back below
     os.utime(damaged, ns=(st.st_atime_ns, st.st_mtime_ns))
     done = pull(shim, root, [("m", "2025-02-01", b, "2025-01-01", 0)])
     assert done.returncode == 0, done.stderr
-    assert (root / "m/2025-02-01/f").read_bytes() == data
+    assert (root / "m/2025-02-01/z").read_bytes() == data
 
 
 @pytest.mark.parametrize("hostile", ["symlink", "setuid", "dotdot"])
@@ -253,7 +266,36 @@ def test_pull_checks_each_version_alone_when_one_does_not_match(tmp_path, store,
     assert done.returncode != 0
     assert "openface_torch 2025-01-01: store manifest changed" in done.stderr
     assert (root / "haarcascades/2025-01-01/eye.bin").read_bytes() == b"eye" * 100
-    assert not (root / "openface_torch/2025-01-01").exists()
+    assert not (root / "openface_torch").exists()  # not even an empty model directory
+
+
+@pytest.mark.parametrize("with_another", [False, True])
+def test_pull_refuses_a_version_whose_manifest_checks_nothing(tmp_path, store, shim, with_another):
+    # A store version with an empty manifest and an unlisted file has nothing to check: refused,
+    # also when pulled with a good version whose check lines would pass the one-pass check.
+    items = []
+    if with_another:
+        items.append(
+            (
+                "haarcascades",
+                "2025-01-01",
+                publish(store, "haarcascades", "2025-01-01", {"eye.bin": b"eye"}),
+                "-",
+                0,
+            )
+        )
+    empty = store / "openface_torch/2025-01-01"
+    empty.mkdir(parents=True)
+    (empty / "MANIFEST.sha256").write_bytes(b"")
+    (empty / "junk").write_bytes(b"?")
+    items.append(("openface_torch", "2025-01-01", sha(b""), "-", 0))
+    root = tmp_path / "models"
+    done = pull(shim, root, items)
+    assert done.returncode != 0
+    assert "openface_torch 2025-01-01: verification against MANIFEST.sha256 failed" in done.stderr
+    assert not (root / "openface_torch").exists()
+    if with_another:
+        assert (root / "haarcascades/2025-01-01/eye.bin").read_bytes() == b"eye"
 
 
 def facelist(shim: Path, directory: Path, version: str, switch: str) -> subprocess.CompletedProcess:
@@ -460,8 +502,8 @@ def test_config_write_is_exact_and_keeps_the_mode(tmp_path):
 
 
 def test_config_write_gives_a_new_file_0644_over_a_leftover_temp_file_or_link(tmp_path):
-    # A new config is created with lib.sh's umask (no chmod process): a temp file left by an
-    # interrupted write (any mode) or a link in its place is removed first, never written through.
+    # A temp file left by an interrupted write (any mode) or a link in its place is removed
+    # first, never written through; the new config is 0644.
     outside = tmp_path / "outside"
     outside.write_text("not ours\n")
     for leftover in ("file", "link"):
@@ -482,6 +524,31 @@ def test_config_write_gives_a_new_file_0644_over_a_leftover_temp_file_or_link(tm
         assert dest.read_bytes() == b"a: 1\n" and stat.S_IMODE(dest.stat().st_mode) == 0o644
         assert not tmp.exists() and not tmp.is_symlink()
     assert outside.read_text() == "not ours\n"
+
+
+def test_a_new_config_or_health_record_is_0644_under_a_directory_s_default_acl(tmp_path):
+    # A default ACL (other roles may set one on a real Pi) overrides the umask: a new file would
+    # get the ACL's 0664. The config and the health record are created 0644 all the same.
+    directory = tmp_path / "node"
+    directory.mkdir()
+    entries = ((0x01, 6), (0x04, 6), (0x20, 4))  # user::rw- group::rw- other::r--
+    acl = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", t, p, 0xFFFFFFFF) for t, p in entries)
+    os.setxattr(directory, "system.posix_acl_default", acl)
+    config, record = directory / "sentinel.yaml", directory / "health.json"
+    done = run_script(
+        "config_write.sh",
+        dest=str(config),
+        content=base64.b64encode(b"a: 1\n").decode(),
+        digest=sha(b"a: 1\n"),
+    )
+    assert done.returncode == 0, done.stderr
+    done = run_script("health_record.sh", record=str(record), head='{"time": "', tail='"}')
+    assert done.returncode == 0, done.stderr
+    unprotected = directory / "plain"
+    unprotected.touch()
+    assert stat.S_IMODE(unprotected.stat().st_mode) == 0o664  # what the ACL alone gives
+    assert stat.S_IMODE(config.stat().st_mode) == 0o644
+    assert stat.S_IMODE(record.stat().st_mode) == 0o644
 
 
 def test_node_state_gives_no_digest_to_a_malformed_or_linked_manifest(tmp_path):
@@ -607,6 +674,23 @@ def test_node_state_reads_a_programs_output_up_to_its_cap_and_its_exit_code(tmp_
         venvs[1]: {"error": "its python failed, timed out or printed too much"},
         venvs[2]: {"tflite_runtime": "2.17.1", "pycoral": None},
     }
+
+
+def test_node_state_runs_its_programs_with_sigpipe_and_sigxfsz_at_their_defaults(tmp_path):
+    # Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored across exec, so a
+    # program run from node_state.py must get them back at their defaults (as subprocess did).
+    python = tmp_path / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(
+        "#!/bin/sh\nwhile read -r key value; do\n"
+        '  [ "$key" = SigIgn: ] && ignored=$value\ndone </proc/$$/status\n'
+        "[ $((0x$ignored & 0x1001000)) = 0 ] || exit 3\n"  # bits of signals 13 and 25
+        'echo \'{"tflite_runtime": "2.17.1", "pycoral": null}\'\n'
+    )
+    python.chmod(0o755)
+    venv = str(tmp_path / "venv")
+    state = run_node_state(NodeState(), coral_package="libedgetpu1-std", coral_venvs=[venv])
+    assert state.failure is None, state.failure
 
 
 def test_node_state_starts_no_subprocess_base64_or_hashlib_module_on_a_node_without_versions():

@@ -87,6 +87,37 @@ def test_a_yaml_1_0_document_is_read_by_libyaml_as_pyyaml_reads_it(monkeypatch):
     block = "--- |\n  %YAML 1.0\n"
     assert yamlstrict._for_libyaml(block) == block
     assert yamlstrict._for_libyaml("%YAML 1.0\n---\na: 1\n") == "%YAML 1.1\n---\na: 1\n"
+    prologue = "\ufeff# c\n\n%TAG ! tag:x,2000:\n%YAML 1.0 # c\n--- # d\na: 1\n"
+    assert yamlstrict._for_libyaml(prologue) == prologue.replace("1.0", "1.1")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '--- "a\n%YAML 1.0\nb"\n',  # a scalar's line, after a marker on line 1
+        'k: "a\n%YAML 1.0\nb"\n',  # ... in a document without a marker
+        "k: 'a\n%YAML 1.0\nb'\n",
+        "foo\n%YAML 1.0\n",  # a top-level plain scalar
+        "k: [\n%YAML 1.0\n]\n",
+        "%YAML 1.0#c\n---\na: 1\n",  # PyYAML: "expected a digit or ' '"
+        "%YAML 1.0\na: 1\n",  # a directive without a document marker
+        "%YAML 1.0\n---x\n",
+        "a: 1\n...\n%YAML 1.0\n---\nb: 2\n",
+        "\ufeff%YAML 1.0\n---\na: 1\n",
+        "%YAML 1.0\r\n---\r\na: 1\r\n",
+        "%YAML 1.0\n---\na: yes\nb: 0777\nc: 0x1F\nd: 1_000\ne: 2001-12-14\nf: ~\ng: on\nh: 1:20\n",
+        "%YAML 1.0\n---\na: 1\n...\n%YAML 1.0\n---\nb: 2\n",
+        "%YAML 1.0\n%YAML 1.0\n---\na: 1\n",
+        "%YAML 1.0\n%TAG ! tag:x,2000:\n---\na: 1\n",
+        "# c\n\n%YAML 1.0 # c\n---\na: 1\n",
+    ],
+)
+def test_only_the_prologue_s_yaml_1_0_directive_is_rewritten(monkeypatch, text):
+    # Review r5: a column-0 "%YAML 1.0" inside a scalar was rewritten (the data changed), and a
+    # comment without a space before it was accepted where PyYAML refuses the directive.
+    got = yamlstrict.load("f.yaml", text)
+    monkeypatch.setattr(yamlstrict, "FAST_LOADER", None)
+    assert got == yamlstrict.load("f.yaml", text)  # what the pure-Python parser alone reads
 
 
 ascii_keys = st.text(st.characters(codec="ascii", exclude_categories=("Cc",)), min_size=1)
