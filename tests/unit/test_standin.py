@@ -114,8 +114,13 @@ def start(home: Path, service: str):
                 elif stderr in ready:
                     chunk = os.read(stderr, 65536)
                     written += chunk
-                    if not chunk:
-                        proc.wait(timeout=DEADLINE)
+                    if not chunk:  # stderr closed: it exited (else the same failure as above)
+                        try:
+                            proc.wait(timeout=max(remaining, 0.01))
+                        except subprocess.TimeoutExpired:
+                            pytest.fail(
+                                f"{service} closed its stderr but did not exit or become ready"
+                            )
                         result = Started(proc, False, written.decode())
             yield result
         finally:
