@@ -58,92 +58,23 @@ _STDLIB = _stdlib_subprocess()
 _STDLIB_EXECUTE_CHILD = _STDLIB.Popen._execute_child
 
 
+_GEVENT_EXECUTE_CHILD = inspect.signature(gevent_subprocess.Popen._execute_child)
+
+
 class Popen(gevent_subprocess.Popen):
     """gevent's Popen; the child is started by the standard library's vfork/exec."""
 
     _close_pipe_fds = _STDLIB.Popen._close_pipe_fds
 
-    def _execute_child(  # gevent's signature, which run() and call() pass
-        self,
-        args,
-        executable,
-        preexec_fn,
-        close_fds,
-        pass_fds,
-        cwd,
-        env,
-        universal_newlines,
-        startupinfo,
-        creationflags,
-        shell,
-        p2cread,
-        p2cwrite,
-        c2pread,
-        c2pwrite,
-        errread,
-        errwrite,
-        restore_signals,
-        gid,
-        gids,
-        uid,
-        umask,
-        start_new_session,
-        process_group,
-    ):
-        if preexec_fn is not None:
-            return super()._execute_child(
-                args,
-                executable,
-                preexec_fn,
-                close_fds,
-                pass_fds,
-                cwd,
-                env,
-                universal_newlines,
-                startupinfo,
-                creationflags,
-                shell,
-                p2cread,
-                p2cwrite,
-                c2pread,
-                c2pwrite,
-                errread,
-                errwrite,
-                restore_signals,
-                gid,
-                gids,
-                uid,
-                umask,
-                start_new_session,
-                process_group,
-            )
+    def _execute_child(self, *args, **kwargs):  # gevent's arguments, as run() and call() pass them
+        given = _GEVENT_EXECUTE_CHILD.bind(self, *args, **kwargs).arguments
+        if given["preexec_fn"] is not None:
+            return super()._execute_child(*args, **kwargs)
         self._loop.install_sigchld()
-        _STDLIB_EXECUTE_CHILD(
-            self,
-            args,
-            executable,
-            None,
-            close_fds,
-            pass_fds,
-            cwd,
-            env,
-            startupinfo,
-            creationflags,
-            shell,
-            p2cread,
-            p2cwrite,
-            c2pread,
-            c2pwrite,
-            errread,
-            errwrite,
-            restore_signals,
-            gid,
-            gids,
-            uid,
-            umask,
-            start_new_session,
-            -1 if process_group is None else process_group,  # gevent's default is None
-        )
+        del given["universal_newlines"]  # the standard library's takes the rest, in this order
+        if given["process_group"] is None:  # gevent's default; the standard library's is -1
+            given["process_group"] = -1
+        _STDLIB_EXECUTE_CHILD(*given.values())
         # what gevent.os.fork_and_watch does after its fork, before the hub can run
         gevent_os._watch_child(self.pid, self._on_child, self._loop, True)
         return None
@@ -152,7 +83,7 @@ class Popen(gevent_subprocess.Popen):
 def _same_arguments() -> bool:
     """The standard library's _execute_child takes what gevent's is given, and gevent still
     watches a child the way this module hands one over."""
-    ours = list(inspect.signature(gevent_subprocess.Popen._execute_child).parameters)
+    ours = list(_GEVENT_EXECUTE_CHILD.parameters)
     ours.remove("universal_newlines")
     return ours == list(inspect.signature(_STDLIB_EXECUTE_CHILD).parameters) and hasattr(
         gevent_os, "_watch_child"
