@@ -70,6 +70,22 @@ store_digest() {
     printf '%s' "$_sd_want"
 }
 
+# temp_beside FILE: sets tmp to FILE's temp name beside it, its directory made, and a leftover temp
+# file (or a link in its place) removed first: it is never written through.
+temp_beside() {
+    _tb_dir=${1%/*}
+    tmp="$_tb_dir/.${1##*/}.sentinelcam-tmp"
+    [ -d "$_tb_dir" ] || mkdir -p "$_tb_dir" || fail "cannot create $_tb_dir"
+    if [ -e "$tmp" ] || [ -L "$tmp" ]; then rm -f "$tmp" || fail "cannot remove $tmp"; fi
+}
+
+# put_in_place TMP FILE: TMP becomes FILE in one rename, with FILE's mode (a new file: 0644, a
+# chmod: a directory's default ACL overrides the umask).
+put_in_place() {
+    if [ -f "$2" ]; then chmod --reference="$2" "$1"; else chmod 0644 "$1"; fi
+    mv -f "$1" "$2" || { rm -f "$1"; fail "cannot rename into $2"; }
+}
+
 # swap_in STAGED TARGET: put a verified directory in place. An existing TARGET is exchanged in one
 # step (renameat2 RENAME_EXCHANGE) when python3 is there, so the name never points at nothing.
 swap_in() {
