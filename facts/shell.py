@@ -40,12 +40,6 @@ def script(name: str, assignments: dict[str, str], **connector_args) -> StringCo
     return StringCommand(*bits, _separator="", **connector_args)
 
 
-def scripts(name: str, each: list[dict[str, str]], **connector_args) -> StringCommand:
-    """The body of ``name`` once per set of assignments, after the shared library, in one command
-    (one round trip for several small writes); the first that fails stops the rest."""
-    return sequence([(name, assignments) for assignments in each], **connector_args)
-
-
 def sequence(parts: list[tuple[str, dict[str, str]]], **connector_args) -> StringCommand:
     """Several bodies, each after its own assignments, behind one shared library, in one command
     (one round trip); the first that fails stops the rest."""
