@@ -484,17 +484,19 @@ def test_carry_copies_working_files_and_archives_the_targets_own_curated_copies(
     assert (archive / "facelist.csv").read_bytes() == b"older curation of the target"
 
 
+def config_write(dest: Path, data: bytes):
+    """config_write.sh writing ``data`` to ``dest``, with the inputs configs.file gives it."""
+    return run_script(
+        "config_write.sh", dest=str(dest), content=base64.b64encode(data).decode(), digest=sha(data)
+    )
+
+
 def test_config_write_is_exact_and_keeps_the_mode(tmp_path):
     dest = tmp_path / "imagenode.yaml"
     dest.write_text("old\n")
     dest.chmod(0o640)
     content = "a: 1\r\nb: '%s' $HOME `x`\n\n"
-    done = run_script(
-        "config_write.sh",
-        dest=str(dest),
-        content=base64.b64encode(content.encode()).decode(),
-        digest=sha(content.encode()),
-    )
+    done = config_write(dest, content.encode())
     assert done.returncode == 0, done.stderr
     assert dest.read_bytes() == content.encode() and stat.S_IMODE(dest.stat().st_mode) == 0o640
     bad = run_script("config_write.sh", dest=str(dest), content="other", digest="0" * 64)
@@ -514,12 +516,7 @@ def test_config_write_gives_a_new_file_0644_over_a_leftover_temp_file_or_link(tm
             tmp.chmod(0o777)
         else:
             tmp.symlink_to(outside)
-        done = run_script(
-            "config_write.sh",
-            dest=str(dest),
-            content=base64.b64encode(b"a: 1\n").decode(),
-            digest=sha(b"a: 1\n"),
-        )
+        done = config_write(dest, b"a: 1\n")
         assert done.returncode == 0, done.stderr
         assert dest.read_bytes() == b"a: 1\n" and stat.S_IMODE(dest.stat().st_mode) == 0o644
         assert not tmp.exists() and not tmp.is_symlink()
@@ -535,12 +532,7 @@ def test_a_new_config_or_health_record_is_0644_under_a_directory_s_default_acl(t
     acl = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", t, p, 0xFFFFFFFF) for t, p in entries)
     os.setxattr(directory, "system.posix_acl_default", acl)
     config, record = directory / "sentinel.yaml", directory / "health.json"
-    done = run_script(
-        "config_write.sh",
-        dest=str(config),
-        content=base64.b64encode(b"a: 1\n").decode(),
-        digest=sha(b"a: 1\n"),
-    )
+    done = config_write(config, b"a: 1\n")
     assert done.returncode == 0, done.stderr
     done = run_script("health_record.sh", record=str(record), head='{"time": "', tail='"}')
     assert done.returncode == 0, done.stderr
