@@ -20,7 +20,7 @@ from pyinfra.api import FactBase, QuoteString, StringCommand
 
 from sentinelcam_models.core import nodestate
 
-from .shell import body
+from .shell import PYTHON, body
 
 # The node-side limit (coreutils ``timeout``) and the controller's (``_timeout`` on the SSH
 # channel, a few seconds later): a node that hangs or streams fails alone.
@@ -74,9 +74,7 @@ class NodeState(FactBase[nodestate.NodeState]):
             "-k",
             "5",
             str(DEEP_TIMEOUT if deep else TIMEOUT),
-            "python3",
-            "-I",  # isolated: the service account's environment and ~/.local cannot hook it
-            "-S",  # no site packages: the standard library is all it needs, and it starts faster
+            *PYTHON,
             "-c",
             QuoteString(body("node_state.py")),
             QuoteString(json.dumps(request, sort_keys=True)),

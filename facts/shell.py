@@ -30,6 +30,11 @@ def body(name: str) -> str:
 
 LIBRARY = "lib.sh"
 
+# How a node runs our standard-library Python programs (node_state.py, the store agent):
+# isolated (-I: no PYTHON* variable, no user site directory, not the working directory) and
+# without site (-S): nothing installed on the node can hook them, and they start faster.
+PYTHON = ("python3", "-I", "-S")
+
 
 def script(name: str, assignments: dict[str, str], **connector_args) -> StringCommand:
     """``var='value' …`` assignments, the shared library (lib.sh), then the body of ``name``."""

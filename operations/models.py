@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pyinfra import host
 from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation
 
-from facts.shell import script, words
+from facts.shell import PYTHON, script, words
 from operations.datasink import SSH_OPTIONS, caller_connector_args, in_window
 from sentinelcam_models.core.rollout import STAGING_ROOT, Carry, FacelistStep, Prune, Pull
 
@@ -204,4 +204,4 @@ def serve_command(program: str, store: str, roots: dict, coral: Sequence[str]) -
     + coral: root names that get ``coral_packages/``
     """
     document = json.dumps({"store": store, "roots": roots, "coral": list(coral)}, sort_keys=True)
-    return StringCommand("python3", "-c", QuoteString(program), "serve", QuoteString(document))
+    return StringCommand(*PYTHON, "-c", QuoteString(program), "serve", QuoteString(document))

@@ -70,11 +70,13 @@ class RemoteStore:
     def call(self, command: str, **arguments: Any) -> Any:
         from pyinfra.api import QuoteString, StringCommand  # noqa: PLC0415
 
+        from facts.shell import PYTHON  # noqa: PLC0415 - pyinfra, only with a live connection
+
         wait = {"lock_timeout": LockWait.timeout} if LockWait.timeout is not None else {}
         document = json.dumps({"store": self.root, **wait, **arguments})
         _ok, output = self.host.run_shell_command(
             StringCommand(
-                "python3", "-c", QuoteString(bundle_source()), command, QuoteString(document)
+                *PYTHON, "-c", QuoteString(bundle_source()), command, QuoteString(document)
             ),
             **self.connector_args(),
         )

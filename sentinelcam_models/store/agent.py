@@ -3,7 +3,7 @@
 The CLI and the deploy reach the store on the primary datasink over SSH, where neither this
 project nor any third-party library is installed, so they send this module (``bundle``) and run
 
-    python3 -c "$PROGRAM" COMMAND '{"store": "/home/ops/sentinelcam/model_registry", ...}'
+    python3 -I -S -c "$PROGRAM" COMMAND '{"store": "/home/ops/sentinelcam/model_registry", ...}'
 
 Arguments travel as one JSON object and are read strictly; the answer is exactly one JSON
 document on stdout, ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": "<one line>",

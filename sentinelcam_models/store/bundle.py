@@ -4,7 +4,7 @@ The datasink has neither this project nor its dependencies installed, and instal
 would be one more thing to keep in step with the deploy. Instead every remote store command sends
 the agent's source with it:
 
-    ssh ops@data1 python3 -c "$PROGRAM" versions '{"store": "/home/ops/sentinelcam/model_registry"}'
+    ssh ops@data1 python3 -I -S -c "$PROGRAM" versions '{"store": "/home/ops/sentinelcam/model_registry"}'
 
 The program carries the standard-library-only modules as source strings and a ``sys.meta_path``
 finder that imports them under their real dotted names, so the modules run unchanged (relative

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,35 @@ def test_a_deeply_nested_store_agent_answer_is_one_line_not_a_crash():
     store = agent_store("[" * 100_000 + "]" * 100_000)
     with pytest.raises(CheckFailed):
         store.call("coral_files")
+
+
+class ShellHost(AgentHost):
+    """A datasink that runs the store agent's command in a real shell, with ``env``."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+
+    def run_shell_command(self, command, **kwargs):
+        done = subprocess.run(
+            ["sh", "-c", command.get_raw_value()], capture_output=True, text=True, env=self.env
+        )
+        return done.returncode == 0, [
+            *(Line(line) for line in done.stdout.splitlines()),
+            *(Line(line, "stderr") for line in done.stderr.splitlines()),
+        ]
+
+
+def test_the_store_agent_ignores_the_datasinks_python_environment(tmp_path):
+    # A PYTHONPATH entry comes before the standard library: without -I its json.py would run.
+    decoy = tmp_path / "decoy"
+    decoy.mkdir()
+    (decoy / "json.py").write_text("raise SystemExit('decoy json imported')\n")
+    store_dir = tmp_path / "store"
+    store_dir.mkdir()
+    store = agent_store("")
+    store.host = ShellHost({**os.environ, "PYTHONPATH": str(decoy)})
+    store.root = str(store_dir)
+    assert store.call("versions", model="face_recognition") == []
 
 
 def test_a_good_store_agent_answer_passes():

@@ -1,5 +1,5 @@
 """The store agent: one command, JSON in, exactly one JSON document out; and its bundle, run the
-way the datasink runs it (``python3 -c PROGRAM COMMAND JSON``) in a real subprocess."""
+way the datasink runs it (``python3 -I -S -c PROGRAM COMMAND JSON``) in a real subprocess."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from facts.shell import PYTHON
 from sentinelcam_models.core.manifest import MANIFEST
 from sentinelcam_models.store import agent
 from sentinelcam_models.store.bundle import bundle_source
@@ -238,10 +239,11 @@ def program() -> str:
 
 
 def run_bundle(program: str, cwd: Path, command: str, args: dict) -> tuple[int, dict]:
-    # -S: no site-packages, so nothing of this project (nor any third-party library) is
-    # importable except what the program carries. The working directory holds a decoy package.
+    # As nodes run it (facts.shell.PYTHON): -S, no site-packages, so nothing of this project (nor
+    # any third-party library) is importable except what the program carries; -I, not even from
+    # the working directory, which holds a decoy package.
     proc = subprocess.run(
-        [sys.executable, "-S", "-c", program, command, json.dumps(args)],
+        [sys.executable, *PYTHON[1:], "-c", program, command, json.dumps(args)],
         cwd=cwd,
         capture_output=True,
         text=True,
