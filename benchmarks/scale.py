@@ -24,8 +24,13 @@ OpenCV/scikit-learn on each node, CPU work that here all nodes share with two co
 node has its own CPU). The results say which (``"probes"``). FIRST_REPEAT=n measures the first
 rollout on n fresh fleets, each against its own floor, and reports the median ratio (with that
 run's figures) and every ratio (``"first_over_floor_all"``): on a shared machine one run's floor
-and first rollout each vary by a third. Results: benchmarks/results-scale.json and a Markdown
-table on stdout for the README.
+and first rollout each vary by a third. STANDINS=stopped stops, before the floor, the fleet's
+stand-in services that are restarting for want of their models (every outpost's imagenode on a
+pristine fleet): each one's next start after the deploy put its models in place loads them
+(about 0.4 s of CPU each here), at a moment set by its RestartSec, while the other nodes still
+deploy; on a fleet each node starts its service on its own CPU. The results say which
+(``"standins"``, and how many were stopped). Results: benchmarks/results-scale.json and a
+Markdown table on stdout for the README.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from common import (
 
 from devfleet import demo
 from devfleet import fleet as fleet_mod
+from facts.shell import PYTHON
 from sentinelcam_models.core import catalog
 from sentinelcam_models.store.bundle import bundle_source
 from sentinelcam_models.store.local import LocalStore
@@ -63,6 +69,8 @@ REPEAT = int(os.environ.get("REPEAT", "3"))
 FIRST_REPEAT = int(os.environ.get("FIRST_REPEAT", "1"))  # first rollouts, each on a fresh fleet
 SCALE = float(os.environ.get("SCALE", "0.1"))
 PROBES = os.environ.get("PROBES", "on")  # "off": the registry's probes left out (see above)
+STANDINS = os.environ.get("STANDINS", "running")  # "stopped": failing stand-ins stopped (see above)
+STANDIN_UNITS = ("imagenode", "sentinel", "datapump")  # devfleet/units
 FLOOR_DIR = "/tmp/sentinelcam-floor"
 SSH = "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=15"
 
@@ -84,9 +92,21 @@ def serve(fleet, summary: dict) -> None:
     roots, coral = summary["served"]
     document = json.dumps({"store": summary["primary_store"], "roots": roots, "coral": coral})
     command = f"runuser -u {shlex.quote(summary['primary_user'])} -- " + shlex.join(
-        ["python3", "-c", bundle_source(), "serve", document]
+        [*PYTHON, "-c", bundle_source(), "serve", document]
     )
     fleet.ssh(summary["primary"], command, user="root")
+
+
+def stop_failing_standins(fleet) -> int:
+    """Stop every stand-in unit that is restarting or failed (not running): how many."""
+    script = (
+        f"for u in {' '.join(STANDIN_UNITS)}; do "
+        'case $(systemctl show -p ActiveState --value "$u.service") in '
+        'activating|failed) systemctl stop "$u.service" && echo "$u";; esac; done'
+    )
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        outputs = pool.map(lambda n: fleet.ssh(n["name"], script, user="root").stdout, fleet.nodes)
+        return sum(len(out.split()) for out in outputs)
 
 
 def floor(fleet, summary: dict, address: dict[str, str], width: int) -> float:
@@ -134,6 +154,9 @@ def first_rollout(fleet, site, nodes: int) -> dict:
     watch = [address[d] for d in datasinks]
     load = os.getloadavg()[0]
     result: dict = {"nodes": nodes, "datasinks": len(datasinks), "probes": PROBES}
+    result["standins"] = STANDINS
+    if STANDINS == "stopped":
+        result["standins_stopped"] = stop_failing_standins(fleet)
 
     width = window(fleet, primary)
     result["window"] = width
