@@ -7,6 +7,7 @@ Only ratios within one run mean anything: the machines are shared and noisy.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import re
@@ -52,6 +53,24 @@ def fleet_of(nodes: int) -> Fleet:
     if "already up" in up.stdout + up.stderr:  # a fleet left by an earlier run: make it pristine
         subprocess.run([PYTHON, "-m", "devfleet", "reset"], check=True, cwd=REPO, env=env)
     return Fleet()
+
+
+STANDIN_UNITS = ("imagenode", "sentinel", "datapump")  # devfleet/units
+
+
+def stop_failing_standins(fleet: Fleet) -> int:
+    """Stop every stand-in unit that is restarting or failed (not running): how many. On a
+    pristine fleet every outpost's imagenode restarts for want of its models; its first good
+    start once a deploy put them in place loads them (about 0.4 s CPU here, at a moment its
+    RestartSec decides) on the cores every node shares, while other nodes still deploy."""
+    script = (
+        f"for u in {' '.join(STANDIN_UNITS)}; do "
+        'case $(systemctl show -p ActiveState --value "$u.service") in '
+        'activating|failed) systemctl stop "$u.service" && echo "$u";; esac; done'
+    )
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        outputs = pool.map(lambda n: fleet.ssh(n["name"], script, user="root").stdout, fleet.nodes)
+        return sum(len(out.split()) for out in outputs)
 
 
 def site_for(fleet: Fleet, scale: float, settle: int = 2, **group_data) -> Site:

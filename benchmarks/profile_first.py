@@ -4,7 +4,7 @@ nodes (default 20) set up as scale.py does (settle 0; PROBES=off leaves the regi
 then the first deploy with every output line stamped with the seconds since it started, so each
 operation's start ("--> Starting operation") and each host's answers can be read off. As root:
 
-    NODES=20 PROBES=off .venv/bin/python benchmarks/profile_first.py [pyinfra args, e.g. -v]
+    NODES=20 PROBES=off STANDINS=stopped .venv/bin/python benchmarks/profile_first.py [pyinfra args]
 
 At the end, one line per phase (pyinfra's "-->" lines: start-up, connecting, preparing, each
 operation, disconnecting) with its wall time and the CPU seconds the nodes spent in it, read from
@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import REPO, fleet_of, pyinfra, site_for
+from common import REPO, fleet_of, pyinfra, site_for, stop_failing_standins
 
 from devfleet import demo
 from devfleet.layout import CGROUP_NAME
@@ -47,6 +47,8 @@ def main() -> None:
     if os.environ.get("PROBES") == "off":
         for model in demo.load_registry(site.registry).models:
             site.set_model_keys(model, probe=None)
+    if os.environ.get("STANDINS") == "stopped":  # as benchmarks/scale.py says
+        print(f"stopped {stop_failing_standins(fleet)} failing stand-in services", flush=True)
     command = pyinfra(site, "deploys/models.py", *sys.argv[1:])
     start, cpu0 = time.perf_counter(), node_cpu()
     phases = [("start-up", 0.0, 0.0)]

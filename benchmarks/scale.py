@@ -54,6 +54,7 @@ from common import (
     pyinfra,
     ratio,
     site_for,
+    stop_failing_standins,
     timed,
 )
 
@@ -70,7 +71,6 @@ FIRST_REPEAT = int(os.environ.get("FIRST_REPEAT", "1"))  # first rollouts, each 
 SCALE = float(os.environ.get("SCALE", "0.1"))
 PROBES = os.environ.get("PROBES", "on")  # "off": the registry's probes left out (see above)
 STANDINS = os.environ.get("STANDINS", "running")  # "stopped": failing stand-ins stopped (see above)
-STANDIN_UNITS = ("imagenode", "sentinel", "datapump")  # devfleet/units
 FLOOR_DIR = "/tmp/sentinelcam-floor"
 SSH = "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=15"
 
@@ -95,18 +95,6 @@ def serve(fleet, summary: dict) -> None:
         [*PYTHON, "-c", bundle_source(), "serve", document]
     )
     fleet.ssh(summary["primary"], command, user="root")
-
-
-def stop_failing_standins(fleet) -> int:
-    """Stop every stand-in unit that is restarting or failed (not running): how many."""
-    script = (
-        f"for u in {' '.join(STANDIN_UNITS)}; do "
-        'case $(systemctl show -p ActiveState --value "$u.service") in '
-        'activating|failed) systemctl stop "$u.service" && echo "$u";; esac; done'
-    )
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        outputs = pool.map(lambda n: fleet.ssh(n["name"], script, user="root").stdout, fleet.nodes)
-        return sum(len(out.split()) for out in outputs)
 
 
 def floor(fleet, summary: dict, address: dict[str, str], width: int) -> float:
