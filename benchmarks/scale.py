@@ -46,6 +46,7 @@ import time
 
 from common import (
     REPO,
+    SessionSampler,
     fact_then_converged,
     fleet_of,
     inventory_summary,
@@ -97,8 +98,9 @@ def serve(fleet, summary: dict) -> None:
     fleet.ssh(summary["primary"], command, user="root")
 
 
-def floor(fleet, summary: dict, address: dict[str, str], width: int) -> float:
-    """Every node pulls what its plan holds with one plain rsync session from its datasink."""
+def floor(fleet, summary: dict, address: dict[str, str], width: int, watch: list[str]) -> tuple:
+    """Every node pulls what its plan holds with one plain rsync session from its datasink: the
+    seconds, and the SessionSampler that watched the datasinks meanwhile (as the deploy's)."""
     serve(fleet, summary)
     jobs = []
     for host, info in summary["hosts"].items():
@@ -123,13 +125,14 @@ def floor(fleet, summary: dict, address: dict[str, str], width: int) -> float:
         if proc.returncode:
             raise SystemExit(f"floor rsync on {host} failed: {proc.stderr[-2000:]}")
 
-    start = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(width) as pool:
-        list(pool.map(pull, jobs))
-    seconds = time.perf_counter() - start
+    with SessionSampler(set(watch)) as sampler:
+        start = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(width) as pool:
+            list(pool.map(pull, jobs))
+        seconds = time.perf_counter() - start
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda job: fleet.ssh(job[0], f"rm -rf {FLOOR_DIR}", user="root"), jobs))
-    return seconds
+    return seconds, sampler
 
 
 def first_rollout(fleet, site, nodes: int) -> dict:
@@ -148,7 +151,9 @@ def first_rollout(fleet, site, nodes: int) -> dict:
 
     width = window(fleet, primary)
     result["window"] = width
-    result["floor_s"] = round(floor(fleet, summary, address, width), 2)
+    seconds, sampled = floor(fleet, summary, address, width, watch)
+    result["floor_s"] = round(seconds, 2)
+    result["floor_peak_ssh_sessions"] = {n: sampled.peak.get(address[n], 0) for n in datasinks}
     first = must(timed(deploy, watch=watch), "first deploy")
     received = first.received()
     result |= {
