@@ -23,11 +23,9 @@ from ..core.validation import check_inventory as check_hosts
 from ..paths import REPO_ROOT, checkout, deploy_file, host_data_file
 from ..store.files import (
     HOST_DATA_KEYS,
-    NO_PINS_KEY,
     PINS,
     PROBLEMS_KEY,
     Handed,
-    WatchedHostData,
     WatchedPins,
     host_data,
     plain,
@@ -97,14 +95,12 @@ class Session:
         by ``require`` too; when either refuses, the Session is as it was before (the Edit
         restores the files).
 
-        The written files are read into the loaded data only where that is what loading the
-        inventory again would give: the host's loaded ``model_version_overrides`` is, by
+        The written files are read into the loaded data only where that is provably what loading
+        the inventory again would give: the host's loaded ``model_version_overrides`` is, by
         identity, the mapping ``store.files.host_data`` handed the load, unchanged and not looked
-        into by the inventory's code (store.files.WatchedPins); or, for a host whose file held
-        nothing, the loaded data holds no pins but the token ``host_data`` handed instead, and
-        the inventory did not look into what it was handed, except by iterating it
-        (store.files.WatchedHostData). Any other inventory (one that merges the file its own way,
-        or not at all, or inspects or changes what it was handed) is loaded again.
+        into by the inventory's code (store.files.WatchedPins). Any other inventory (one that
+        merges the file its own way, or not at all, inspects or changes the pins, or a host that
+        had no pins to merge) is loaded again.
         """
         saved = (self._pyinfra, dict(self._merged), self._checked, self.loads)
         undo: list[Callable[[], None]] = []
@@ -124,7 +120,7 @@ class Session:
             return self.reload()
         for host in hosts:
             loaded = self._pyinfra.host_data[host]
-            before = {k: loaded[k] for k in (*HOST_DATA_KEYS, NO_PINS_KEY) if k in loaded}
+            before = {k: loaded[k] for k in HOST_DATA_KEYS if k in loaded}
             undo.append(functools.partial(_put, loaded, before))
             new = host_data(self.inventory, host)
             _put(loaded, new)
@@ -138,14 +134,13 @@ class Session:
         loaded = data.get(host) if host in data else None
         if handed is None or loaded is None or PROBLEMS_KEY in loaded:
             return False
-        returned = handed.returned
-        if plain(returned) != handed.snapshot:
-            return False
-        if isinstance(returned, WatchedHostData):  # the file held nothing at load
-            token = dict.get(returned, NO_PINS_KEY)
-            return not returned.touched and loaded.get(NO_PINS_KEY) is token and PINS not in loaded
-        pins = returned.get(PINS)
-        return isinstance(pins, WatchedPins) and not pins.touched and loaded.get(PINS) is pins
+        pins = handed.returned.get(PINS)
+        return (
+            isinstance(pins, WatchedPins)
+            and not pins.touched
+            and loaded.get(PINS) is pins
+            and plain(handed.returned) == handed.snapshot
+        )
 
     def _host_key(self, host: str) -> tuple[str, str]:
         return (str(host_data_file(self.inventory, host)), host)
@@ -296,6 +291,6 @@ class Session:
 
 def _put(loaded: dict[str, Any], new: dict[str, Any]) -> None:
     """Host data read from its file (``new``) in place of what was merged before."""
-    for key in (*HOST_DATA_KEYS, PROBLEMS_KEY, NO_PINS_KEY):
+    for key in (*HOST_DATA_KEYS, PROBLEMS_KEY):
         loaded.pop(key, None)
     loaded.update(new)

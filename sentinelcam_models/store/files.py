@@ -45,7 +45,6 @@ def read_registry(path: Path) -> tuple[Registry | None, list[Problem], str | Non
 
 PINS = "model_version_overrides"
 HOST_DATA_KEYS = (PINS,)  # the only keys the tool writes into host data
-NO_PINS_KEY = "sentinelcam_no_host_data"  # only while a load is recorded: see WatchedHostData
 HOST_SETTINGS_DIR = "host_settings"
 
 
@@ -60,32 +59,10 @@ class WatchedPins(dict):
     touched = False
 
 
-class NoPins:
-    """The token ``host_data`` hands, under ``NO_PINS_KEY``, for a host whose file holds nothing
-    while an inventory load is being recorded: found by identity in the loaded host's data, it
-    proves the inventory merged what ``host_data`` returned (a deep copy keeps it)."""
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> NoPins:
-        return self
-
-    def __repr__(self) -> str:
-        return "NoPins()"
-
-
-class WatchedHostData(dict):
-    """What ``host_data`` returns for a host whose file holds nothing while an inventory load is
-    being recorded: ``{NO_PINS_KEY: NoPins()}``, noting (``touched``) whether code looked into it
-    or changed it. Only iterating it is not seen: ``{**defaults, **host_data(...)}`` and
-    ``dict.update`` merge it by iterating it in C, which calls none of its methods (so
-    ``__iter__`` is not overridden: that would make merging call ``keys`` and ``__getitem__``)."""
-
-    touched = False
-
-
 def _watched(name: str) -> Any:
     method = getattr(dict, name)
 
-    def watched(self: WatchedPins | WatchedHostData, *args: Any, **kwargs: Any) -> Any:
+    def watched(self: WatchedPins, *args: Any, **kwargs: Any) -> Any:
         if _recordings:
             self.touched = True
         return method(self, *args, **kwargs)
@@ -94,15 +71,12 @@ def _watched(name: str) -> Any:
     return watched
 
 
-_LOOKS = (
-    "__getitem__", "__contains__", "__reversed__", "__len__", "__eq__", "__ne__", "__or__",
-    "__ror__", "__ior__", "__setitem__", "__delitem__", "__repr__", "__reduce_ex__", "get",
-    "keys", "values", "items", "pop", "popitem", "setdefault", "update", "clear", "copy",
-)  # fmt: skip
-for _name in (*_LOOKS, "__iter__"):
+for _name in (
+    "__getitem__", "__contains__", "__iter__", "__reversed__", "__len__", "__eq__", "__ne__",
+    "__or__", "__ror__", "__ior__", "__setitem__", "__delitem__", "__repr__", "__reduce_ex__",
+    "get", "keys", "values", "items", "pop", "popitem", "setdefault", "update", "clear", "copy",
+):  # fmt: skip
     setattr(WatchedPins, _name, _watched(_name))
-for _name in _LOOKS:
-    setattr(WatchedHostData, _name, _watched(_name))
 
 
 @dataclass(frozen=True)
@@ -119,10 +93,8 @@ class Handed:
 
 
 def plain(data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` with its pins as a plain dict (read without touching either)."""
-    return {
-        k: dict(dict.items(v)) if isinstance(v, WatchedPins) else v for k, v in dict.items(data)
-    }
+    """``data`` with its pins as a plain dict (read without touching them)."""
+    return {k: dict(dict.items(v)) if isinstance(v, WatchedPins) else v for k, v in data.items()}
 
 
 # What host_data handed to inventories while an inventory load was being recorded:
@@ -149,9 +121,7 @@ def host_data(inventory_file: str | Path, host: str) -> dict[str, Any]:
     (``ssh_config_file``, ``ssh_strict_host_key_checking``...) is refused, one line per key, so a
     pin file can never change how pyinfra connects. Never raises: a broken file yields
     ``{PROBLEMS_KEY: [[file, line, key, message], ...]}``, which validation reports as the file's
-    own lines (so pyinfra and every command stop with the same line). A file that holds nothing
-    (or none) yields ``{}``; while a command records its load, a token instead (WatchedHostData),
-    so that a first pin can be read into the loaded inventory without loading it again.
+    own lines (so pyinfra and every command stop with the same line).
     """
     if not names.is_host_name(host):
         return {
@@ -165,8 +135,6 @@ def host_data(inventory_file: str | Path, host: str) -> dict[str, Any]:
         data = {PROBLEMS_KEY: [[str(path), None, key, message] for key in sorted(unknown)]}
     if isinstance(data.get(PINS), dict):
         data[PINS] = WatchedPins(data[PINS])
-    if not data and _recordings:
-        data = WatchedHostData({NO_PINS_KEY: NoPins()})
     for seen in _recordings:
         seen[(str(path), host)] = Handed.of(data)
     return data
