@@ -26,6 +26,7 @@ from ..store.files import (
     PINS,
     PROBLEMS_KEY,
     Handed,
+    WatchedHostData,
     WatchedPins,
     host_data,
     plain,
@@ -56,7 +57,7 @@ class Session:
         self._checked: CheckedInventory | None = None
         self._pyinfra: Any = None
         self._store: Store | None = None
-        self._merged: dict[tuple[str, str], Handed] = {}  # host data files the load merged
+        self._merged: dict[tuple[str, str], Handed | None] = {}  # host data files the load merged
         self.loads = 0  # pyinfra inventory loads (user code in inventory files runs each time)
         self.rereads = 0  # host data files read again into the loaded inventory (after a pin)
         self.deploys = 0  # redeploys run (in this process, on the loaded inventory)
@@ -95,12 +96,14 @@ class Session:
         by ``require`` too; when either refuses, the Session is as it was before (the Edit
         restores the files).
 
-        The written files are read into the loaded data only where that is provably what loading
-        the inventory again would give: the host's loaded ``model_version_overrides`` is, by
-        identity, the mapping ``store.files.host_data`` handed the load, unchanged and not looked
-        into by the inventory's code (store.files.WatchedPins). Any other inventory (one that
-        merges the file its own way, or not at all, inspects or changes the pins, or a host that
-        had no pins to merge) is loaded again.
+        The written files are read into the loaded data only where that is what loading the
+        inventory again would give: ``store.files.host_data`` was asked once for the host, the
+        host's loaded ``model_version_overrides`` is, by identity, the mapping it handed the load
+        and no other host or group holds it, the inventory's code did not look into what it was
+        handed or change it (store.files.WatchedHostData, WatchedPins: iterating the handed dict
+        is the one look not seen), and the file still holds pins. Any other inventory (one that
+        merges the file its own way, or not at all, inspects or changes it), a host that had no
+        pins to merge, and a file left without pins (an unpin) are loaded again.
         """
         saved = (self._pyinfra, dict(self._merged), self._checked, self.loads)
         undo: list[Callable[[], None]] = []
@@ -116,15 +119,20 @@ class Session:
             raise
 
     def _reread(self, hosts: list[str], undo: list[Callable[[], None]]) -> CheckedInventory:
-        if self._pyinfra is None or not all(self._merged_as_read(host) for host in hosts):
+        if self._pyinfra is None:
+            return self.reload()
+        news = {host: host_data(self.inventory, host) for host in hosts}
+        if not all(
+            self._merged_as_read(host) and (PINS in news[host] or PROBLEMS_KEY in news[host])
+            for host in hosts
+        ):  # a file left without pins: what the inventory merges instead is its own affair
             return self.reload()
         for host in hosts:
             loaded = self._pyinfra.host_data[host]
             before = {k: loaded[k] for k in HOST_DATA_KEYS if k in loaded}
             undo.append(functools.partial(_put, loaded, before))
-            new = host_data(self.inventory, host)
-            _put(loaded, new)
-            self._merged[self._host_key(host)] = Handed.of(new)
+            _put(loaded, dict(dict.items(news[host])))
+            self._merged[self._host_key(host)] = Handed.of(news[host])
         self.rereads += 1
         return self.recheck()
 
@@ -134,13 +142,29 @@ class Session:
         loaded = data.get(host) if host in data else None
         if handed is None or loaded is None or PROBLEMS_KEY in loaded:
             return False
-        pins = handed.returned.get(PINS)
+        returned = handed.returned
+        pins = dict.get(returned, PINS)
         return (
-            isinstance(pins, WatchedPins)
+            isinstance(returned, WatchedHostData)
+            and not returned.touched
+            and isinstance(pins, WatchedPins)
             and not pins.touched
             and loaded.get(PINS) is pins
-            and plain(handed.returned) == handed.snapshot
+            and self._held_once(pins)
+            and plain(returned) == handed.snapshot
         )
+
+    def _held_once(self, pins: WatchedPins) -> bool:
+        """``pins`` is in one host's loaded data and in no group's (or override) data: putting a
+        host's new pins in its place leaves nobody else with the old ones."""
+        inventory = self._pyinfra
+        holders = [
+            *inventory.host_data.values(),
+            *inventory.group_data.values(),
+            getattr(inventory, "data", None) or {},
+            getattr(inventory, "override_data", None) or {},
+        ]
+        return sum(1 for data in holders if data.get(PINS) is pins) == 1
 
     def _host_key(self, host: str) -> tuple[str, str]:
         return (str(host_data_file(self.inventory, host)), host)

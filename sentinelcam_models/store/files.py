@@ -59,10 +59,21 @@ class WatchedPins(dict):
     touched = False
 
 
+class WatchedHostData(dict):
+    """What ``host_data`` hands an inventory for a file with pins: a plain dict that notes
+    (``touched``), like WatchedPins, whether code looked into it while an inventory load was being
+    recorded (``host_data(...) or {...}``, ``if "model_version_overrides" in hd``...). Merging it
+    (``{**defaults, **hd}``, ``dict(hd)``, ``dict.update``) is not a look: CPython copies a dict
+    subclass that keeps dict's iteration in C, without calling its methods (so ``__iter__`` is
+    not watched here: iterating it is the one look not seen)."""
+
+    touched = False
+
+
 def _watched(name: str) -> Any:
     method = getattr(dict, name)
 
-    def watched(self: WatchedPins, *args: Any, **kwargs: Any) -> Any:
+    def watched(self: WatchedPins | WatchedHostData, *args: Any, **kwargs: Any) -> Any:
         if _recordings:
             self.touched = True
         return method(self, *args, **kwargs)
@@ -71,12 +82,15 @@ def _watched(name: str) -> Any:
     return watched
 
 
-for _name in (
-    "__getitem__", "__contains__", "__iter__", "__reversed__", "__len__", "__eq__", "__ne__",
-    "__or__", "__ror__", "__ior__", "__setitem__", "__delitem__", "__repr__", "__reduce_ex__",
-    "get", "keys", "values", "items", "pop", "popitem", "setdefault", "update", "clear", "copy",
-):  # fmt: skip
+_LOOKS = (
+    "__getitem__", "__contains__", "__reversed__", "__len__", "__eq__", "__ne__", "__or__",
+    "__ror__", "__ior__", "__setitem__", "__delitem__", "__repr__", "__reduce_ex__", "get",
+    "keys", "values", "items", "pop", "popitem", "setdefault", "update", "clear", "copy",
+)  # fmt: skip
+for _name in (*_LOOKS, "__iter__"):
     setattr(WatchedPins, _name, _watched(_name))
+for _name in _LOOKS:
+    setattr(WatchedHostData, _name, _watched(_name))
 
 
 @dataclass(frozen=True)
@@ -93,20 +107,22 @@ class Handed:
 
 
 def plain(data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` with its pins as a plain dict (read without touching them)."""
-    return {k: dict(dict.items(v)) if isinstance(v, WatchedPins) else v for k, v in data.items()}
+    """``data`` with its pins as a plain dict (read without touching either)."""
+    return {
+        k: dict(dict.items(v)) if isinstance(v, WatchedPins) else v for k, v in dict.items(data)
+    }
 
 
 # What host_data handed to inventories while an inventory load was being recorded:
-# {(host data file, host): what it returned}.
-_recordings: list[dict[tuple[str, str], Handed]] = []
+# {(host data file, host): what it returned, or None when it was asked more than once}.
+_recordings: list[dict[tuple[str, str], Handed | None]] = []
 
 
 @contextmanager
-def recording_host_data() -> Iterator[dict[tuple[str, str], Handed]]:
+def recording_host_data() -> Iterator[dict[tuple[str, str], Handed | None]]:
     """Record every host data file ``host_data`` reads (and what it returned) meanwhile: a command
     that writes a pin then knows whether, and how, the loaded inventory merged that file."""
-    seen: dict[tuple[str, str], Handed] = {}
+    seen: dict[tuple[str, str], Handed | None] = {}
     _recordings.append(seen)
     try:
         yield seen
@@ -134,9 +150,11 @@ def host_data(inventory_file: str | Path, host: str) -> dict[str, Any]:
         message = "not allowed in host data (it holds only model_version_overrides; settings go in the inventory)"
         data = {PROBLEMS_KEY: [[str(path), None, key, message] for key in sorted(unknown)]}
     if isinstance(data.get(PINS), dict):
-        data[PINS] = WatchedPins(data[PINS])
+        data = WatchedHostData(data)
+        dict.__setitem__(data, PINS, WatchedPins(dict.__getitem__(data, PINS)))
     for seen in _recordings:
-        seen[(str(path), host)] = Handed.of(data)
+        key = (str(path), host)
+        seen[key] = None if key in seen else Handed.of(data)  # asked twice: not one merge
     return data
 
 

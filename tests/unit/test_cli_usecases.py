@@ -255,12 +255,69 @@ INVENTORY_SHAPES = {
         "{**login, **data, **_mine(name)}",
         "_host_data(__file__, name); return {}",
     ),
+    "merges it under its own pins": (
+        "{**login, **data, **_mine(name)}",
+        'return {"model_version_overrides": {"haarcascades": "2019-02-02"}, '
+        "**_host_data(__file__, name)}",
+    ),
+    "merges it, then its own pins": (
+        "{**login, **data, **_mine(name)}",
+        'return {**_host_data(__file__, name), "model_version_overrides": {}}',
+    ),
+    "copies it with dict()": (
+        "{**login, **data, **_mine(name)}",
+        "return dict(_host_data(__file__, name))",
+    ),
+    "updates a dict with it": (
+        "{**login, **data, **_mine(name)}",
+        "d = {}; d.update(_host_data(__file__, name)); return d",
+    ),
+    "falls back to its own pins": (
+        "{**login, **data, **_mine(name)}",
+        'return _host_data(__file__, name) or {"model_version_overrides": {"face_recognition":'
+        ' "2025-02-25"}}',
+    ),
+    "adds base pins where it has some": (
+        "{**login, **data, **_mine(name)}",
+        'm = _host_data(__file__, name); return {**m, "model_version_overrides": {"face_recognition":'
+        ' "2025-02-25", **m["model_version_overrides"]}} if "model_version_overrides" in m else m',
+    ),
+    "looks, then merges a second call": (
+        "{**login, **data, **_mine(name)}",
+        'p = "model_version_overrides" in _host_data(__file__, name); m = _host_data(__file__, name);'
+        ' return {**m, "model_version_overrides": {"face_recognition": "2025-02-25",'
+        ' **m["model_version_overrides"]}} if p else m',
+    ),
+    "shares one answer with another host": (
+        "{**login, **data, **_mine(name)}",
+        '_SHARED["m"] = _SHARED["m"] if "m" in _SHARED else _host_data(__file__, "sentinel"); '
+        'return _SHARED["m"] if name in ("sentinel", "lab1") else _host_data(__file__, name)',
+    ),
+}
+# Where a written pin is read into the loaded inventory instead of loading it again: only where
+# the inventory merged what host_data handed, as handed, by reference, for that host alone, and
+# the file holds pins before and after the write (a first pin and an unpin of the last pin reload).
+READ_IN_PLACE = {"merges", "copies it with dict()", "updates a dict with it"} | {
+    "merges it under its own pins"  # the file's pins replace its own, in place and on a load
 }
 
 
-@pytest.mark.parametrize("pinned_at_load", [False, True], ids=["no file", "a pin file"])
+def plain_pins(site) -> dict[str, dict]:
+    """Every host's pins as plain pyinfra loads the inventory (no command recording its load)."""
+    from sentinelcam_models.fleet.inventory import check, load_pyinfra_inventory, raw_hosts  # noqa: PLC0415
+
+    loaded = load_pyinfra_inventory(str(site.inventory))
+    checked = check(str(site.inventory), raw_hosts(loaded))
+    return {name: s.pins for name, s in checked.settings.items()}
+
+
+@pytest.mark.parametrize(
+    "pinned_at_load, write",
+    [(False, "pin"), (True, "pin"), (True, "unpin the last")],
+    ids=["no file, pin", "a pin file, pin", "a pin file, unpin its last pin"],
+)
 @pytest.mark.parametrize("shape", sorted(INVENTORY_SHAPES))
-def test_pins_after_a_write_are_what_a_fresh_load_shows(site, shape, pinned_at_load):
+def test_pins_after_a_write_are_what_a_fresh_load_shows(site, shape, pinned_at_load, write):
     from sentinelcam_models.core.changes import pin_text  # noqa: PLC0415
 
     merge = INVENTORY_SHAPES[shape]
@@ -271,23 +328,32 @@ def test_pins_after_a_write_are_what_a_fresh_load_shows(site, shape, pinned_at_l
     text = text.replace(old, f"    return (name, {expr})")
     if helper:
         text = text.replace(
-            "\ndatasinks = [", f"\ndef _mine(name):\n    {helper}\n\n\ndatasinks = ["
+            "\ndatasinks = [",
+            f"\n_SHARED = {{}}\n\n\ndef _mine(name):\n    {helper}\n\n\ndatasinks = [",
         )
     site.inventory.write_text(text)
     path = site.host_file("sentinel")
     if pinned_at_load:
         path.write_text(pin_text(str(path), None, FR, "2025-02-25"))
+    before = plain_pins(site)
     opened = session_module.Session(str(site.inventory), str(site.store))
-    opened.checked  # noqa: B018 - the one load
-    path.write_text(
-        pin_text(str(path), path.read_text() if path.exists() else None, HAAR, "2019-01-01")
-    )
-    shown = opened.reread_host_data(["sentinel"]).settings["sentinel"].pins
-    fresh = session_module.Session(str(site.inventory), str(site.store)).checked
-    assert shown == fresh.settings["sentinel"].pins
-    assert opened.pyinfra_inventory.get_host("sentinel").data.get(
-        "model_version_overrides", {}
-    ) == (fresh.settings["sentinel"].pins)
+    # a command's recorded load shows what plain pyinfra shows
+    assert {name: s.pins for name, s in opened.checked.settings.items()} == before
+    current = path.read_text() if path.exists() else None
+    if write == "pin":
+        path.write_text(pin_text(str(path), current, HAAR, "2019-01-01"))
+    else:
+        assert pin_text(str(path), current, FR, None) is None  # unpin removes the file
+        path.unlink()
+    shown = opened.reread_host_data(["sentinel"])
+    # every host's pins are what plain pyinfra loads now, in the checked inventory and in pyinfra's
+    fresh = plain_pins(site)
+    assert {name: s.pins for name, s in shown.settings.items()} == fresh
+    for name, pins in fresh.items():
+        loaded = opened.pyinfra_inventory.get_host(name).data.get("model_version_overrides", {})
+        assert loaded == pins, name
+    in_place = pinned_at_load and write == "pin" and shape in READ_IN_PLACE
+    assert opened.loads == (1 if in_place else 2)
 
 
 # --- safe prompts ------------------------------------------------------------------------------
