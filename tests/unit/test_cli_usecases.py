@@ -288,6 +288,9 @@ INVENTORY_SHAPES = {
         ' return {**m, "model_version_overrides": {"face_recognition": "2025-02-25",'
         ' **m["model_version_overrides"]}} if p else m',
     ),
+    "an earlier host asks for this host's file too": (
+        '{**login, **data, **_host_data(__file__, "sentinel" if name == "data1" else name)}'
+    ),
     "shares one answer with another host": (
         "{**login, **data, **_mine(name)}",
         '_SHARED["m"] = _SHARED["m"] if "m" in _SHARED else _host_data(__file__, "sentinel"); '
