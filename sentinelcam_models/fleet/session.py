@@ -26,7 +26,6 @@ from ..store.files import (
     PINS,
     PROBLEMS_KEY,
     Handed,
-    WatchedHostData,
     WatchedPins,
     host_data,
     plain,
@@ -97,13 +96,15 @@ class Session:
         restores the files).
 
         The written files are read into the loaded data only where that is what loading the
-        inventory again would give: ``store.files.host_data`` was asked once for the host, the
-        host's loaded ``model_version_overrides`` is, by identity, the mapping it handed the load
-        and no other host or group holds it, the inventory's code did not look into what it was
-        handed or change it (store.files.WatchedHostData, WatchedPins: iterating the handed dict
-        is the one look not seen), and the file still holds pins. Any other inventory (one that
-        merges the file its own way, or not at all, inspects or changes it), a host that had no
-        pins to merge, and a file left without pins (an unpin) are loaded again.
+        inventory again would give: ``store.files.host_data`` was asked once for the host; the
+        host's loaded ``model_version_overrides`` is, by identity, the mapping it handed the load,
+        unchanged, not looked into by the inventory's code (store.files.WatchedPins), and held by
+        no other host or group; and the file still holds pins, so what the inventory's code could
+        test of the dict it was handed (its keys, its length, its truth) is the same before the
+        write and after. Any other inventory (one that merges the file its own way, or not at all,
+        or looks into or changes the pins), a host that had no pins to merge, and a file left
+        without pins (an unpin of the last) are loaded again. Not seen: inventory code that reads
+        the pin files other than through ``host_data``.
         """
         saved = (self._pyinfra, dict(self._merged), self._checked, self.loads)
         undo: list[Callable[[], None]] = []
@@ -143,11 +144,9 @@ class Session:
         if handed is None or loaded is None or PROBLEMS_KEY in loaded:
             return False
         returned = handed.returned
-        pins = dict.get(returned, PINS)
+        pins = returned.get(PINS)
         return (
-            isinstance(returned, WatchedHostData)
-            and not returned.touched
-            and isinstance(pins, WatchedPins)
+            isinstance(pins, WatchedPins)
             and not pins.touched
             and loaded.get(PINS) is pins
             and self._held_once(pins)

@@ -59,21 +59,10 @@ class WatchedPins(dict):
     touched = False
 
 
-class WatchedHostData(dict):
-    """What ``host_data`` hands an inventory for a file with pins: a plain dict that notes
-    (``touched``), like WatchedPins, whether code looked into it while an inventory load was being
-    recorded (``host_data(...) or {...}``, ``if "model_version_overrides" in hd``...). Merging it
-    (``{**defaults, **hd}``, ``dict(hd)``, ``dict.update``) is not a look: CPython copies a dict
-    subclass that keeps dict's iteration in C, without calling its methods (so ``__iter__`` is
-    not watched here: iterating it is the one look not seen)."""
-
-    touched = False
-
-
 def _watched(name: str) -> Any:
     method = getattr(dict, name)
 
-    def watched(self: WatchedPins | WatchedHostData, *args: Any, **kwargs: Any) -> Any:
+    def watched(self: WatchedPins, *args: Any, **kwargs: Any) -> Any:
         if _recordings:
             self.touched = True
         return method(self, *args, **kwargs)
@@ -82,15 +71,12 @@ def _watched(name: str) -> Any:
     return watched
 
 
-_LOOKS = (
-    "__getitem__", "__contains__", "__reversed__", "__len__", "__eq__", "__ne__", "__or__",
-    "__ror__", "__ior__", "__setitem__", "__delitem__", "__repr__", "__reduce_ex__", "get",
-    "keys", "values", "items", "pop", "popitem", "setdefault", "update", "clear", "copy",
-)  # fmt: skip
-for _name in (*_LOOKS, "__iter__"):
+for _name in (
+    "__getitem__", "__contains__", "__iter__", "__reversed__", "__len__", "__eq__", "__ne__",
+    "__or__", "__ror__", "__ior__", "__setitem__", "__delitem__", "__repr__", "__reduce_ex__",
+    "get", "keys", "values", "items", "pop", "popitem", "setdefault", "update", "clear", "copy",
+):  # fmt: skip
     setattr(WatchedPins, _name, _watched(_name))
-for _name in _LOOKS:
-    setattr(WatchedHostData, _name, _watched(_name))
 
 
 @dataclass(frozen=True)
@@ -150,8 +136,7 @@ def host_data(inventory_file: str | Path, host: str) -> dict[str, Any]:
         message = "not allowed in host data (it holds only model_version_overrides; settings go in the inventory)"
         data = {PROBLEMS_KEY: [[str(path), None, key, message] for key in sorted(unknown)]}
     if isinstance(data.get(PINS), dict):
-        data = WatchedHostData(data)
-        dict.__setitem__(data, PINS, WatchedPins(dict.__getitem__(data, PINS)))
+        data[PINS] = WatchedPins(data[PINS])
     for seen in _recordings:
         key = (str(path), host)
         seen[key] = None if key in seen else Handed.of(data)  # asked twice: not one merge

@@ -301,7 +301,8 @@ INVENTORY_SHAPES = {
 # the inventory merged what host_data handed, as handed, by reference, for that host alone, and
 # the file holds pins before and after the write (a first pin and an unpin of the last pin reload).
 READ_IN_PLACE = {"merges", "copies it with dict()", "updates a dict with it"} | {
-    "merges it under its own pins"  # the file's pins replace its own, in place and on a load
+    "merges it under its own pins",  # the file's pins replace its own, in place and on a load
+    "falls back to its own pins",  # a file with pins before the write and after: no fallback
 }
 
 
