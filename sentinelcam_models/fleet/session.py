@@ -132,7 +132,7 @@ class Session:
             loaded = self._pyinfra.host_data[host]
             before = {k: loaded[k] for k in HOST_DATA_KEYS if k in loaded}
             undo.append(functools.partial(_put, loaded, before))
-            _put(loaded, dict(dict.items(news[host])))
+            _put(loaded, news[host])
             self._merged[self._host_key(host)] = Handed.of(news[host])
         self.rereads += 1
         return self.recheck()

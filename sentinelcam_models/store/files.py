@@ -93,10 +93,8 @@ class Handed:
 
 
 def plain(data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` with its pins as a plain dict (read without touching either)."""
-    return {
-        k: dict(dict.items(v)) if isinstance(v, WatchedPins) else v for k, v in dict.items(data)
-    }
+    """``data`` with its pins as a plain dict (read without touching them)."""
+    return {k: dict(dict.items(v)) if isinstance(v, WatchedPins) else v for k, v in data.items()}
 
 
 # What host_data handed to inventories while an inventory load was being recorded:
