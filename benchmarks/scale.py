@@ -29,7 +29,8 @@ stand-in services that are restarting for want of their models (every outpost's 
 pristine fleet): each one's next start after the deploy put its models in place loads them
 (about 0.4 s of CPU each here), at a moment set by its RestartSec, while the other nodes still
 deploy; on a fleet each node starts its service on its own CPU. The results say which
-(``"standins"``, and how many were stopped). Results: benchmarks/results-scale.json and a
+(``"standins"``, and how many were stopped). Results: benchmarks/results-scale.json (the sizes a
+run measures replace their entries; other sizes stay) and a
 Markdown table on stdout for the README.
 """
 
@@ -278,14 +279,22 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def merged(kept: list[dict], new: list[dict]) -> list[dict]:
+    """The results file's entries with this run's sizes replaced (other sizes kept), by size."""
+    sizes = {r["nodes"] for r in new}
+    return sorted([r for r in kept if r.get("nodes") not in sizes] + new, key=lambda r: r["nodes"])
+
+
 def main() -> None:
-    results = []
+    results: list[dict] = []
     out = REPO / "benchmarks" / "results-scale.json"
+    kept = json.loads(out.read_text()) if out.exists() else []
     for nodes in SIZES:
         print(f"--- {nodes} nodes", flush=True)
         results.append(measure(nodes))
         print(json.dumps(results[-1], indent=2), flush=True)
-        out.write_text(json.dumps(results, indent=2) + "\n")  # what is measured so far is kept
+        # what is measured so far is kept, with the sizes this run does not measure
+        out.write_text(json.dumps(merged(kept, results), indent=2) + "\n")
     print(table(results))
     fleet_mod.log("scale benchmark done")
 
