@@ -26,6 +26,7 @@ if str(REPO) not in sys.path:
 
 from devfleet import demo  # noqa: E402
 from devfleet.client import Fleet  # noqa: E402
+from devfleet.layout import SERVICES  # noqa: E402 - the stand-in units
 from devfleet.site import Run, Site  # noqa: E402
 
 PYTHON = sys.executable
@@ -56,16 +57,13 @@ def fleet_of(nodes: int) -> Fleet:
     return Fleet()
 
 
-STANDIN_UNITS = ("imagenode", "sentinel", "datapump")  # devfleet/units
-
-
 def stop_failing_standins(fleet: Fleet) -> int:
     """Stop every stand-in unit that is restarting or failed (not running): how many. On a
     pristine fleet every outpost's imagenode restarts for want of its models; its first good
     start once a deploy put them in place loads them (about 0.4 s CPU here, at a moment its
     RestartSec decides) on the cores every node shares, while other nodes still deploy."""
     script = (
-        f"for u in {' '.join(STANDIN_UNITS)}; do "
+        f"for u in {' '.join(SERVICES)}; do "
         'case $(systemctl show -p ActiveState --value "$u.service") in '
         'activating|failed) systemctl stop "$u.service" && echo "$u";; esac; done'
     )

@@ -30,8 +30,8 @@ pristine fleet): each one's next start after the deploy put its models in place 
 (about 0.4 s of CPU each here), at a moment set by its RestartSec, while the other nodes still
 deploy; on a fleet each node starts its service on its own CPU. The results say which
 (``"standins"``, and how many were stopped). Results: benchmarks/results-scale.json (the sizes a
-run measures replace their entries; other sizes stay) and a
-Markdown table on stdout for the README.
+run measures replace their entries; other sizes stay) and a Markdown table on stdout for the
+README.
 """
 
 from __future__ import annotations
@@ -99,7 +99,9 @@ def serve(fleet, summary: dict) -> None:
     fleet.ssh(summary["primary"], command, user="root")
 
 
-def floor(fleet, summary: dict, address: dict[str, str], width: int, watch: list[str]) -> tuple:
+def floor(
+    fleet, summary: dict, address: dict[str, str], width: int, watch: list[str]
+) -> tuple[float, SessionSampler]:
     """Every node pulls what its plan holds with one plain rsync session from its datasink: the
     seconds, and the SessionSampler that watched the datasinks meanwhile (as the deploy's)."""
     serve(fleet, summary)
