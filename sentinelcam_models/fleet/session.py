@@ -120,14 +120,11 @@ class Session:
             raise
 
     def _reread(self, hosts: list[str], undo: list[Callable[[], None]]) -> CheckedInventory:
-        if self._pyinfra is None:
+        if self._pyinfra is None or not all(self._merged_as_read(host) for host in hosts):
             return self.reload()
         news = {host: host_data(self.inventory, host) for host in hosts}
-        if not all(
-            self._merged_as_read(host) and (PINS in news[host] or PROBLEMS_KEY in news[host])
-            for host in hosts
-        ):  # a file left without pins: what the inventory merges instead is its own affair
-            return self.reload()
+        if not all(PINS in new or PROBLEMS_KEY in new for new in news.values()):
+            return self.reload()  # a file left without pins: the inventory merges its own instead
         for host in hosts:
             loaded = self._pyinfra.host_data[host]
             before = {k: loaded[k] for k in HOST_DATA_KEYS if k in loaded}
