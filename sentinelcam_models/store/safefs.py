@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core import modelfiles, names
+from ..core import names
 from ..core.manifest import MANIFEST, content_mtime
 from ..core.problems import BadInput, CheckFailed, one_line
 from . import progress
@@ -168,6 +168,10 @@ def _copy_fd(src: int, dest: int) -> str:
 
 def _format_faults(top_fd: int, files: Iterable[str]) -> list[str]:
     """One line per file that does not hold its format (``core.modelfiles``), in name order."""
+    # Imported here: the store agent's other commands (a deploy's pre-flight) start without the
+    # format parsers, which it would otherwise compile from source on every call.
+    from ..core import modelfiles  # noqa: PLC0415
+
     faults = []
     for rel in sorted(files):
         if modelfiles.file_format(rel) is None:

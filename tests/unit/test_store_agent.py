@@ -397,6 +397,35 @@ def test_bundle_refuses_a_file_that_is_not_its_format_and_verify_deep_checks_it(
     assert code == 0 and doc["result"]["problems"] == ["not in the store"]
 
 
+def bundle_imports(program: str, cwd: Path, command: str, args: dict) -> set[str]:
+    """The modules the bundle imported to run ``command`` (python's own ``-X importtime`` list)."""
+    proc = subprocess.run(
+        [sys.executable, *PYTHON[1:], "-X", "importtime", "-c", program, command, json.dumps(args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0 and json.loads(proc.stdout)["ok"], proc.stdout
+    return {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if "|" in line}
+
+
+def test_the_pre_flight_batch_runs_without_the_format_parsers(program, root, src, elsewhere):
+    """Every deploy's pre-flight (and most commands) call the agent, which compiles each module it
+    imports from source: the model format parsers are left to what checks formats (publish, a
+    deep verify)."""
+    LocalStore(root).publish("haarcascades", "2020-12-06", src, [])
+    parsers = "sentinelcam_models.core.modelfiles"
+    check = {"wanted": ["haarcascades/2020-12-06"], "required": {}}
+    serve = {"roots": {"sentinel": ["haarcascades/2020-12-06"]}, "coral": []}
+    batch = {"store": str(root), "calls": [["check", check], ["serve", serve]]}
+    imported = bundle_imports(program, elsewhere, "batch", batch)
+    assert "sentinelcam_models.store.served" in imported and parsers not in imported
+    deep = {"store": str(root), "model": "haarcascades", "version": "2020-12-06", "deep": True}
+    assert parsers in bundle_imports(program, elsewhere, "verify", deep)
+
+
 def test_batch_checks_then_serves_in_one_run_only_a_sound_store(capsys, root, src):
     """The deploy's pre-flight: the check and the served roots in one round trip; a check that
     finds a version missing stops the batch, so a refused run serves nothing."""
