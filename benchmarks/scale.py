@@ -200,6 +200,8 @@ def measure(nodes: int) -> dict:
     result = sorted(attempts, key=lambda a: a["first_over_floor"])[(len(attempts) - 1) // 2]
     if len(attempts) > 1:
         result["first_over_floor_all"] = ratios
+        # Each attempt's two sides: which of them moved when a ratio did.
+        result["floor_and_first_all"] = [[a["floor_s"], a["first_s"]] for a in attempts]
     summary = inventory_summary(site)
     address = {n["name"]: n["address"] for n in fleet.nodes}
     datasinks = fleet.names("datasinks")
