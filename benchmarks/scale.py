@@ -240,7 +240,9 @@ def mirrored(site, summary, mirrors, address, deploy, watch) -> dict:
     source.mkdir()
     changed = 0
     for name, size in catalog.spec(model).demo_sizes.items():
-        data = os.urandom(max(16, int(size * SCALE)))
+        # A valid file of its format (the store's checks refuse random bytes), all of it new:
+        # only its few header bytes match the version before, less than one rsync block.
+        data = demo.model_bytes(model, "2026-11-20", name, max(16, int(size * SCALE)))
         (source / name).write_bytes(data)
         changed += len(data)
     LocalStore(site.store).publish(
