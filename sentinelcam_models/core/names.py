@@ -15,7 +15,9 @@ VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
 PLAIN_FILE_NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+-]*")
 USER_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 HOST_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,252})")
-SAFE_PATH = re.compile(r"/(?:[A-Za-z0-9._+-]+/?)*")
+# One way to match each path (a run of name characters, then a slash or the end): a nested
+# "(?:[...]+/?)*" backtracks exponentially on a long path with one bad character at its end.
+SAFE_PATH = re.compile(r"/(?:[A-Za-z0-9._+-]+/)*[A-Za-z0-9._+-]*")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
 

@@ -6,8 +6,14 @@ Expected lines and messages are written by hand from the registry's documented f
 
 from __future__ import annotations
 
+import string
+import subprocess
+import sys
+
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sentinelcam_models.core import catalog, names, yamlstrict
 from sentinelcam_models.core.registry import parse_registry
@@ -88,6 +94,31 @@ def test_names_refuse(check, value):
 )
 def test_names_accept(check, value):
     assert check(value) is True
+
+
+def safe_path_as_documented(value: str) -> bool:
+    """is_safe_path's docstring, by hand: absolute; letters, digits, ``. _ + -`` and single
+    slashes; no ``.`` or ``..`` component."""
+    allowed = set(string.ascii_letters + string.digits + "._+-/")
+    return (
+        value.startswith("/")
+        and set(value) <= allowed
+        and "//" not in value
+        and all(part not in (".", "..") for part in value.split("/"))
+    )
+
+
+@given(st.text(alphabet="/a._+- \n$\u00e9", max_size=30))
+def test_safe_paths_are_exactly_the_documented_ones(value):
+    assert names.is_safe_path(value) is safe_path_as_documented(value)
+
+
+def test_a_long_path_with_one_bad_character_is_refused_at_once():
+    # The pattern backtracked exponentially: 30 name characters and a space took seconds, 60
+    # would take years. Checked in a child process, so a regression fails instead of hanging.
+    code = "from sentinelcam_models.core import names; print(names.is_safe_path('/' + 'a' * 4000 + ' '))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "False\n", done.stderr
 
 
 # --- yamlstrict --------------------------------------------------------------------------------
