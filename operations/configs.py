@@ -3,7 +3,9 @@ Config files written with exactly the given bytes, atomically, by whoever the ca
 
 pyinfra's ``files.template``/``files.put`` hand an upload to another user with ``setfacl`` (not on
 every Pi) or write as root; the service user writes its own files here, with the content in the
-command (configs are a few KB), checked by digest before the rename.
+command (configs are a few KB), checked by digest before the rename. A command stages each file
+beside its place (scripts/config_stage.sh, no process for UTF-8 text), then checks them all at once
+and renames each into place (scripts/config_commit.sh): a few processes per command, not per file.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pyinfra import host
 from pyinfra.api import operation
 
 from facts.keys import FileText
-from facts.shell import script, sequence
+from facts.shell import sequence
+from sentinelcam_models.core.names import is_safe_path
 from sentinelcam_models.core.untrusted import as_bytes
 
 UNKNOWN = object()
@@ -45,21 +48,36 @@ def file(dest: str, content: str, current: str | object | None = UNKNOWN):
     yield write_command(dest, content)
 
 
+COMMIT = ("config_commit.sh", {"what": "config files"})
+
+
 def write_command(dest: str, content: str):
-    """config_write.sh with ``content``'s exact bytes (``untrusted.as_bytes``: text read from a
-    node in any encoding goes back byte for byte), in base64, and their digest."""
-    return script("config_write.sh", write_assignments(dest, content))
+    """One file written as ``file`` writes it: staged, checked, renamed into place."""
+    return sequence([stage(dest, content), COMMIT])
 
 
-def write_assignments(dest: str, content: str) -> dict[str, str]:
-    """config_write.sh's inputs: the content's exact bytes in base64 and their digest."""
+def stage(dest: str, content: str) -> tuple[str, dict[str, str]]:
+    """config_stage.sh and its inputs: ``content``'s exact bytes (``untrusted.as_bytes``: text read
+    from a node in any encoding goes back byte for byte) and their digest. The bytes travel as they
+    are when they are UTF-8 text without NUL (a shell word holds them), else in base64."""
+    if not is_safe_path(dest):  # config_commit.sh splits the staged names on whitespace
+        raise ValueError(f"not a safe absolute path for a config file: {dest!r}")
     data = as_bytes(content)
-    return {
-        "what": dest,
-        "dest": dest,
-        "content": base64.b64encode(data).decode("ascii"),
-        "digest": sha256(data).hexdigest(),
-    }
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = "\0"
+    plain = "\0" not in text
+    return (
+        "config_stage.sh",
+        {
+            "what": dest,
+            "dest": dest,
+            "digest": sha256(data).hexdigest(),
+            "text": text if plain else "",
+            "content": "" if plain else base64.b64encode(data).decode("ascii"),
+        },
+    )
 
 
 @operation()
@@ -69,7 +87,8 @@ def files(
 ):
     """
     Write several config files in one command, each as ``file`` does (temp file, digest check,
-    rename; the mode is kept), in the order given; the first that fails stops the rest.
+    rename; the mode is kept), in the order given; none is renamed unless all were written as
+    given.
 
     + writes: ``(dest, content, current)`` per file; ``current`` is the file's text as the caller
       read it (None: absent); files whose content is current are left alone
@@ -90,7 +109,5 @@ def files(
     if not todo and not then:
         host.noop(f"{len(writes)} file(s) up to date")
         return
-    yield sequence(
-        [("config_write.sh", write_assignments(dest, content)) for dest, content in todo]
-        + list(then)
-    )
+    staged = [stage(dest, content) for dest, content in todo]
+    yield sequence([*staged, COMMIT, *then] if staged else list(then))

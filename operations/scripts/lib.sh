@@ -3,6 +3,11 @@
 LC_ALL=C
 export LC_ALL
 umask 022
+# The temp files config_stage.sh staged in this command (none yet, whatever the environment
+# holds) and the digests they must have: config_commit.sh and unstage read them.
+staged=""
+# shellcheck disable=SC2034  # read by config_stage.sh and config_commit.sh
+wanted=""
 # A manifest line: "<sha256>  <relative path of plain names>" (nothing else is passed to sha256sum).
 MLINE='^[0-9a-f]\{64\}  [A-Za-z0-9_+][A-Za-z0-9._+-]*\(/[A-Za-z0-9_+][A-Za-z0-9._+-]*\)*$'
 # rsync exit codes worth another try: the datasink's sshd dropped or refused the connection
@@ -84,6 +89,15 @@ temp_beside() {
 put_in_place() {
     if [ -f "$2" ]; then chmod --reference="$2" "$1"; else chmod 0644 "$1"; fi
     mv -f "$1" "$2" || { rm -f "$1"; fail "cannot rename into $2"; }
+}
+
+# unstage: remove the temp files config_stage.sh staged (a config command that fails leaves none).
+unstage() {
+    set -f
+    # shellcheck disable=SC2086  # temp names beside validated config paths: no whitespace, no glob
+    [ -z "$staged" ] || rm -f -- $staged
+    set +f
+    staged=""
 }
 
 # swap_in STAGED TARGET: put a verified directory in place. An existing TARGET is exchanged in one

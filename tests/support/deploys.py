@@ -45,10 +45,11 @@ def command_text(command: Any) -> Any:
             inputs[bit[:-1]] = bits[0].obj
             bits = bits[2:]
         elif isinstance(bit, str) and bodies.get(bit, LIBRARY) != LIBRARY:
-            if bodies[bit] == "config_write.sh" and "content" in inputs:
-                # the file's bytes travel in base64: the fixture names the text they are
-                inputs["content"] = base64.b64decode(inputs["content"]).decode(
-                    "utf-8", "surrogateescape"
+            if bodies[bit] == "config_stage.sh" and "text" in inputs:
+                # the file's bytes travel as text or in base64: the fixture names the text
+                text, packed = inputs.pop("text"), inputs["content"]
+                inputs["content"] = (
+                    base64.b64decode(packed).decode("utf-8", "surrogateescape") if packed else text
                 )
             blocks.append({**inputs, "script": bodies[bit]})
             inputs = {}

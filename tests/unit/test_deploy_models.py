@@ -190,10 +190,11 @@ def test_the_task_files_are_one_operation_that_writes_only_the_changed_files():
     operations, _ = deploy(load("pin.json"))
     [tasks] = [op for op in operations if op["name"].startswith("Config ")]
     [command] = tasks["commands"]
-    assert [block["dest"] for block in command] == [
+    assert [block.get("dest", block["script"]) for block in command] == [
         "/home/ops/sentinel/tasks/FaceRecon.yaml",
         "/home/ops/sentinel/tasks/FaceSweep.yaml",
         "/home/ops/sentinel/tasks/FaceDataUpdate.yaml",
+        "config_commit.sh",  # one check and rename of them all
     ]
 
 

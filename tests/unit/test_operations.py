@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import subprocess
@@ -51,20 +52,21 @@ def test_system_file_is_a_tee_of_that_path_and_a_noop_when_equal():
     assert same == [] and "up to date" in noop
 
 
-def test_config_file_writes_quoted_content_checked_by_digest():
-    content = "a: '$(reboot)'\n"
-    [command], _ = run(configs.file, dest="/home/ops/x.yaml", content=content, current="old")
-    raw = text(command)
-    assignments = raw.split("\nLC_ALL=C")[0]  # the quoted inputs, before the shared library
-    shown = subprocess.run(
-        ["sh", "-c", assignments + '\nprintf %s "$content" | base64 -d'],
-        capture_output=True,
-        text=True,
-    )
-    assert shown.stdout == content  # quoted: nothing in it ran
-    assert "digest=" in raw and "printf '%s' \"$content\" | base64 -d" in raw
-    none, noop = run(configs.file, dest="/home/ops/x.yaml", content=content, current=content)
+def test_config_file_writes_quoted_content_checked_by_digest(tmp_path):
+    # UTF-8 text travels as one quoted shell word: nothing in it runs, every byte arrives.
+    content = "a: '$(touch ran1)' `touch ran2` \"$HOME\" \\n \u00e9\r\n\n"
+    dest = tmp_path / "x.yaml"
+    [command], _ = run(configs.file, dest=str(dest), content=content, current="old")
+    done = subprocess.run(["sh", "-c", text(command)], cwd=tmp_path, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert dest.read_bytes() == content.encode() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "x.yaml"
+    ]
+    assert f"digest={hashlib.sha256(content.encode()).hexdigest()}" in text(command)
+    none, noop = run(configs.file, dest=str(dest), content=content, current=content)
     assert none == [] and "up to date" in noop
+    with pytest.raises(ValueError):  # config_commit.sh splits staged names on whitespace
+        run(configs.file, dest=str(tmp_path / "a b.yaml"), content=content, current="old")
 
 
 def test_pull_is_one_script_and_takes_a_slot_in_the_datasinks_window():
@@ -194,10 +196,10 @@ def test_authorized_keys_lines_in_any_encoding_stay_byte_for_byte(tmp_path):
 
 
 def written(command) -> str:
-    """The file content a config_write.sh command carries (base64 on the wire)."""
+    """The file content a config_stage.sh command carries (as text, or in base64 on the wire)."""
     bits = list(command.bits)
-    value = bits[bits.index("content=") + 1].obj
-    return base64.b64decode(value).decode("utf-8", "surrogateescape")
+    text, packed = (bits[bits.index(key) + 1].obj for key in ("text=", "content="))
+    return base64.b64decode(packed).decode("utf-8", "surrogateescape") if packed else text
 
 
 class _Node:

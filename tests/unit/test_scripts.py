@@ -7,7 +7,6 @@ Pulls go through the datasink's real forced command: an ``ssh`` stand-in on PATH
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -20,8 +19,10 @@ from pathlib import Path
 import pytest
 
 from facts.node import NodeState
-from facts.shell import body, script
+from facts.shell import body, script, sequence
+from operations import configs
 from sentinelcam_models.core.manifest import format_manifest
+from sentinelcam_models.core.untrusted import as_text
 from sentinelcam_models.store.local import LocalStore
 from tests.support.models import valid
 
@@ -484,10 +485,21 @@ def test_carry_copies_working_files_and_archives_the_targets_own_curated_copies(
     assert (archive / "facelist.csv").read_bytes() == b"older curation of the target"
 
 
-def config_write(dest: Path, data: bytes):
-    """config_write.sh writing ``data`` to ``dest``, with the inputs configs.file gives it."""
-    return run_script(
-        "config_write.sh", dest=str(dest), content=base64.b64encode(data).decode(), digest=sha(data)
+def config_write(dest: Path, data: bytes, env: dict[str, str] | None = None):
+    """``data`` written to ``dest`` by the command configs.file gives (config_stage.sh, then
+    config_commit.sh)."""
+    return run_configs([(dest, data)], env)
+
+
+def run_configs(writes: list[tuple[Path, bytes]], env: dict[str, str] | None = None, digests=None):
+    """One command writing each ``(dest, data)`` as configs.files does; ``digests`` in place of
+    the data's own (a file whose bytes arrive other than rendered)."""
+    parts = [configs.stage(str(dest), as_text(data)) for dest, data in writes]
+    for (_, inputs), digest in zip(parts, digests or [], strict=False):
+        inputs["digest"] = digest
+    command = sequence([*parts, configs.COMMIT]).get_raw_value()
+    return subprocess.run(
+        ["sh", "-c", command], capture_output=True, text=True, env={**os.environ, **(env or {})}
     )
 
 
@@ -495,12 +507,48 @@ def test_config_write_is_exact_and_keeps_the_mode(tmp_path):
     dest = tmp_path / "imagenode.yaml"
     dest.write_text("old\n")
     dest.chmod(0o640)
-    content = "a: 1\r\nb: '%s' $HOME `x`\n\n"
-    done = config_write(dest, content.encode())
+    for content in ("a: 1\r\nb: '%s' $HOME `x`\n\n", "# caf\xe9\n"):  # text, then base64
+        data = content.encode("latin-1")
+        done = config_write(dest, data)
+        assert done.returncode == 0, done.stderr
+        assert dest.read_bytes() == data and stat.S_IMODE(dest.stat().st_mode) == 0o640
+    bad = run_configs([(dest, b"other\n")], digests=["0" * 64])
+    assert bad.returncode == 1 and "differ from the rendered config" in bad.stderr
+    assert dest.read_bytes() == data and sorted(p.name for p in tmp_path.iterdir()) == [
+        "imagenode.yaml"
+    ]
+
+
+def test_configs_of_one_command_go_in_place_together_or_not_at_all(tmp_path):
+    # Several files: each keeps its own mode (a new one 0644); one whose bytes differ from the
+    # rendered ones stops them all before any rename, and no temp file is left.
+    kept, other, new = tmp_path / "a.yaml", tmp_path / "b.yaml", tmp_path / "sub" / "c.yaml"
+    for path, mode in ((kept, 0o640), (other, 0o600)):
+        path.write_text("old\n")
+        path.chmod(mode)
+    writes = [(kept, b"a: 1\n"), (other, b"b: 2\n"), (new, b"c: 3\n")]
+    bad = run_configs(writes, digests=[sha(b"a: 1\n"), "0" * 64, sha(b"c: 3\n")])
+    assert bad.returncode == 1
+    assert kept.read_text() == other.read_text() == "old\n" and not new.exists()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.yaml", "b.yaml", "sub"]
+    done = run_configs(writes)
     assert done.returncode == 0, done.stderr
-    assert dest.read_bytes() == content.encode() and stat.S_IMODE(dest.stat().st_mode) == 0o640
-    bad = run_script("config_write.sh", dest=str(dest), content="other", digest="0" * 64)
-    assert bad.returncode == 1 and dest.read_bytes() == content.encode()
+    assert [p.read_bytes() for p, _ in writes] == [data for _, data in writes]
+    assert [stat.S_IMODE(p.stat().st_mode) for p, _ in writes] == [0o640, 0o600, 0o644]
+
+
+def test_config_staging_ignores_what_the_environment_calls_staged(tmp_path):
+    # The list of staged temp files starts empty in every command: a "staged" from the login's
+    # environment is never checked, renamed or removed.
+    victim = tmp_path / "victim"
+    victim.write_text("theirs\n")
+    dest = tmp_path / "x.yaml"
+    env = {"staged": f"{victim}\n", "wanted": f"{sha(b'theirs')}  {victim}\n"}
+    bad = run_configs([(dest, b"x: 1\n")], env, digests=["0" * 64])
+    assert bad.returncode == 1 and victim.read_text() == "theirs\n"
+    done = config_write(dest, b"x: 1\n", env)
+    assert done.returncode == 0, done.stderr
+    assert dest.read_bytes() == b"x: 1\n" and victim.read_text() == "theirs\n"
 
 
 def test_config_write_gives_a_new_file_0644_over_a_leftover_temp_file_or_link(tmp_path):
