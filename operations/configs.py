@@ -11,6 +11,7 @@ and renames each into place (scripts/config_commit.sh): a few processes per comm
 from __future__ import annotations
 
 import base64
+import shlex
 from collections.abc import Sequence
 from hashlib import sha256
 
@@ -59,23 +60,30 @@ def write_command(dest: str, content: str):
 def stage(dest: str, content: str) -> tuple[str, dict[str, str]]:
     """config_stage.sh and its inputs: ``content``'s exact bytes (``untrusted.as_bytes``: text read
     from a node in any encoding goes back byte for byte) and their digest. The bytes travel as they
-    are when they are UTF-8 text without NUL (a shell word holds them), else in base64."""
+    are when they are printable UTF-8 text (pyinfra prints commands with ``-vv``: nothing from a
+    node reaches the terminal raw) no longer quoted than in base64, else in base64."""
     if not is_safe_path(dest):  # config_commit.sh splits the staged names on whitespace
         raise ValueError(f"not a safe absolute path for a config file: {dest!r}")
     data = as_bytes(content)
+    packed = base64.b64encode(data).decode("ascii")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        text = "\0"
-    plain = "\0" not in text
+        text = None
+    plain = (
+        text is not None
+        and all(c.isprintable() or c in "\n\t" for c in text)
+        # quoted twice under sudo: a quote costs 17 bytes of the 128 KiB a command may have
+        and len(shlex.quote(shlex.quote(text))) <= len(packed) + 64
+    )
     return (
         "config_stage.sh",
         {
             "what": dest,
             "dest": dest,
             "digest": sha256(data).hexdigest(),
-            "text": text if plain else "",
-            "content": "" if plain else base64.b64encode(data).decode("ascii"),
+            "text": text if plain and text is not None else "",
+            "content": "" if plain else packed,
         },
     )
 
@@ -106,6 +114,8 @@ def files(
         )
     """
     todo = [(dest, content) for dest, content, current in writes if current != content]
+    if len({dest for dest, _ in todo}) < len(todo):
+        raise ValueError(f"a config file given twice: {[dest for dest, _ in todo]}")
     if not todo and not then:
         host.noop(f"{len(writes)} file(s) up to date")
         return

@@ -16,6 +16,7 @@ TRANSIENT='5 10 12 30 35 255'
 
 fail() {
     echo "sentinelcam: ${what:-step}: $1" >&2
+    [ -z "$staged" ] || unstage # a config command leaves no temp file behind
     exit 1
 }
 

@@ -53,18 +53,26 @@ def test_system_file_is_a_tee_of_that_path_and_a_noop_when_equal():
 
 
 def test_config_file_writes_quoted_content_checked_by_digest(tmp_path):
-    # UTF-8 text travels as one quoted shell word: nothing in it runs, every byte arrives.
-    content = "a: '$(touch ran1)' `touch ran2` \"$HOME\" \\n \u00e9\r\n\n"
+    # Printable UTF-8 text travels as one quoted shell word: nothing in it runs, every byte
+    # arrives. Anything a terminal would act on (CR, ESC) travels in base64: pyinfra prints
+    # commands with -vv.
     dest = tmp_path / "x.yaml"
-    [command], _ = run(configs.file, dest=str(dest), content=content, current="old")
-    done = subprocess.run(["sh", "-c", text(command)], cwd=tmp_path, capture_output=True)
-    assert done.returncode == 0, done.stderr
-    assert dest.read_bytes() == content.encode() and sorted(p.name for p in tmp_path.iterdir()) == [
-        "x.yaml"
-    ]
-    assert f"digest={hashlib.sha256(content.encode()).hexdigest()}" in text(command)
+    for content, as_text in (
+        ("a: '$(touch ran1)' `touch ran2` \"$HOME\" \\n \u00e9\n\tb: 2\n\n" * 3, True),
+        ("a: 1\r\n# \x1b[2J\x1b]0;title\x07\n", False),
+    ):
+        [command], _ = run(configs.file, dest=str(dest), content=content, current="old")
+        done = subprocess.run(["sh", "-c", text(command)], cwd=tmp_path, capture_output=True)
+        assert done.returncode == 0, done.stderr
+        assert dest.read_bytes() == content.encode()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["x.yaml"]
+        assert f"digest={hashlib.sha256(content.encode()).hexdigest()}" in text(command)
+        assert ("text=''" not in text(command)) is as_text and "\x1b" not in text(command)
+        assert "\r" not in text(command)
     none, noop = run(configs.file, dest=str(dest), content=content, current=content)
     assert none == [] and "up to date" in noop
+    with pytest.raises(ValueError):  # one command, one write per file
+        run(configs.files, writes=[(str(dest), "a\n", None), (str(dest), "b\n", None)])
     with pytest.raises(ValueError):  # config_commit.sh splits staged names on whitespace
         run(configs.file, dest=str(tmp_path / "a b.yaml"), content=content, current="old")
 

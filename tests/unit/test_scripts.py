@@ -537,6 +537,40 @@ def test_configs_of_one_command_go_in_place_together_or_not_at_all(tmp_path):
     assert [stat.S_IMODE(p.stat().st_mode) for p, _ in writes] == [0o640, 0o600, 0o644]
 
 
+def test_a_config_command_that_fails_renames_nothing_and_leaves_no_temp_file(tmp_path):
+    # A later file that cannot be staged (its directory is a file), a place that is a directory,
+    # a file whose bytes differ (named in the error): nothing renamed, no temp file left.
+    first, blocked, directory = tmp_path / "a.yaml", tmp_path / "f" / "b.yaml", tmp_path / "d"
+    (tmp_path / "f").write_text("a file\n")
+    directory.mkdir()
+    second = tmp_path / "c.yaml"
+    for writes, digests, says in (
+        ([(first, b"a: 1\n"), (blocked, b"b: 1\n")], None, "cannot create"),
+        ([(first, b"a: 1\n"), (directory, b"d: 1\n")], None, "is a directory"),
+        ([(first, b"a: 1\n"), (second, b"c: 1\n")], [sha(b"a: 1\n"), "0" * 64], f" {second} "),
+    ):
+        done = run_configs(writes, digests=digests)
+        assert done.returncode == 1 and says in done.stderr, done.stderr
+        assert sorted(p.name for p in tmp_path.rglob("*")) == ["d", "f"]
+
+
+def test_a_config_keeps_its_mode_through_a_link_and_its_special_bits(tmp_path):
+    # As chmod --reference did: a link's target's mode (the link becomes the file), setuid and
+    # sticky bits included; bytes with a NUL travel in base64, exactly.
+    target, link, special = tmp_path / "target", tmp_path / "link.yaml", tmp_path / "s.yaml"
+    target.write_text("old\n")
+    target.chmod(0o600)
+    link.symlink_to(target)
+    special.write_text("old\n")
+    special.chmod(0o4751)
+    data = "a: 1\n\x00b: \u00e9\n".encode()
+    done = run_configs([(link, data), (special, b"s: 1\n")])
+    assert done.returncode == 0, done.stderr
+    assert not link.is_symlink() and link.read_bytes() == data and target.read_text() == "old\n"
+    assert stat.S_IMODE(link.stat().st_mode) == 0o600
+    assert stat.S_IMODE(special.stat().st_mode) == 0o4751
+
+
 def test_config_staging_ignores_what_the_environment_calls_staged(tmp_path):
     # The list of staged temp files starts empty in every command: a "staged" from the login's
     # environment is never checked, renamed or removed.
