@@ -4,8 +4,9 @@ Config files written with exactly the given bytes, atomically, by whoever the ca
 pyinfra's ``files.template``/``files.put`` hand an upload to another user with ``setfacl`` (not on
 every Pi) or write as root; the service user writes its own files here, with the content in the
 command (configs are a few KB), checked by digest before the rename. A command stages each file
-beside its place (scripts/config_stage.sh, no process for UTF-8 text), then checks them all at once
-and renames each into place (scripts/config_commit.sh): a few processes per command, not per file.
+beside its place (scripts/config_stage.sh, no process for printable UTF-8 text), then checks them
+all at once and renames each into place (scripts/config_commit.sh): a few processes per command,
+not per file.
 """
 
 from __future__ import annotations
