@@ -53,7 +53,7 @@ def _model_entry(checked: CheckedInventory, model: str):
     return entry
 
 
-def _check_version(model: str, version: str) -> None:
+def check_version(model: str, version: str) -> None:
     if not names.is_version(version):
         raise BadInput(f"model {model}: {names.describe_version_error(version)}")
 
@@ -75,7 +75,7 @@ def version_change(
                 "nothing to roll back to"
             )
         target = entry.previous_version
-    _check_version(model, target)
+    check_version(model, target)
     if target == entry.current_version:
         return NoChange(f"{model} is already at {target}; nothing to do")
     old = entry.current_version
@@ -110,8 +110,8 @@ def version_change(
     )
 
 
-def pin_text(file: str, text: str | None, model: str, version: str | None) -> str | None:
-    """The host data file with ``model`` pinned to ``version`` (None: unpinned); None: remove the file."""
+def _host_file(file: str, text: str | None) -> tuple[dict | None, dict | None]:
+    """A host data file's data and its pins (None: none), or the one line that refuses it."""
     data = None
     if text is not None:
         doc, problems = load(file, text)
@@ -123,6 +123,12 @@ def pin_text(file: str, text: str | None, model: str, version: str | None) -> st
     pins = (data or {}).get(PINS)
     if pins is not None and not isinstance(pins, dict):
         raise BadInput(f"{file}: {PINS} must be a mapping")
+    return data, pins
+
+
+def pin_text(file: str, text: str | None, model: str, version: str | None) -> str | None:
+    """The host data file with ``model`` pinned to ``version`` (None: unpinned); None: remove the file."""
+    data, pins = _host_file(file, text)
     try:
         if version is None:
             if not pins or model not in pins:
@@ -155,13 +161,27 @@ def pin_change(
     text: str | None,
     inventory: str,
 ) -> Change | NoChange:
-    """Pin ``host`` to ``version`` of ``model`` (None: unpin) in its host data file."""
+    """Pin ``host`` to ``version`` of ``model`` (None: unpin) in its host data file ``file``, whose
+    text is ``text`` now.
+
+    ``checked`` is the inventory as it is once the file holds the new text (``Session.plan_host_data``
+    loads it so, before anything is written): a pin it does not show is refused. "Already", the
+    message and the undo are about the file, which is what a pin writes (a pin the inventory sets
+    itself is not the file's to remove).
+    """
     if host not in checked.settings:
         raise BadInput(f"{inventory}: no host {host!r}")
     _model_entry(checked, model)
     if version is not None:
-        _check_version(model, version)
-    current = checked.settings[host].pins.get(model)
+        check_version(model, version)
+    current = (_host_file(file, text)[1] or {}).get(model)
+    shown = checked.settings[host].pins.get(model)
+    if version is None and current is None and shown is not None:
+        raise BadInput(
+            f"{file}: holds no {model} pin to remove: host {host}'s pin to {shown} is set by the "
+            f"inventory ({inventory}) itself; nothing changed"
+        )
+    require_pin_shows(checked, inventory, host, model, version)
     if current == version:
         return NoChange(
             f"{host}: {model} is already {'pinned to ' + version if version else 'unpinned'}; nothing to do"
@@ -193,4 +213,22 @@ def pin_change(
         False,
         undo,
         MappingProxyType({"host": host, "model": model, "from": current, "to": version}),
+    )
+
+
+def require_pin_shows(
+    checked: CheckedInventory, inventory: str, host: str, model: str, version: str | None
+) -> None:
+    """Pins that act: refuse when the inventory, with the host data file as written (or as it will
+    be), does not show the pin."""
+    settings = checked.settings.get(host)
+    shown = settings.pins.get(model) if settings is not None else None
+    if shown == version:
+        return
+    raise BadInput(
+        f"{inventory}: host {host} does not show the "
+        + (f"pin {model}={version}" if version else f"removal of its {model} pin")
+        + f" in host_data/{host}.yaml (its settings say {shown or 'unpinned'}): the inventory must "
+        "merge host_data/HOST.yaml into each host's data, as production.py's _host helper does "
+        "(README: how to write your own inventory); nothing changed"
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import drift, untrusted
-from ..core.changes import pin_text
+from ..core.changes import pin_text, require_pin_shows
 from ..core.problems import BadInput, one_line
 from ..core.validation import CheckedInventory
 from ..core.waves import Rollout
@@ -220,24 +220,6 @@ class Runner:
 def _pinned(path: Path, model: str, version: str | None) -> Callable[[str | None], str | None]:
     """The edit of one host data file: ``model`` pinned to ``version`` (None: unpinned)."""
     return lambda text: pin_text(str(path), text, model, version)
-
-
-def require_pin_shows(
-    checked: CheckedInventory, inventory: str, host: str, model: str, version: str | None
-) -> None:
-    """Pins that act: refuse when the inventory as written does not show the pin just written."""
-    settings = checked.settings.get(host)
-    shown = settings.pins.get(model) if settings is not None else None
-    if shown == version:
-        return
-    file = host_data_file(inventory, host)
-    raise BadInput(
-        f"{inventory}: host {host} does not show the "
-        + (f"pin {model}={version}" if version else f"removal of its {model} pin")
-        + f" written to {file} (its settings say {shown or 'unpinned'}): the inventory must merge "
-        "host_data/HOST.yaml into each host's data, as production.py's _host helper does (README: "
-        "how to write your own inventory); the file is restored, nothing changed"
-    )
 
 
 def load(session: Session, model: str) -> Rollout:

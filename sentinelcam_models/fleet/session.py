@@ -29,6 +29,7 @@ from ..store.files import (
     WatchedPins,
     host_data,
     plain,
+    planned_host_data,
     read_text,
     recording_host_data,
 )
@@ -57,6 +58,7 @@ class Session:
         self._pyinfra: Any = None
         self._store: Store | None = None
         self._merged: dict[tuple[str, str], Handed | None] = {}  # host data files the load merged
+        self._planned: dict[Path, str | None] = {}  # host data as the next load is to see it
         self.loads = 0  # pyinfra inventory loads (user code in inventory files runs each time)
         self.rereads = 0  # host data files read again into the loaded inventory (after a pin)
         self.deploys = 0  # redeploys run (in this process, on the loaded inventory)
@@ -75,10 +77,20 @@ class Session:
             self.reload()
         return self._pyinfra
 
+    def plan_host_data(self, files: dict[Path, str | None]) -> CheckedInventory:
+        """The inventory loaded (once) and checked as it will be when these host data files hold
+        these texts (None: removed), before they are written: a pin is checked against what a load
+        after its write gives (every host's data, whatever the inventory's code does with the
+        file), and refused with nothing written. Not seen: inventory code that reads the pin
+        files other than through ``store.files.host_data``."""
+        self._planned = dict(files)
+        return self.reload()
+
     def reload(self) -> CheckedInventory:
         """Load the inventory files (again: host data files changed) and check them."""
         first = self._pyinfra is None
-        with recording_host_data() as merged:
+        planned, self._planned = self._planned, {}
+        with recording_host_data() as merged, planned_host_data(planned):
             self._pyinfra = load_pyinfra_inventory(self.inventory)
         self._merged = merged
         self.loads += 1

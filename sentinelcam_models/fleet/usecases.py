@@ -26,7 +26,14 @@ from typing import Any
 
 from ..core import names
 from ..core import waves as waves_core
-from ..core.changes import Change, NoChange, pin_change, version_change
+from ..core.changes import (
+    Change,
+    NoChange,
+    check_version,
+    pin_change,
+    pin_text,
+    version_change,
+)
 from ..core.policy import policy_for
 from ..core.problems import BadInput, CheckFailed
 from ..paths import host_data_file, registry_file_for
@@ -177,15 +184,7 @@ def apply(session: Session, change: Change, opts: ChangeOptions, ui: Ui) -> Appl
         details={**details, "hosts": list(change.hosts), "undo": undo},
     )
     edit.set(Path(change.file), change.new_text, change.old_text, check=True)
-    if change.action in ("pin", "unpin"):
-        host, version = details["host"], details["to"]
-        edit.check_written = lambda: session.reread_host_data(
-            [host],
-            lambda checked: rollouts.require_pin_shows(
-                checked, session.inventory, host, change.model, version
-            ),
-        )
-    else:
+    if change.action not in ("pin", "unpin"):  # a pin's load already saw its file as written
         edit.check_written = session.recheck  # the registry as written, with the same hosts
     edit.apply()
     ui.say(change.message + ("" if opts.no_commit else " (committed)"))
@@ -237,13 +236,26 @@ def promote(
 def _pin(
     session: Session, host: str, model: str, version: str | None, opts: ChangeOptions, ui: Ui
 ) -> ChangeResult:
+    """The inventory is loaded once, as it will be with the host's file written (a pin it does not
+    show is refused before anything is written); the redeploy runs on that load."""
+    if not names.is_host_name(host):
+        raise BadInput(f"{session.inventory}: {host!r} is not a valid host name")
+    if not names.is_model_name(model):
+        raise BadInput(f"{model!r} is not a valid model name")
+    if version is not None:
+        check_version(model, version)
     path = host_data_file(session.inventory, host)
     text = None
-    checked = session.checked
     if path.exists():
         text, problems = read_text(path)
         if text is None:
             raise BadInput("; ".join(str(p) for p in problems))
+    try:
+        new_text = pin_text(str(path), text, model, version)
+    except BadInput:
+        session.reload()  # a broken file: refused with the lines every command gives for it
+        raise
+    checked = session.plan_host_data({path: new_text})
     change = pin_change(checked, host, model, version, str(path), text, session.inventory)
     return carry_out(session, change, opts, ui)
 

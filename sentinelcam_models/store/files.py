@@ -7,7 +7,7 @@ anchors and aliases refused): every problem is a ``file:line`` value, never an e
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +102,24 @@ def plain(data: dict[str, Any]) -> dict[str, Any]:
 _recordings: list[dict[tuple[str, str], Handed | None]] = []
 
 
+# Host data files as a command is about to write them ({host_data_file(...): new text, None: removed}):
+# ``host_data`` answers from these while a load is being planned, so a pin is checked against the
+# inventory as it will be, before anything is written.
+_planned: dict[str, str | None] = {}
+
+
+@contextmanager
+def planned_host_data(files: Mapping[Path, str | None]) -> Iterator[None]:
+    """Meanwhile, ``host_data`` reads these texts in place of the files (as if they were written)."""
+    saved = dict(_planned)
+    _planned.update({str(path): text for path, text in files.items()})
+    try:
+        yield
+    finally:
+        _planned.clear()
+        _planned.update(saved)
+
+
 @contextmanager
 def recording_host_data() -> Iterator[dict[tuple[str, str], Handed | None]]:
     """Record every host data file ``host_data`` reads (and what it returned) meanwhile: a command
@@ -128,7 +146,8 @@ def host_data(inventory_file: str | Path, host: str) -> dict[str, Any]:
             PROBLEMS_KEY: [[str(inventory_file), None, "", f"{host!r} is not a valid host name"]]
         }
     path = host_data_file(inventory_file, host)
-    data = _host_file(path)
+    planned = str(path)
+    data = _host_text(path, _planned[planned]) if planned in _planned else _host_file(path)
     unknown = [key for key in data if key not in HOST_DATA_KEYS and key != PROBLEMS_KEY]
     if unknown:
         message = "not allowed in host data (it holds only model_version_overrides; settings go in the inventory)"
@@ -157,6 +176,13 @@ def _host_file(path: Path) -> dict[str, Any]:
     text, problems = read_text(path)
     if text is None:
         return {PROBLEMS_KEY: _carried(problems)}
+    return _host_text(path, text)
+
+
+def _host_text(path: Path, text: str | None) -> dict[str, Any]:
+    """A host file's data from its text (None: no file)."""
+    if text is None:
+        return {}
     doc, problems = load(str(path), text)
     if doc is None or problems:
         return {PROBLEMS_KEY: _carried(problems)}

@@ -164,22 +164,25 @@ def test_rollback_previous_loads_the_inventory_once_and_opens_the_store_once(sit
     assert [a["outcome"] for a in site.actions()] == ["changed", "ok (no deploy)"]
 
 
-def test_pin_and_unpin_load_once_where_the_pins_were_merged_as_read(site):
-    # no host_data/sentinel.yaml at load: nothing proves the inventory would merge one, so the
-    # first pin loads the inventory again to see it
+def test_pin_and_unpin_load_the_inventory_once_and_open_the_store_once(site):
+    # no host_data/sentinel.yaml yet: the one load sees the file as the pin writes it
     done = site.cli("pin", "sentinel", HAAR, "2019-01-01", "--yes", "--no-deploy")
     assert done.exit_code == 0, done.output
     assert '"2019-01-01"' in site.host_file("sentinel").read_text()
-    assert (site.loads, site.opens) == (2, 1)
-    # the file is there now and production.py merges it as read: the written file is read into
-    # the loaded inventory and checked (pins that act) without a second load
+    assert (site.loads, site.opens) == (1, 1)
     done = site.cli("pin", "sentinel", FR, "2025-02-25", "--yes", "--no-deploy")
     assert done.exit_code == 0, done.output
     assert (site.loads, site.opens) == (1, 1)
     done = site.cli("unpin", "sentinel", HAAR, "--yes", "--no-deploy")
     assert done.exit_code == 0, done.output
     assert HAAR not in site.host_file("sentinel").read_text()
-    assert site.loads == 1
+    assert (site.loads, site.opens) == (1, 0)  # an unpin needs no version from the store
+    # the last pin: the file goes, and the one load saw it gone
+    done = site.cli("unpin", "sentinel", FR, "--yes", "--no-deploy")
+    assert done.exit_code == 0, done.output
+    assert not site.host_file("sentinel").exists()
+    assert (site.loads, site.opens) == (1, 0)
+    assert [a["outcome"] for a in site.actions()][-2:] == ["changed", "ok (no deploy)"]
 
 
 def loaded_with_a_pin_then_pinned_again(site):
@@ -324,18 +327,7 @@ def plain_pins(site) -> dict[str, dict]:
 def test_pins_after_a_write_are_what_a_fresh_load_shows(site, shape, pinned_at_load, write):
     from sentinelcam_models.core.changes import pin_text  # noqa: PLC0415
 
-    merge = INVENTORY_SHAPES[shape]
-    expr, helper = (merge, None) if isinstance(merge, str) else merge
-    text = site.inventory.read_text()
-    old = "    return (name, {**login, **data, **_host_data(__file__, name)})"
-    assert old in text
-    text = text.replace(old, f"    return (name, {expr})")
-    if helper:
-        text = text.replace(
-            "\ndatasinks = [",
-            f"\n_SHARED = {{}}\n\n\ndef _mine(name):\n    {helper}\n\n\ndatasinks = [",
-        )
-    site.inventory.write_text(text)
+    shape_inventory(site, shape)
     path = site.host_file("sentinel")
     if pinned_at_load:
         path.write_text(pin_text(str(path), None, FR, "2025-02-25"))
@@ -351,13 +343,70 @@ def test_pins_after_a_write_are_what_a_fresh_load_shows(site, shape, pinned_at_l
         path.unlink()
     shown = opened.reread_host_data(["sentinel"])
     # every host's pins are what plain pyinfra loads now, in the checked inventory and in pyinfra's
+    assert_shows_a_fresh_load(site, opened, shown)
+    in_place = pinned_at_load and write == "pin" and shape in READ_IN_PLACE
+    assert opened.loads == (1 if in_place else 2)
+
+
+@pytest.mark.parametrize(
+    "pinned_at_load, write",
+    [(False, "pin"), (True, "pin"), (True, "unpin the last"), (True, "unpin one of two")],
+    ids=["no file, pin", "a pin file, pin", "unpin its last pin", "unpin one of two"],
+)
+@pytest.mark.parametrize("shape", sorted(INVENTORY_SHAPES))
+def test_a_load_planned_with_a_pin_file_is_the_load_after_its_write(
+    site, shape, pinned_at_load, write
+):
+    # pin and unpin load once, before writing, with the file as it will be: whatever the
+    # inventory's code does with it, that load must be what a load after the write gives
+    from sentinelcam_models.core.changes import pin_text  # noqa: PLC0415
+
+    shape_inventory(site, shape)
+    path = site.host_file("sentinel")
+    if pinned_at_load:
+        text = pin_text(str(path), None, FR, "2025-02-25")
+        if write == "unpin one of two":
+            text = pin_text(str(path), text, HAAR, "2019-02-02")
+        path.write_text(text)
+    current = path.read_text() if path.exists() else None
+    model, version = (HAAR, "2019-01-01") if write == "pin" else (FR, None)
+    new = pin_text(str(path), current, model, version)
+    assert (new is None) == (write == "unpin the last")
+    opened = session_module.Session(str(site.inventory), str(site.store))
+    shown = opened.plan_host_data({path: new})
+    assert (path.read_text() if path.exists() else None) == current  # nothing written
+    if new is None:
+        path.unlink()
+    else:
+        path.write_text(new)
+    assert_shows_a_fresh_load(site, opened, shown)
+    assert opened.loads == 1
+
+
+def assert_shows_a_fresh_load(site, opened, shown) -> None:
+    """Every host's pins in ``shown`` and in the Session's pyinfra inventory are what plain pyinfra
+    loads from the files as they are now."""
     fresh = plain_pins(site)
     assert {name: s.pins for name, s in shown.settings.items()} == fresh
     for name, pins in fresh.items():
         loaded = opened.pyinfra_inventory.get_host(name).data.get("model_version_overrides", {})
         assert loaded == pins, name
-    in_place = pinned_at_load and write == "pin" and shape in READ_IN_PLACE
-    assert opened.loads == (1 if in_place else 2)
+
+
+def shape_inventory(site, shape: str) -> None:
+    """The site's inventory, treating host_data/HOST.yaml as INVENTORY_SHAPES[shape] does."""
+    merge = INVENTORY_SHAPES[shape]
+    expr, helper = (merge, None) if isinstance(merge, str) else merge
+    text = site.inventory.read_text()
+    old = "    return (name, {**login, **data, **_host_data(__file__, name)})"
+    assert old in text
+    text = text.replace(old, f"    return (name, {expr})")
+    if helper:
+        text = text.replace(
+            "\ndatasinks = [",
+            f"\n_SHARED = {{}}\n\n\ndef _mine(name):\n    {helper}\n\n\ndatasinks = [",
+        )
+    site.inventory.write_text(text)
 
 
 # --- safe prompts ------------------------------------------------------------------------------
@@ -553,7 +602,7 @@ def test_a_version_not_in_the_store_and_a_broken_one_are_told_apart(site):
 # --- pins that act -----------------------------------------------------------------------------
 
 
-def test_a_pin_the_inventory_does_not_load_is_refused_and_the_file_restored(site):
+def test_a_pin_the_inventory_does_not_load_is_refused_before_anything_is_written(site):
     plain = site.root / "inventories" / "plain.py"
     text = site.inventory.read_text()
     plain.write_text(text.replace("**_host_data(__file__, name)", ""))
@@ -564,10 +613,11 @@ def test_a_pin_the_inventory_does_not_load_is_refused_and_the_file_restored(site
     assert done.exit_code == 2, done.output
     [line] = error_lines(done)
     assert "host sentinel does not show the pin haarcascades=2019-01-01" in line
-    assert "host_data/HOST.yaml" in line and "the file is restored" in line
+    assert "host_data/HOST.yaml" in line and "nothing changed" in line
     assert not site.host_file("sentinel").exists()
     assert site.state() == before
-    assert site.actions()[-1]["outcome"].startswith("failed:")
+    assert (site.loads, site.opens) == (1, 0)  # refused on the one load, before the store
+    assert site.actions() == []  # no edit began (none to restore)
 
 
 # --- the retention policy: written once, and the redeploy told so ------------------------------

@@ -376,10 +376,29 @@ def test_pin_text_refuses_files_it_cannot_edit_exactly(text):
 
 
 # --- pin_change -----------------------------------------------------------------------------------
+# pin_change is given the inventory as a load shows it with the host data file as the pin writes it
+# (Session.plan_host_data): FLEET with that host's pins replaced.
+
+PINS = "model_version_overrides"
+
+
+def as_written(name: str, pins: dict[str, str], **other: dict[str, str]) -> CheckedInventory:
+    """FLEET as loaded once ``name``'s host data file holds ``pins`` (and ``other`` hosts' theirs)."""
+    files = {name: pins, **other}
+    hosts = []
+    for h in FLEET:
+        if h.name in files:
+            data = {k: v for k, v in h.data.items() if k != PINS}
+            hosts.append(
+                host(h.name, *h.groups, **data, **({PINS: files[h.name]} if files[h.name] else {}))
+            )
+        else:
+            hosts.append(h)
+    return checked_inventory(*hosts)
 
 
 def test_pin_change():
-    checked = checked_inventory(*FLEET)
+    checked = as_written("s1", {"face_recognition": "2025-02-25"})
     change = pin_change(
         checked, "s1", "face_recognition", "2025-02-25", "host_data/s1.yaml", None, "inv.py"
     )
@@ -401,7 +420,7 @@ def test_pin_change():
 
 
 def test_repin_undo_restores_the_old_pin():
-    checked = checked_inventory(*FLEET)
+    checked = as_written("s2", {"face_recognition": "2024-01-01"})
     text = 'model_version_overrides:\n  face_recognition: "2025-02-25"\n'
     change = pin_change(
         checked, "s2", "face_recognition", "2024-01-01", "host_data/s2.yaml", text, "inv.py"
@@ -420,14 +439,13 @@ def test_repin_undo_restores_the_old_pin():
 
 
 def test_pin_of_a_model_the_host_does_not_use_redeploys_nothing():
-    change = pin_change(
-        checked_inventory(*FLEET), "o1", "face_recognition", "2025-02-25", "o1.yaml", None, "inv.py"
-    )
+    checked = as_written("o1", {"face_recognition": "2025-02-25"})
+    change = pin_change(checked, "o1", "face_recognition", "2025-02-25", "o1.yaml", None, "inv.py")
     assert change.hosts == ()
 
 
 def test_unpin_change():
-    checked = checked_inventory(*FLEET)
+    checked = as_written("s2", {})
     text = 'ssh_user: ops\nmodel_version_overrides:\n  face_recognition: "2025-02-25"\n'
     change = pin_change(checked, "s2", "face_recognition", None, "s2.yaml", text, "inv.py")
     assert change.action == "unpin"
@@ -446,15 +464,43 @@ def test_unpin_change():
     assert change.hosts == ("s2",)
 
 
-def test_pin_change_no_change():
-    checked = checked_inventory(*FLEET)
+def test_pin_change_no_change_is_about_the_file():
+    text = 'model_version_overrides:\n  face_recognition: "2025-02-25"\n'
+    checked = checked_inventory(*FLEET)  # s2 shows the pin its file holds
     assert isinstance(
-        pin_change(checked, "s2", "face_recognition", "2025-02-25", "s2.yaml", None, "inv.py"),
+        pin_change(checked, "s2", "face_recognition", "2025-02-25", "s2.yaml", text, "inv.py"),
         NoChange,
     )
     assert isinstance(
         pin_change(checked, "s1", "face_recognition", None, "s1.yaml", None, "inv.py"), NoChange
     )
+    # s2 shows a pin its (missing) file does not hold: the inventory sets it itself. Pinning the
+    # same version writes it into the file (an unpin then restores the inventory's own pin) ...
+    change = pin_change(checked, "s2", "face_recognition", "2025-02-25", "s2.yaml", None, "inv.py")
+    assert change.new_text == text and change.undo[1] == "unpin"
+    # ... and there is nothing in the file to unpin: refused, naming where the pin comes from
+    with pytest.raises(BadInput, match=r"s2.yaml: holds no face_recognition pin to remove.*inv.py"):
+        pin_change(checked, "s2", "face_recognition", None, "s2.yaml", None, "inv.py")
+
+
+@pytest.mark.parametrize(
+    "file_pins, version, says",
+    [
+        ({}, "2024-01-01", "does not show the pin face_recognition=2024-01-01"),
+        (
+            {"face_recognition": "2025-02-25"},
+            None,
+            "does not show the removal of its face_recognition pin",
+        ),
+    ],
+    ids=["pin", "unpin"],
+)
+def test_a_pin_the_inventory_as_written_does_not_show_is_refused(file_pins, version, says):
+    # the inventory's load with the file as written still shows s1's old pins: it does not merge it
+    checked = as_written("s1", file_pins)
+    text = pin_text("s1.yaml", None, "face_recognition", "2025-02-25") if file_pins else None
+    with pytest.raises(BadInput, match=says + r".*host_data/HOST.yaml.*nothing changed"):
+        pin_change(checked, "s1", "face_recognition", version, "s1.yaml", text, "inv.py")
 
 
 @pytest.mark.parametrize(
