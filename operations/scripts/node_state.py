@@ -216,15 +216,38 @@ def run_capped(argv, timeout=PROGRAM_TIMEOUT, cap=PROGRAM_CAP):
             if size <= cap:
                 chunks.append(chunk)
                 size += len(chunk)
-        while True:  # its output ended: it must exit in time too
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                return os.waitstatus_to_exitcode(status), b"".join(chunks)[: cap + 1]
-            if time.monotonic() >= deadline:
-                return _killed(pid)
-            time.sleep(0.005)
+        return _exit_code(pid, deadline), b"".join(chunks)[: cap + 1]
+    except TimeoutError:
+        return _killed(pid)
     finally:
         os.close(read_end)
+
+
+def _exit_code(pid, deadline):
+    """Its output ended: it must exit in time too (else TimeoutError). Waits on a pidfd, readable
+    when the process exits (Linux 5.3); without one, polls waitpid."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    try:
+        exited = select.poll()
+        if pidfd is not None:
+            exited.register(pidfd, select.POLLIN)
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            if pidfd is None:
+                time.sleep(min(0.005, left))
+            else:
+                exited.poll(left * 1000)
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 def _killed(pid):

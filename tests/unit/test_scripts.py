@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import stat
 import struct
@@ -707,16 +708,52 @@ def test_node_state_never_pastes_a_venv_pythons_output(tmp_path):
     assert "\n" not in state.failure
 
 
-def test_node_state_times_out_a_hanging_venv_python(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "hang",
+    ["exec sleep 600", "echo '{}'; exec >&-; exec sleep 600"],
+    ids=["its output open", "its output closed"],
+)
+def test_node_state_times_out_a_hanging_venv_python(tmp_path, monkeypatch, hang):
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)
     python = venv / "bin" / "python"
-    python.write_text("#!/bin/sh\nexec sleep 600\n")
+    python.write_text(f"#!/bin/sh\n{hang}\n")
     python.chmod(0o755)
     program = body("node_state.py").replace("PROGRAM_TIMEOUT = 20", "PROGRAM_TIMEOUT = 0.2")
     monkeypatch.setattr("facts.node.body", lambda name: program)
     state = run_node_state(NodeState(), coral_package="libedgetpu1-std", coral_venvs=[str(venv)])
     assert state.failure is not None and "timed out" in state.failure
+
+
+def test_node_state_waits_for_a_program_to_exit_without_sleeping(tmp_path):
+    # A program whose output ended is waited for on a pidfd (woken when it exits), not by polling
+    # waitpid between sleeps, whose latency each node's answer paid (issue 22.8). The program
+    # closes its output, then lingers; node_state.py runs with time.sleep refused.
+    python = tmp_path / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(
+        '#!/bin/sh\necho \'{"tflite_runtime": "2.17.1", "pycoral": null}\'\nexec >&-\nsleep 0.3\n'
+    )
+    python.chmod(0o755)
+    venv = str(tmp_path / "venv")
+    command = NodeState().command(
+        roots=[], configs=[], services=[], coral_package="libedgetpu1-std", coral_venvs=[venv]
+    )
+    request = shlex.split(command.get_raw_value())[-1]
+    wrapper = (
+        "import time\n"
+        "def _slept(*args):\n"
+        "    raise SystemExit('node_state.py slept')\n"
+        "time.sleep = _slept\n"
+        f"exec(compile({body('node_state.py')!r}, 'node_state.py', 'exec'))\n"
+    )
+    done = subprocess.run(
+        ["python3", "-I", "-S", "-c", wrapper, request], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert json.loads(done.stdout)["coral"]["venvs"] == {
+        venv: {"tflite_runtime": "2.17.1", "pycoral": None}
+    }
 
 
 def test_node_state_reads_a_programs_output_up_to_its_cap_and_its_exit_code(tmp_path):
