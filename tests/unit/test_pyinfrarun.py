@@ -264,6 +264,9 @@ from sentinelcam_models.fleet import pyinfrarun
 from sentinelcam_models.fleet.interrupt import deliver_to_main
 from sentinelcam_models.fleet.preflight import Given
 
+# Ctrl-C as a terminal gives it: a test run started in the background inherits SIGINT ignored
+# (and deliver_to_main rightly leaves an ignored SIGINT ignored)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 deliver_to_main()  # as the CLI does
 deploy = Path(tempfile.mkdtemp()) / "deploy.py"
 deploy.write_text(
