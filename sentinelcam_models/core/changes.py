@@ -165,9 +165,10 @@ def pin_change(
     text is ``text`` now.
 
     ``checked`` is the inventory as it is once the file holds the new text (``Session.plan_host_data``
-    loads it so, before anything is written): a pin it does not show is refused. "Already", the
-    message and the undo are about the file, which is what a pin writes (a pin the inventory sets
-    itself is not the file's to remove).
+    loads it so, before anything is written): a pin it does not show is refused. An unpin removes
+    the file's pin, which may leave a pin the inventory sets itself (group data, a fallback): that
+    one then applies and the message says so. "Already", the message and the undo are about the
+    file, which is what a pin writes (and what its undo restores).
     """
     if host not in checked.settings:
         raise BadInput(f"{inventory}: no host {host!r}")
@@ -181,10 +182,13 @@ def pin_change(
             f"{file}: holds no {model} pin to remove: host {host}'s pin to {shown} is set by the "
             f"inventory ({inventory}) itself; nothing changed"
         )
-    require_pin_shows(checked, inventory, host, model, version)
+    if version is not None:
+        require_pin_shows(checked, inventory, host, model, version, file)
     if current == version:
         return NoChange(
-            f"{host}: {model} is already {'pinned to ' + version if version else 'unpinned'}; nothing to do"
+            f"{file} already "
+            + (f"pins {model} to {version}" if version else f"holds no {model} pin")
+            + "; nothing to do"
         )
     new_text = pin_text(file, text, model, version)
     if new_text is not None:
@@ -199,7 +203,9 @@ def pin_change(
             else ("sentinelcam-models", "unpin", host, model, "-i", inventory, "--yes")
         )
     else:
-        message = f"Unpin {model} on {host} (was {current})"
+        message = f"Unpin {model} on {host} (was {current}" + (
+            f"; the inventory's own pin to {shown} applies)" if shown else ")"
+        )
         undo = ("sentinelcam-models", "pin", host, model, str(current), "-i", inventory, "--yes")
     return Change(
         "pin" if version else "unpin",
@@ -217,10 +223,16 @@ def pin_change(
 
 
 def require_pin_shows(
-    checked: CheckedInventory, inventory: str, host: str, model: str, version: str | None
+    checked: CheckedInventory,
+    inventory: str,
+    host: str,
+    model: str,
+    version: str | None,
+    file: str,
+    written: bool = False,
 ) -> None:
-    """Pins that act: refuse when the inventory, with the host data file as written (or as it will
-    be), does not show the pin."""
+    """Pins that act: refuse when the inventory, with the host data file ``file`` as it will be
+    (``written``: as it was just written, and is put back), does not show the pin."""
     settings = checked.settings.get(host)
     shown = settings.pins.get(model) if settings is not None else None
     if shown == version:
@@ -228,7 +240,8 @@ def require_pin_shows(
     raise BadInput(
         f"{inventory}: host {host} does not show the "
         + (f"pin {model}={version}" if version else f"removal of its {model} pin")
-        + f" in host_data/{host}.yaml (its settings say {shown or 'unpinned'}): the inventory must "
-        "merge host_data/HOST.yaml into each host's data, as production.py's _host helper does "
-        "(README: how to write your own inventory); nothing changed"
+        + f" {'written to' if written else 'in'} {file} (its settings say {shown or 'unpinned'}): "
+        "the inventory must merge host_data/HOST.yaml into each host's data, over any pins of its "
+        "own, as production.py's _host helper does (README: how to write your own inventory); "
+        + ("the file is restored, nothing changed" if written else "nothing changed")
     )

@@ -50,8 +50,8 @@ class Edit:
     details: Mapping[str, Any] = field(default_factory=dict)
     commit: bool = True
     outcome: str = "changed"  # the action log's outcome on success
-    # Called after the write and before the commit (a pin must show in the inventory as written);
-    # raising puts every file back.
+    # Called after the write and before the commit (the registry as written, a rollout step's pins
+    # shown by the inventory); raising puts every file back.
     check_written: Callable[[], object] | None = None
 
     def set(self, path: Path, new: Text, expected: Text | None = None, check: bool = False) -> Edit:

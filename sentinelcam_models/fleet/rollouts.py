@@ -126,7 +126,13 @@ class Runner:
         def shown(checked: CheckedInventory) -> None:
             for host, version in sorted(pins.items()):
                 require_pin_shows(
-                    checked, self.session.inventory, host, self.rollout.model, version
+                    checked,
+                    self.session.inventory,
+                    host,
+                    self.rollout.model,
+                    version,
+                    str(host_data_file(self.session.inventory, host)),
+                    written=True,
                 )
 
         self.session.reread_host_data(sorted(pins), shown)

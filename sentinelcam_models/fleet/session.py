@@ -60,7 +60,7 @@ class Session:
         self._merged: dict[tuple[str, str], Handed | None] = {}  # host data files the load merged
         self._planned: dict[Path, str | None] = {}  # host data as the next load is to see it
         self.loads = 0  # pyinfra inventory loads (user code in inventory files runs each time)
-        self.rereads = 0  # host data files read again into the loaded inventory (after a pin)
+        self.rereads = 0  # host data read again into the loaded inventory (a rollout step's pins)
         self.deploys = 0  # redeploys run (in this process, on the loaded inventory)
 
     # --- the inventory --------------------------------------------------------------------------

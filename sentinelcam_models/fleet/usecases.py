@@ -7,9 +7,11 @@ unless --yes), writes every file through one Edit (fleet/edit.py) and the retent
 place (Session.write_policy).
 
 Registry changes (rollback, promote, pin, unpin) go: compute the change (core/changes.py), check the
-store for the versions it names (typed answers), return the plan on --dry-run, ask, apply the Edit
-(a pin must show in the inventory with the written host data, else the file is restored), log, write the policy,
-redeploy exactly the hosts that use the model.
+store for the versions it names (typed answers), return the plan on --dry-run, ask, apply the Edit, log,
+write the policy, redeploy exactly the hosts that use the model. A pin is computed on the inventory
+loaded with the host's file as it will be written (a pin that would not act is refused before
+anything is written); a rollout step's pins are checked after its write (else the files are put
+back).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from ..core.changes import (
     version_change,
 )
 from ..core.policy import policy_for
-from ..core.problems import BadInput, CheckFailed
+from ..core.problems import BadInput, CheckFailed, Refused
 from ..paths import host_data_file, registry_file_for
 from ..store.actionlog import log_action
 from ..store.coral_fetch import fetch_to
@@ -184,8 +186,9 @@ def apply(session: Session, change: Change, opts: ChangeOptions, ui: Ui) -> Appl
         details={**details, "hosts": list(change.hosts), "undo": undo},
     )
     edit.set(Path(change.file), change.new_text, change.old_text, check=True)
-    if change.action not in ("pin", "unpin"):  # a pin's load already saw its file as written
-        edit.check_written = session.recheck  # the registry as written, with the same hosts
+    # The registry as it is under the lock, with the same hosts (a pin's load saw its file as
+    # written; the registry could have moved on since).
+    edit.check_written = session.recheck
     edit.apply()
     ui.say(change.message + ("" if opts.no_commit else " (committed)"))
     ui.say(f"To undo: {undo}")
@@ -245,6 +248,10 @@ def _pin(
     if version is not None:
         check_version(model, version)
     path = host_data_file(session.inventory, host)
+    if path.is_symlink():
+        raise BadInput(
+            f"{path}: is a symbolic link: a pin edits one host's own file; make it a file"
+        )
     text = None
     if path.exists():
         text, problems = read_text(path)
@@ -255,7 +262,15 @@ def _pin(
     except BadInput:
         session.reload()  # a broken file: refused with the lines every command gives for it
         raise
-    checked = session.plan_host_data({path: new_text})
+    try:
+        checked = session.plan_host_data({path: new_text})
+    except Refused:
+        registry, _, _ = read_registry(registry_file_for(session.inventory))
+        if registry is not None and registry.model(model) is None:  # the planned pin's fault
+            raise BadInput(
+                f"{registry.path}: unknown model {model!r} (known: {', '.join(registry.models)})"
+            ) from None
+        raise
     change = pin_change(checked, host, model, version, str(path), text, session.inventory)
     return carry_out(session, change, opts, ui)
 

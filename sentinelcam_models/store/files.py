@@ -111,6 +111,7 @@ _planned: dict[str, str | None] = {}
 @contextmanager
 def planned_host_data(files: Mapping[Path, str | None]) -> Iterator[None]:
     """Meanwhile, ``host_data`` reads these texts in place of the files (as if they were written)."""
+    assert all(Path(path).is_absolute() for path in files), files  # as host_data_file gives them
     saved = dict(_planned)
     _planned.update({str(path): text for path, text in files.items()})
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -618,6 +619,77 @@ def test_a_pin_the_inventory_does_not_load_is_refused_before_anything_is_written
     assert site.state() == before
     assert (site.loads, site.opens) == (1, 0)  # refused on the one load, before the store
     assert site.actions() == []  # no edit began (none to restore)
+
+
+def test_the_undo_of_a_pin_over_the_inventorys_own_pin_runs_and_says_what_applies(site):
+    # the inventory merges the file over pins of its own (haarcascades 2019-02-02): the pin shows,
+    # and its printed undo (an unpin) works, leaving the inventory's own pin, and says so
+    shape_inventory(site, "merges it under its own pins")
+    done = site.cli("pin", "sentinel", HAAR, "2019-01-01", "--yes", "--no-deploy")
+    assert done.exit_code == 0, done.output
+    [undo] = [line for line in done.stdout.splitlines() if line.startswith("To undo: ")]
+    argv = shlex.split(undo.removeprefix("To undo: "))
+    assert argv[:4] == ["sentinelcam-models", "unpin", "sentinel", HAAR]
+    done = site.cli(*argv[1:], "--no-deploy")
+    assert done.exit_code == 0, done.output
+    assert (
+        f"Unpin {HAAR} on sentinel (was 2019-01-01; the inventory's own pin to 2019-02-02 applies)"
+        in done.stdout
+    )
+    assert not site.host_file("sentinel").exists()
+    assert site.loads == 1
+    # nothing of the file's left to unpin: refused by name, nothing changed
+    before = site.state()
+    done = site.cli("unpin", "sentinel", HAAR, "--yes", "--no-deploy")
+    assert done.exit_code == 2, done.output
+    [line] = error_lines(done)
+    assert f"holds no {HAAR} pin to remove" in line and "2019-02-02" in line
+    assert site.state() == before
+
+
+def test_a_host_data_file_that_is_a_link_is_refused(site):
+    # two hosts' pins in one file: a pin of one would move the other, unchecked and not redeployed
+    site.host_file("sentinel").write_text(f'model_version_overrides:\n  {FR}: "2025-02-25"\n')
+    site.host_file("lab1").symlink_to("sentinel.yaml")
+    before = site.state()
+    done = site.cli("pin", "lab1", HAAR, "2019-01-01", "--yes", "--no-deploy")
+    assert done.exit_code == 2, done.output
+    [line] = error_lines(done)
+    assert "host_data/lab1.yaml: is a symbolic link" in line
+    assert site.state() == before and site.loads == 0
+
+
+def test_a_pin_of_an_unknown_model_names_the_registry(site):
+    before = site.state()
+    done = site.cli("pin", "sentinel", "nosuchmodel", "2020-01-01", "--yes", "--no-deploy")
+    assert done.exit_code == 2, done.output
+    [line] = error_lines(done)
+    assert f"{site.registry}: unknown model 'nosuchmodel'" in line
+    assert site.state() == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("pin", "sentinel", HAAR, "2019-01-01", "--dry-run"),
+        ("pin", "sentinel", HAAR, "2018-08-08", "--yes"),  # not in the store: refused
+        ("pin", "sentinel", HAAR, "2019-01-01", "--yes"),
+    ],
+    ids=["dry run", "refused", "done"],
+)
+def test_a_pins_planned_host_data_ends_with_its_load(site, args):
+    from sentinelcam_models.store import files  # noqa: PLC0415
+
+    site.cli(*args, "--no-deploy")
+    assert files._planned == {}
+    # and a Session's plan is for its next load only: a later reload reads the files
+    opened = session_module.Session(str(site.inventory), str(site.store))
+    path = site.host_file("sentinel")
+    text = f'model_version_overrides:\n  {HAAR}: "2026-05-05"\n'
+    assert opened.plan_host_data({path: text}).settings["sentinel"].pins[HAAR] == "2026-05-05"
+    assert files._planned == {}
+    shown = opened.reload().settings["sentinel"].pins.get(HAAR)
+    assert shown == ("2019-01-01" if args[-1] == "--yes" and args[3] == "2019-01-01" else None)
 
 
 # --- the retention policy: written once, and the redeploy told so ------------------------------

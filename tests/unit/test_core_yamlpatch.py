@@ -475,7 +475,7 @@ def test_pin_change_no_change_is_about_the_file():
         pin_change(checked, "s1", "face_recognition", None, "s1.yaml", None, "inv.py"), NoChange
     )
     # s2 shows a pin its (missing) file does not hold: the inventory sets it itself. Pinning the
-    # same version writes it into the file (an unpin then restores the inventory's own pin) ...
+    # same version writes it into the file (its undo, an unpin, removes it again) ...
     change = pin_change(checked, "s2", "face_recognition", "2025-02-25", "s2.yaml", None, "inv.py")
     assert change.new_text == text and change.undo[1] == "unpin"
     # ... and there is nothing in the file to unpin: refused, naming where the pin comes from
@@ -483,24 +483,29 @@ def test_pin_change_no_change_is_about_the_file():
         pin_change(checked, "s2", "face_recognition", None, "s2.yaml", None, "inv.py")
 
 
-@pytest.mark.parametrize(
-    "file_pins, version, says",
-    [
-        ({}, "2024-01-01", "does not show the pin face_recognition=2024-01-01"),
-        (
-            {"face_recognition": "2025-02-25"},
-            None,
-            "does not show the removal of its face_recognition pin",
-        ),
-    ],
-    ids=["pin", "unpin"],
-)
-def test_a_pin_the_inventory_as_written_does_not_show_is_refused(file_pins, version, says):
-    # the inventory's load with the file as written still shows s1's old pins: it does not merge it
-    checked = as_written("s1", file_pins)
-    text = pin_text("s1.yaml", None, "face_recognition", "2025-02-25") if file_pins else None
-    with pytest.raises(BadInput, match=says + r".*host_data/HOST.yaml.*nothing changed"):
-        pin_change(checked, "s1", "face_recognition", version, "s1.yaml", text, "inv.py")
+def test_a_pin_the_inventory_as_written_does_not_show_is_refused():
+    # the inventory's load with the file as written still shows s1 unpinned: it does not merge it
+    checked = as_written("s1", {})
+    with pytest.raises(
+        BadInput,
+        match=r"host s1 does not show the pin face_recognition=2024-01-01 in s1.yaml "
+        r"\(its settings say unpinned\).*host_data/HOST.yaml.*; nothing changed$",
+    ):
+        pin_change(checked, "s1", "face_recognition", "2024-01-01", "s1.yaml", None, "inv.py")
+
+
+def test_an_unpin_that_leaves_the_inventorys_own_pin_says_so():
+    # s2's file pins 2024-01-01 over the inventory's own 2025-02-25 (FLEET's s2): removing the
+    # file's pin leaves the inventory's, which the load as written shows and the message names
+    text = 'model_version_overrides:\n  face_recognition: "2024-01-01"\n'
+    checked = checked_inventory(*FLEET)
+    change = pin_change(checked, "s2", "face_recognition", None, "s2.yaml", text, "inv.py")
+    assert change.new_text is None  # the file held only that pin
+    assert change.message == (
+        "Unpin face_recognition on s2 (was 2024-01-01; the inventory's own pin to 2025-02-25 "
+        "applies)"
+    )
+    assert change.undo[1:5] == ("pin", "s2", "face_recognition", "2024-01-01")
 
 
 @pytest.mark.parametrize(
