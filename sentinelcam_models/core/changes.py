@@ -166,16 +166,17 @@ def pin_change(
 
     ``checked`` is the inventory as it is once the file holds the new text (``Session.plan_host_data``
     loads it so, before anything is written): a pin it does not show is refused. An unpin removes
-    the file's pin, which may leave a pin the inventory sets itself (group data, a fallback): that
-    one then applies and the message says so. "Already", the message and the undo are about the
-    file, which is what a pin writes (and what its undo restores).
+    the file's pin, which may leave a pin the inventory sets itself (a fallback, its own pins
+    under the file's): the message then names the pin the host's settings show. "Already", the
+    message and the undo are about the file, which is what a pin writes (and its undo restores).
     """
     if host not in checked.settings:
         raise BadInput(f"{inventory}: no host {host!r}")
-    _model_entry(checked, model)
+    current = (_host_file(file, text)[1] or {}).get(model)
+    if version is not None or current is None:  # a leftover pin of a model gone may be removed
+        _model_entry(checked, model)
     if version is not None:
         check_version(model, version)
-    current = (_host_file(file, text)[1] or {}).get(model)
     shown = checked.settings[host].pins.get(model)
     if version is None and current is None and shown is not None:
         raise BadInput(
@@ -204,7 +205,7 @@ def pin_change(
         )
     else:
         message = f"Unpin {model} on {host} (was {current}" + (
-            f"; the inventory's own pin to {shown} applies)" if shown else ")"
+            f"; its settings then pin {shown})" if shown else ")"
         )
         undo = ("sentinelcam-models", "pin", host, model, str(current), "-i", inventory, "--yes")
     return Change(

@@ -22,6 +22,7 @@ from ..core.validation import CheckedInventory
 from ..core.waves import Rollout
 from ..core.yamlpatch import set_values
 from ..paths import host_data_file
+from ..store.files import own_host_file
 from .edit import Edit
 from .query import query_fleet
 from .session import Session
@@ -101,7 +102,7 @@ class Runner:
             }
             edit.update(self.registry, lambda text: set_values(text or "", values))
         for host, version in sorted(pins.items()):
-            path = host_data_file(self.session.inventory, host)
+            path = own_host_file(self.session.inventory, host)
             edit.update(path, _pinned(path, r.model, version))
         r.steps.append(message)
         edit.set(self.state, json.dumps(r.to_json(), indent=2, sort_keys=True) + "\n")

@@ -86,6 +86,10 @@ class Session:
         self._planned = dict(files)
         return self.reload()
 
+    def merged_host_data(self, host: str) -> bool:
+        """The last load asked ``store.files.host_data`` for this host's file, for this host."""
+        return self._host_key(host) in self._merged
+
     def reload(self) -> CheckedInventory:
         """Load the inventory files (again: host data files changed) and check them."""
         first = self._pyinfra is None

@@ -38,10 +38,10 @@ from ..core.changes import (
 )
 from ..core.policy import policy_for
 from ..core.problems import BadInput, CheckFailed, Refused
-from ..paths import host_data_file, registry_file_for
+from ..paths import registry_file_for
 from ..store.actionlog import log_action
 from ..store.coral_fetch import fetch_to
-from ..store.files import read_registry, read_text
+from ..store.files import own_host_file, read_registry, read_text
 from . import rollouts
 from .answers import Adopted, Cleaned, Published, Verified, coral_files, coral_installed
 from .edit import Edit
@@ -173,7 +173,7 @@ def carry_out(
 
 
 def apply(session: Session, change: Change, opts: ChangeOptions, ui: Ui) -> Applied:
-    """Edit (locked, checked, written, shown by the inventory as written, committed, logged), write
+    """Edit (locked, checked unchanged, written, the registry checked as written, committed, logged), write
     the retention policy, redeploy the hosts that use the model."""
     if not opts.no_deploy and change.hosts:
         session.require_deploy_reads_this_registry()  # refused before the edit, not after it
@@ -247,11 +247,7 @@ def _pin(
         raise BadInput(f"{model!r} is not a valid model name")
     if version is not None:
         check_version(model, version)
-    path = host_data_file(session.inventory, host)
-    if path.is_symlink():
-        raise BadInput(
-            f"{path}: is a symbolic link: a pin edits one host's own file; make it a file"
-        )
+    path = own_host_file(session.inventory, host)
     text = None
     if path.exists():
         text, problems = read_text(path)
@@ -265,12 +261,19 @@ def _pin(
     try:
         checked = session.plan_host_data({path: new_text})
     except Refused:
-        registry, _, _ = read_registry(registry_file_for(session.inventory))
-        if registry is not None and registry.model(model) is None:  # the planned pin's fault
-            raise BadInput(
+        registry, problems, _ = read_registry(registry_file_for(session.inventory))
+        if registry is not None and not problems and registry.model(model) is None:
+            raise BadInput(  # the planned pin's fault, not the registry's or the inventory's
                 f"{registry.path}: unknown model {model!r} (known: {', '.join(registry.models)})"
             ) from None
         raise
+    if host in checked.settings and not session.merged_host_data(host):
+        raise BadInput(
+            f"{session.inventory}: host {host}'s data does not come from {path} through "
+            "sentinelcam_models.store.files.host_data, so its pins do not act: the inventory must "
+            "merge host_data/HOST.yaml into each host's data, as production.py's _host helper does "
+            "(README: how to write your own inventory); nothing changed"
+        )
     change = pin_change(checked, host, model, version, str(path), text, session.inventory)
     return carry_out(session, change, opts, ui)
 

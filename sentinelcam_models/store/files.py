@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import names
-from ..core.problems import Problem
+from ..core.problems import BadInput, Problem
 from ..core.registry import Registry, parse_registry
 from ..core.settings import HOST_DATA_PROBLEMS
 from ..core.yamlstrict import decode, load
@@ -159,6 +159,24 @@ def host_data(inventory_file: str | Path, host: str) -> dict[str, Any]:
         key = (str(path), host)
         seen[key] = None if key in seen else Handed.of(data)  # asked twice: not one merge
     return data
+
+
+def own_host_file(inventory_file: str | Path, host: str) -> Path:
+    """``host``'s host data file, for a pin to edit; refused (one line) when it is a link or another
+    host's file is the same file: a pin of one host would move the other, unchecked and not
+    redeployed (the caller validates ``host`` first)."""
+    path = host_data_file(inventory_file, host)
+    if path.is_symlink():
+        raise BadInput(
+            f"{path}: is a symbolic link: a pin edits one host's own file; make it a file"
+        )
+    real = path.resolve()
+    for other in sorted(path.parent.glob("*.yaml")):
+        if other != path and other.resolve() == real:
+            raise BadInput(
+                f"{other}: is a link to {path}: a pin edits one host's own file; make it a file"
+            )
+    return path
 
 
 def host_settings(inventory_file: str | Path, host: str) -> dict[str, Any]:

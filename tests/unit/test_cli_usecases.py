@@ -24,6 +24,7 @@ from sentinelcam_models.cli import main, options
 from sentinelcam_models.core.problems import BadInput, Refused
 from sentinelcam_models.fleet import session as session_module
 from sentinelcam_models.fleet import stores as stores_module
+from sentinelcam_models.fleet import usecases
 from tests.support.units import ROOT
 
 FR = "face_recognition"
@@ -613,7 +614,7 @@ def test_a_pin_the_inventory_does_not_load_is_refused_before_anything_is_written
     done = site.cli("pin", "sentinel", HAAR, "2019-01-01", "--yes", "--no-deploy", "-i", str(plain))
     assert done.exit_code == 2, done.output
     [line] = error_lines(done)
-    assert "host sentinel does not show the pin haarcascades=2019-01-01" in line
+    assert "host sentinel's data does not come from" in line and "so its pins do not act" in line
     assert "host_data/HOST.yaml" in line and "nothing changed" in line
     assert not site.host_file("sentinel").exists()
     assert site.state() == before
@@ -633,7 +634,7 @@ def test_the_undo_of_a_pin_over_the_inventorys_own_pin_runs_and_says_what_applie
     done = site.cli(*argv[1:], "--no-deploy")
     assert done.exit_code == 0, done.output
     assert (
-        f"Unpin {HAAR} on sentinel (was 2019-01-01; the inventory's own pin to 2019-02-02 applies)"
+        f"Unpin {HAAR} on sentinel (was 2019-01-01; its settings then pin 2019-02-02)"
         in done.stdout
     )
     assert not site.host_file("sentinel").exists()
@@ -647,25 +648,75 @@ def test_the_undo_of_a_pin_over_the_inventorys_own_pin_runs_and_says_what_applie
     assert site.state() == before
 
 
-def test_a_host_data_file_that_is_a_link_is_refused(site):
+@pytest.mark.parametrize("pinned", ["lab1", "sentinel"], ids=["the link's host", "its target's"])
+@pytest.mark.parametrize("target_exists", [True, False], ids=["a file", "a dangling link"])
+def test_a_host_data_file_shared_through_a_link_is_refused(site, pinned, target_exists):
     # two hosts' pins in one file: a pin of one would move the other, unchecked and not redeployed
-    site.host_file("sentinel").write_text(f'model_version_overrides:\n  {FR}: "2025-02-25"\n')
+    if target_exists:
+        site.host_file("sentinel").write_text(f'model_version_overrides:\n  {FR}: "2025-02-25"\n')
     site.host_file("lab1").symlink_to("sentinel.yaml")
-    before = site.state()
-    done = site.cli("pin", "lab1", HAAR, "2019-01-01", "--yes", "--no-deploy")
+    before = site.host_file("sentinel").read_bytes() if target_exists else None
+    head = site.git("rev-parse", "HEAD")
+    done = site.cli("pin", pinned, HAAR, "2019-01-01", "--yes", "--no-deploy")
     assert done.exit_code == 2, done.output
     [line] = error_lines(done)
-    assert "host_data/lab1.yaml: is a symbolic link" in line
-    assert site.state() == before and site.loads == 0
+    assert "host_data/lab1.yaml: is a " in line and "link" in line
+    assert site.git("rev-parse", "HEAD") == head and site.loads == 0
+    assert (site.host_file("sentinel").read_bytes() if target_exists else None) == before
+    assert site.host_file("sentinel").exists() == target_exists
 
 
-def test_a_pin_of_an_unknown_model_names_the_registry(site):
+def test_a_pin_of_an_unknown_model_names_the_registry_and_hides_no_other_fault(site):
     before = site.state()
     done = site.cli("pin", "sentinel", "nosuchmodel", "2020-01-01", "--yes", "--no-deploy")
     assert done.exit_code == 2, done.output
     [line] = error_lines(done)
     assert f"{site.registry}: unknown model 'nosuchmodel'" in line
     assert site.state() == before
+    # a broken registry is told as the registry's own fault, for a known model and an unknown one
+    site.registry.write_text(
+        site.registry.read_text().replace('current_version: "2020-03-25"', 'current_version: "x"')
+    )
+    for model in (HAAR, "nosuchmodel"):
+        done = site.cli("pin", "sentinel", model, "2019-01-01", "--yes", "--no-deploy")
+        assert done.exit_code == 2, done.output
+        assert "unknown model" not in done.stderr and "'x'" in done.stderr, done.stderr
+
+
+def test_a_registry_changed_before_the_pin_is_written_refuses_it_and_puts_the_file_back(
+    site, monkeypatch
+):
+    # between the command's one load and its edit another command breaks the registry: the pin is
+    # checked again with the registry as it is under the lock (no second load), and put back
+    check = usecases.check_store
+
+    def meanwhile(session, change):
+        check(session, change)
+        text = site.registry.read_text()
+        site.registry.write_text(
+            text.replace('current_version: "2020-03-25"', 'current_version: "x"')
+        )
+
+    monkeypatch.setattr(usecases, "check_store", meanwhile)
+    done = site.cli("pin", "sentinel", HAAR, "2019-01-01", "--yes", "--no-deploy")
+    assert done.exit_code == 2, done.output
+    assert "'x'" in done.stderr
+    assert not site.host_file("sentinel").exists()
+    assert site.loads == 1
+    assert site.actions()[-1]["outcome"].startswith("failed:")
+
+
+def test_a_leftover_pin_of_a_model_gone_from_the_registry_can_be_unpinned(site):
+    site.host_file("sentinel").write_text('model_version_overrides:\n  gone_model: "2020-01-01"\n')
+    site.git("add", "-A", "inventories")
+    site.git("commit", "-qm", "a pin of a model since removed from the registry")
+    done = site.cli("validate", store=False)
+    assert done.exit_code == 2 and "gone_model" in done.stderr  # every command refuses it ...
+    done = site.cli("unpin", "sentinel", "gone_model", "--yes", "--no-deploy")
+    assert done.exit_code == 0, done.output  # ... and unpin removes it
+    assert not site.host_file("sentinel").exists()
+    done = site.cli("pin", "sentinel", "gone_model", "2020-01-01", "--yes", "--no-deploy")
+    assert done.exit_code == 2 and "unknown model 'gone_model'" in done.stderr
 
 
 @pytest.mark.parametrize(

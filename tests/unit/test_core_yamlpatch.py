@@ -502,8 +502,7 @@ def test_an_unpin_that_leaves_the_inventorys_own_pin_says_so():
     change = pin_change(checked, "s2", "face_recognition", None, "s2.yaml", text, "inv.py")
     assert change.new_text is None  # the file held only that pin
     assert change.message == (
-        "Unpin face_recognition on s2 (was 2024-01-01; the inventory's own pin to 2025-02-25 "
-        "applies)"
+        "Unpin face_recognition on s2 (was 2024-01-01; its settings then pin 2025-02-25)"
     )
     assert change.undo[1:5] == ("pin", "s2", "face_recognition", "2024-01-01")
 

@@ -128,7 +128,8 @@ def pin(host: str, model: str, version: str, opts: ChangeOptions, as_json: bool)
 @click.argument("model", type=MODEL)
 @change_options
 def unpin(host: str, model: str, opts: ChangeOptions, as_json: bool) -> None:
-    """Remove HOST's pin of MODEL, commit, and redeploy it at the registry's current version."""
+    """Remove HOST's pin of MODEL (inventories/host_data/HOST.yaml), commit, and redeploy it at
+    the registry's current version (or at a pin the inventory sets itself, which it names)."""
     opened = session(opts.inventory, opts.store)
     _render(usecases.unpin(opened, host, model, opts, ui(opts.yes)), as_json)
 
