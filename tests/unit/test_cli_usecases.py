@@ -322,45 +322,17 @@ def plain_pins(site) -> dict[str, dict]:
 
 @pytest.mark.parametrize(
     "pinned_at_load, write",
-    [(False, "pin"), (True, "pin"), (True, "unpin the last")],
-    ids=["no file, pin", "a pin file, pin", "a pin file, unpin its last pin"],
-)
-@pytest.mark.parametrize("shape", sorted(INVENTORY_SHAPES))
-def test_pins_after_a_write_are_what_a_fresh_load_shows(site, shape, pinned_at_load, write):
-    from sentinelcam_models.core.changes import pin_text  # noqa: PLC0415
-
-    shape_inventory(site, shape)
-    path = site.host_file("sentinel")
-    if pinned_at_load:
-        path.write_text(pin_text(str(path), None, FR, "2025-02-25"))
-    before = plain_pins(site)
-    opened = session_module.Session(str(site.inventory), str(site.store))
-    # a command's recorded load shows what plain pyinfra shows
-    assert {name: s.pins for name, s in opened.checked.settings.items()} == before
-    current = path.read_text() if path.exists() else None
-    if write == "pin":
-        path.write_text(pin_text(str(path), current, HAAR, "2019-01-01"))
-    else:
-        assert pin_text(str(path), current, FR, None) is None  # unpin removes the file
-        path.unlink()
-    shown = opened.reread_host_data(["sentinel"])
-    # every host's pins are what plain pyinfra loads now, in the checked inventory and in pyinfra's
-    assert_shows_a_fresh_load(site, opened, shown)
-    in_place = pinned_at_load and write == "pin" and shape in READ_IN_PLACE
-    assert opened.loads == (1 if in_place else 2)
-
-
-@pytest.mark.parametrize(
-    "pinned_at_load, write",
     [(False, "pin"), (True, "pin"), (True, "unpin the last"), (True, "unpin one of two")],
     ids=["no file, pin", "a pin file, pin", "unpin its last pin", "unpin one of two"],
 )
 @pytest.mark.parametrize("shape", sorted(INVENTORY_SHAPES))
-def test_a_load_planned_with_a_pin_file_is_the_load_after_its_write(
+def test_pins_checked_for_a_write_are_what_a_fresh_load_after_it_shows(
     site, shape, pinned_at_load, write
 ):
-    # pin and unpin load once, before writing, with the file as it will be: whatever the
-    # inventory's code does with it, that load must be what a load after the write gives
+    """Whatever the inventory's code does with host_data/HOST.yaml, both ways a command checks a
+    pin give what plain pyinfra loads after the write: ``pin``/``unpin`` load once before writing,
+    with the file as it will be (Session.plan_host_data); a rollout step reads its written file
+    into the inventory it loaded before (Session.reread_host_data, or loads again)."""
     from sentinelcam_models.core.changes import pin_text  # noqa: PLC0415
 
     shape_inventory(site, shape)
@@ -374,21 +346,27 @@ def test_a_load_planned_with_a_pin_file_is_the_load_after_its_write(
     model, version = (HAAR, "2019-01-01") if write == "pin" else (FR, None)
     new = pin_text(str(path), current, model, version)
     assert (new is None) == (write == "unpin the last")
-    opened = session_module.Session(str(site.inventory), str(site.store))
-    shown = opened.plan_host_data({path: new})
+    loaded = session_module.Session(str(site.inventory), str(site.store))
+    # a command's recorded load shows what plain pyinfra shows
+    assert {name: s.pins for name, s in loaded.checked.settings.items()} == plain_pins(site)
+    planned = session_module.Session(str(site.inventory), str(site.store))
+    planned_view = planned.plan_host_data({path: new})
     assert (path.read_text() if path.exists() else None) == current  # nothing written
     if new is None:
         path.unlink()
     else:
         path.write_text(new)
-    assert_shows_a_fresh_load(site, opened, shown)
-    assert opened.loads == 1
-
-
-def assert_shows_a_fresh_load(site, opened, shown) -> None:
-    """Every host's pins in ``shown`` and in the Session's pyinfra inventory are what plain pyinfra
-    loads from the files as they are now."""
     fresh = plain_pins(site)
+    assert_shows_a_fresh_load(fresh, planned, planned_view)
+    assert planned.loads == 1
+    assert_shows_a_fresh_load(fresh, loaded, loaded.reread_host_data(["sentinel"]))
+    in_place = pinned_at_load and write != "unpin the last" and shape in READ_IN_PLACE
+    assert loaded.loads == (1 if in_place else 2)
+
+
+def assert_shows_a_fresh_load(fresh, opened, shown) -> None:
+    """Every host's pins in ``shown`` and in the Session's pyinfra inventory are ``fresh``: what
+    plain pyinfra loads from the files as they are now."""
     assert {name: s.pins for name, s in shown.settings.items()} == fresh
     for name, pins in fresh.items():
         loaded = opened.pyinfra_inventory.get_host(name).data.get("model_version_overrides", {})
