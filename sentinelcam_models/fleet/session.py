@@ -90,6 +90,19 @@ class Session:
         """The last load asked ``store.files.host_data`` for this host's file, for this host."""
         return self._host_key(host) in self._merged
 
+    def shared_host_data(self, host: str) -> bool:
+        """The last load asked for this host's file more than once (for another host too?), or
+        the pins it answered are held, as they are, by more than one host or group: a pin of
+        this host could move another one."""
+        key = self._host_key(host)
+        if key not in self._merged:
+            return False
+        handed = self._merged[key]
+        if handed is None:
+            return True
+        pins = handed.returned.get(PINS)
+        return isinstance(pins, WatchedPins) and self._holders(pins) > 1
+
     def reload(self) -> CheckedInventory:
         """Load the inventory files (again: host data files changed) and check them."""
         first = self._pyinfra is None
@@ -162,13 +175,13 @@ class Session:
             isinstance(pins, WatchedPins)
             and not pins.touched
             and loaded.get(PINS) is pins
-            and self._held_once(pins)
+            and self._holders(pins) == 1
             and plain(returned) == handed.snapshot
         )
 
-    def _held_once(self, pins: WatchedPins) -> bool:
-        """``pins`` is in one host's loaded data and in no group's (or override) data: putting a
-        host's new pins in its place leaves nobody else with the old ones."""
+    def _holders(self, pins: WatchedPins) -> int:
+        """How many hosts' and groups' (and override) loaded data hold ``pins`` itself: one, and
+        putting a host's new pins in its place leaves nobody else with the old ones."""
         inventory = self._pyinfra
         holders = [
             *inventory.host_data.values(),
@@ -176,7 +189,7 @@ class Session:
             getattr(inventory, "data", None) or {},
             getattr(inventory, "override_data", None) or {},
         ]
-        return sum(1 for data in holders if data.get(PINS) is pins) == 1
+        return sum(1 for data in holders if data.get(PINS) is pins)
 
     def _host_key(self, host: str) -> tuple[str, str]:
         return (str(host_data_file(self.inventory, host)), host)

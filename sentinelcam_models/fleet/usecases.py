@@ -274,6 +274,12 @@ def _pin(
             "merge host_data/HOST.yaml into each host's data, as production.py's _host helper does "
             "(README: how to write your own inventory); nothing changed"
         )
+    if session.shared_host_data(host):
+        raise BadInput(
+            f"{path}: the inventory ({session.inventory}) reads it more than once, or hands its "
+            f"pins to more than one host, so a pin of {host} could move another host unchecked: "
+            "give each host its own file, host_data(__file__, name); nothing changed"
+        )
     change = pin_change(checked, host, model, version, str(path), text, session.inventory)
     return carry_out(session, change, opts, ui)
 

@@ -644,6 +644,30 @@ def test_a_host_data_file_shared_through_a_link_is_refused(site, pinned, target_
     assert site.host_file("sentinel").exists() == target_exists
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "an earlier host asks for this host's file too",
+        "shares one answer with another host",
+        "looks, then merges a second call",
+    ],
+)
+def test_a_pin_file_the_inventory_reads_for_another_host_or_twice_is_refused(site, shape):
+    # data1 (or lab1) would take sentinel's new pin too, unchecked and not redeployed
+    shape_inventory(site, shape)
+    site.host_file("sentinel").write_text(f'model_version_overrides:\n  {FR}: "2025-02-25"\n')
+    before = site.host_file("sentinel").read_bytes()
+    head = site.git("rev-parse", "HEAD")
+    done = site.cli("pin", "sentinel", HAAR, "2019-01-01", "--yes", "--no-deploy")
+    assert done.exit_code == 2, done.output
+    [line] = error_lines(done)
+    assert "host_data/sentinel.yaml: the inventory" in line and "more than one host" in line
+    assert (
+        site.host_file("sentinel").read_bytes() == before and site.git("rev-parse", "HEAD") == head
+    )
+    assert site.loads == 1
+
+
 def test_a_pin_of_an_unknown_model_names_the_registry_and_hides_no_other_fault(site):
     before = site.state()
     done = site.cli("pin", "sentinel", "nosuchmodel", "2020-01-01", "--yes", "--no-deploy")
