@@ -39,6 +39,13 @@ def commit_files(files: list[Path], message: str) -> str:
         else str(f.parent.resolve().relative_to(repo.resolve()) / f.name)
         for f in files
     ]
+    # A file git never had, now removed (a hand-made pin file unpinned): nothing to commit there.
+    known = set(
+        git(repo, "ls-files", "-z", "--", *rel).stdout.decode("utf-8", "replace").split("\0")
+    )
+    rel = [r for r, f in zip(rel, files, strict=True) if f.exists() or r in known]
+    if not rel:
+        return git(repo, "rev-parse", "HEAD").stdout.decode().strip()
     git(repo, "add", "-A", "--", *rel)
     proc = git(repo, "commit", "-q", "--only", "-m", message, "--", *rel, check=False)
     if proc.returncode != 0:
