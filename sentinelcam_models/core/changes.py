@@ -219,7 +219,17 @@ def pin_change(
         (version,) if version else (),
         False,
         undo,
-        MappingProxyType({"host": host, "model": model, "from": current, "to": version}),
+        MappingProxyType(
+            {
+                "host": host,
+                "model": model,
+                "from": current,
+                "to": version,
+                # every pin the host's settings show once the file is written (other models' too:
+                # what the inventory merges around the file shows here)
+                "pins": dict(sorted(checked.settings[host].pins.items())),
+            }
+        ),
     )
 
 

@@ -133,6 +133,10 @@ ChangeResult = NoChange | ChangePlan | Applied
 def question(change: Change, opts: ChangeOptions) -> str:
     """The prompt: exactly what will happen."""
     steps = [f"{'remove' if change.new_text is None else 'write'} {change.file}"]
+    if "pins" in change.details:  # a pin: the host's whole pin set as the inventory then shows it
+        pins = change.details["pins"]
+        shown = ", ".join(f"{m} {v}" for m, v in pins.items()) or "none"
+        steps[0] += f" ({change.details['host']}'s pins then: {shown})"
     if not opts.no_commit:
         steps.append("commit it")
     if opts.no_deploy:

@@ -446,6 +446,24 @@ def test_the_prompt_says_what_happens_and_asks_no_redeploy_with_no_deploy(site):
     assert "commit it" not in line and "redeploy face_recognition to 1 host(s): sentinel" in line
 
 
+def test_a_pins_prompt_shows_the_hosts_whole_pin_set_as_the_inventory_will_show_it(site):
+    # other models' pins move with the file (an inventory's own pins around it, a group's pins it
+    # replaces): the question shows all of the host's pins once the file is written. (The shape
+    # first: pyinfra keeps an inventory file's compiled code for the process.)
+    shape_inventory(site, "falls back to its own pins")  # no file: its own face_recognition pin
+    done = site.cli("pin", "sentinel", HAAR, "2019-01-01", "--no-deploy")
+    [line] = error_lines(done)
+    assert f"(sentinel's pins then: {HAAR} 2019-01-01)" in line  # the fallback's pin goes
+    done = site.cli("pin", "sentinel", HAAR, "2019-01-01", "--yes", "--no-deploy")
+    assert done.exit_code == 0, done.output
+    done = site.cli("pin", "sentinel", FR, "2026-02-02", "--no-deploy")
+    [line] = error_lines(done)
+    assert f"(sentinel's pins then: {FR} 2026-02-02, {HAAR} 2019-01-01)" in line
+    done = site.cli("unpin", "sentinel", HAAR, "--no-deploy")
+    [line] = error_lines(done)
+    assert f"remove {site.host_file('sentinel')} (sentinel's pins then: {FR} 2025-02-25)" in line
+
+
 def test_a_no_at_the_terminal_changes_nothing(site, monkeypatch):
     monkeypatch.setattr(options, "interactive", lambda: True)
     monkeypatch.setattr(options.click, "confirm", lambda *a, **k: False)
