@@ -22,6 +22,11 @@ from .yamlpatch import DELETE, PatchError, get_value, set_values
 from .yamlstrict import load
 
 PINS = "model_version_overrides"
+# What an inventory must do for pins to act (README: how to write your own inventory).
+MERGE_ADVICE = (
+    "the inventory must merge host_data/HOST.yaml into each host's data, over any pins of its "
+    "own, as production.py's _host helper does (README: how to write your own inventory)"
+)
 
 
 @dataclass(frozen=True)
@@ -252,7 +257,6 @@ def require_pin_shows(
         f"{inventory}: host {host} does not show the "
         + (f"pin {model}={version}" if version else f"removal of its {model} pin")
         + f" {'written to' if written else 'in'} {file} (its settings say {shown or 'unpinned'}): "
-        "the inventory must merge host_data/HOST.yaml into each host's data, over any pins of its "
-        "own, as production.py's _host helper does (README: how to write your own inventory); "
-        + ("the file is restored, nothing changed" if written else "nothing changed")
+        + MERGE_ADVICE
+        + ("; the file is restored, nothing changed" if written else "; nothing changed")
     )

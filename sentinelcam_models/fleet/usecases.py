@@ -29,6 +29,7 @@ from typing import Any
 from ..core import names
 from ..core import waves as waves_core
 from ..core.changes import (
+    MERGE_ADVICE,
     Change,
     NoChange,
     check_version,
@@ -274,9 +275,8 @@ def _pin(
     if host in checked.settings and not session.merged_host_data(host):
         raise BadInput(
             f"{session.inventory}: host {host}'s data does not come from {path} through "
-            "sentinelcam_models.store.files.host_data, so its pins do not act: the inventory must "
-            "merge host_data/HOST.yaml into each host's data, as production.py's _host helper does "
-            "(README: how to write your own inventory); nothing changed"
+            f"sentinelcam_models.store.files.host_data, so its pins do not act: {MERGE_ADVICE}; "
+            "nothing changed"
         )
     if session.shared_host_data(host):
         raise BadInput(
