@@ -363,6 +363,8 @@ def promote_staged(
             max_failed,
         )
     )
+    for host in plan.rollout.canary:  # the canaries' pins go in their own files (refused now,
+        own_host_file(session.inventory, host)  # not after the rollout has begun)
     if opts.dry_run:
         return plan
     ui.confirm(

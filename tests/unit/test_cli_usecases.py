@@ -686,6 +686,28 @@ def test_a_pin_file_the_inventory_reads_for_another_host_or_twice_is_refused(sit
     assert site.loads == 1
 
 
+@pytest.mark.parametrize("dry_run", [False, True], ids=["promote", "dry run"])
+def test_a_staged_promote_refuses_a_canary_whose_pin_file_is_shared(site, dry_run):
+    # the canary step would pin lab1 too (its file is a link to sentinel's): refused before the
+    # rollout begins, nothing written, no rollout to resume
+    site.host_file("sentinel").write_text(f'model_version_overrides:\n  {FR}: "2025-02-25"\n')
+    site.host_file("lab1").symlink_to("sentinel.yaml")
+    before = site.host_file("sentinel").read_bytes()
+    head = site.git("rev-parse", "HEAD")
+    args = ["promote", HAAR, "2026-05-05", "--canary", "sentinel", "--yes"]
+    done = site.cli(*args, *(["--dry-run"] if dry_run else []))
+    assert done.exit_code == 2, done.output
+    [line] = error_lines(done)
+    assert "host_data/lab1.yaml: is a link to" in line
+    assert "rollout resume" not in done.stdout
+    assert (
+        site.host_file("sentinel").read_bytes() == before and site.git("rev-parse", "HEAD") == head
+    )
+    from sentinelcam_models.fleet.rollouts import state_file  # noqa: PLC0415
+
+    assert not state_file(site.registry, HAAR).exists()
+
+
 def test_a_pin_of_an_unknown_model_names_the_registry_and_hides_no_other_fault(site):
     before = site.state()
     done = site.cli("pin", "sentinel", "nosuchmodel", "2020-01-01", "--yes", "--no-deploy")
