@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,6 @@ class Session:
         self._pyinfra: Any = None
         self._store: Store | None = None
         self._merged: dict[tuple[str, str], Handed | None] = {}  # host data files the load merged
-        self._planned: dict[Path, str | None] = {}  # host data as the next load is to see it
         self.loads = 0  # pyinfra inventory loads (user code in inventory files runs each time)
         self.rereads = 0  # host data read again into the loaded inventory (a rollout step's pins)
         self.deploys = 0  # redeploys run (in this process, on the loaded inventory)
@@ -77,14 +76,13 @@ class Session:
             self.reload()
         return self._pyinfra
 
-    def plan_host_data(self, files: dict[Path, str | None]) -> CheckedInventory:
+    def plan_host_data(self, files: Mapping[Path, str | None]) -> CheckedInventory:
         """The inventory loaded (once) and checked as it will be when these host data files hold
         these texts (None: removed), before they are written: a pin is checked against what a load
         after its write gives (every host's data, whatever the inventory's code does with the
         file), and refused with nothing written. Not seen: inventory code that reads the pin
         files other than through ``store.files.host_data``."""
-        self._planned = dict(files)
-        return self.reload()
+        return self.reload(files)
 
     def merged_host_data(self, host: str) -> bool:
         """The last load asked ``store.files.host_data`` for this host's file, for this host."""
@@ -103,11 +101,11 @@ class Session:
         pins = handed.returned.get(PINS)
         return isinstance(pins, WatchedPins) and self._holders(pins) > 1
 
-    def reload(self) -> CheckedInventory:
-        """Load the inventory files (again: host data files changed) and check them."""
+    def reload(self, planned: Mapping[Path, str | None] | None = None) -> CheckedInventory:
+        """Load the inventory files (again: host data files changed) and check them; ``planned``:
+        with these host data files read as these texts (plan_host_data)."""
         first = self._pyinfra is None
-        planned, self._planned = self._planned, {}
-        with recording_host_data() as merged, planned_host_data(planned):
+        with recording_host_data() as merged, planned_host_data(planned or {}):
             self._pyinfra = load_pyinfra_inventory(self.inventory)
         self._merged = merged
         self.loads += 1
