@@ -32,7 +32,7 @@ FLEET_TESTS := -m fleet
 .PHONY: venv test test-unit check demo fleet-up fleet-down fleet-reset fleet-status bench bench-scale clean \
 	host-venv host-fleet host-test
 SCRIPTS := operations/scripts
-PRODUCT := sentinelcam_models facts operations deploys devfleet inventories
+PRODUCT := sentinelcam_models facts operations deploys devfleet inventories config.py
 
 $(BIN)/sentinelcam-models: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
