@@ -9,8 +9,9 @@ from pathlib import Path
 
 CONFIG = Path(__file__).resolve().parents[2] / "config.py"
 
-# A reference cycle with a finalizer, made garbage while collection is off: only the collection
-# the interpreter runs on its way out can finalize it. config.py runs as pyinfra runs it (a file
+# A reference cycle with a finalizer, made garbage while collection is off: only the collections
+# the interpreter runs on its way out can finalize it (CPython 3.11 on: finalize_modules collects
+# whether collection is enabled or not). config.py runs as pyinfra runs it (a file
 # executed; here as often as asked: a command can deploy more than once); gc.freeze says when
 # it is called.
 CHILD = """
