@@ -53,6 +53,9 @@ class Edit:
     # Called after the write and before the commit (the registry as written, a rollout step's pins
     # shown by the inventory); raising puts every file back.
     check_written: Callable[[], object] | None = None
+    # After apply: whether a commit was made (none with commit=False, nothing changed, or only
+    # the removal of a file git never had).
+    committed: bool = field(default=False, init=False)
 
     def set(self, path: Path, new: Text, expected: Text | None = None, check: bool = False) -> Edit:
         """Replace ``path`` with ``new`` (when ``check``: only if it still reads ``expected``)."""
@@ -92,11 +95,11 @@ class Edit:
                 if self.check_written is not None and changed:
                     self.check_written()
                 if self.commit and changed:
-                    commit_files(changed, self.message)
+                    self.committed = commit_files(changed, self.message) is not None
             except BaseException as exc:
                 for path in reversed(written):
                     write(path, before[path])
                 log_action(self.action, f"failed: {exc}", **dict(self.details))
                 raise
-        log_action(self.action, self.outcome, committed=self.commit, **dict(self.details))
+        log_action(self.action, self.outcome, committed=self.committed, **dict(self.details))
         return changed

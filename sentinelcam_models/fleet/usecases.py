@@ -177,6 +177,13 @@ def carry_out(
     return apply(session, result, opts, ui)
 
 
+def committed_note(edit: Edit, opts: ChangeOptions) -> str:
+    """What the change's line says of its commit."""
+    if edit.committed:
+        return " (committed)"
+    return "" if opts.no_commit else " (nothing to commit: git never had the file)"
+
+
 def apply(session: Session, change: Change, opts: ChangeOptions, ui: Ui) -> Applied:
     """Edit (locked, checked unchanged, written, the registry checked as written, committed, logged), write
     the retention policy, redeploy the hosts that use the model."""
@@ -195,12 +202,12 @@ def apply(session: Session, change: Change, opts: ChangeOptions, ui: Ui) -> Appl
     # written; the registry could have moved on since).
     edit.check_written = session.recheck
     edit.apply()
-    ui.say(change.message + ("" if opts.no_commit else " (committed)"))
+    ui.say(change.message + committed_note(edit, opts))
     ui.say(f"To undo: {undo}")
     written = session.write_policy(ui.say)
     if opts.no_deploy:
         log_action(change.action, "ok (no deploy)", **details)
-        return Applied(change, not opts.no_commit, undo, written, None)
+        return Applied(change, edit.committed, undo, written, None)
     ui.say(
         f"--> Redeploying {change.model} to {', '.join(change.hosts) if change.hosts else 'no host'}"
     )
@@ -216,7 +223,7 @@ def apply(session: Session, change: Change, opts: ChangeOptions, ui: Ui) -> Appl
             f"the registry changed but the deploy failed on some hosts (exit {code}); re-run the "
             f"deploy or undo with: {undo}"
         )
-    return Applied(change, not opts.no_commit, undo, written, code)
+    return Applied(change, edit.committed, undo, written, code)
 
 
 def version_change_of(

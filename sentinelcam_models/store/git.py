@@ -26,8 +26,9 @@ def git_repo(path: Path) -> Path | None:
     return Path(proc.stdout.decode().strip()) if proc.returncode == 0 else None
 
 
-def commit_files(files: list[Path], message: str) -> str:
-    """Commit exactly these files (nothing else staged is touched); the new HEAD."""
+def commit_files(files: list[Path], message: str) -> str | None:
+    """Commit exactly these files (nothing else staged is touched); the new HEAD, or None when
+    there was nothing to commit (every file one git never had, now removed)."""
     repo = git_repo(files[0])
     if repo is None:
         raise OperatorError(
@@ -45,7 +46,7 @@ def commit_files(files: list[Path], message: str) -> str:
     )
     rel = [r for r, f in zip(rel, files, strict=True) if f.exists() or r in known]
     if not rel:
-        return git(repo, "rev-parse", "HEAD").stdout.decode().strip()
+        return None
     git(repo, "add", "-A", "--", *rel)
     proc = git(repo, "commit", "-q", "--only", "-m", message, "--", *rel, check=False)
     if proc.returncode != 0:

@@ -758,6 +758,9 @@ def test_a_leftover_pin_of_a_model_gone_from_the_registry_can_be_unpinned(site):
     assert done.exit_code == 0, done.output  # ... and unpin removes it
     assert not site.host_file("sentinel").exists()
     assert site.git("rev-parse", "HEAD") == head
+    assert "(committed)" not in done.stdout and "(nothing to commit: git never had" in done.stdout
+    [edit] = [a for a in site.actions() if a["outcome"] == "changed"]
+    assert edit["committed"] is False
     assert site.git("status", "--porcelain", "inventories/host_data/sentinel.yaml") == ""
     done = site.cli("pin", "sentinel", "gone_model", "2020-01-01", "--yes", "--no-deploy")
     assert done.exit_code == 2 and "unknown model 'gone_model'" in done.stderr

@@ -76,6 +76,21 @@ def test_the_files_are_committed_together_and_logged(repo, action_log):
     assert entry["action"] == "test" and entry["outcome"] == "changed" and entry["model"] == "m"
 
 
+def test_an_edit_says_whether_it_committed(repo, action_log):
+    made = repo / "host_data" / "made-by-hand.yaml"  # a file git never had
+    made.parent.mkdir(exist_ok=True)
+    made.write_text("p: 1\n")
+    tracked = Edit("Move", "test").set(repo / "registry.yaml", "a: 5\n")
+    untracked = Edit("Remove", "test").set(made, None)
+    not_asked = Edit("No commit", "test", commit=False).set(repo / "registry.yaml", "a: 6\n")
+    for edit in (tracked, untracked, not_asked):
+        edit.apply()
+    assert (tracked.committed, untracked.committed, not_asked.committed) == (True, False, False)
+    assert not made.exists() and git(repo, "log", "-1", "--format=%s") == "Move"
+    logged = [json.loads(line)["committed"] for line in action_log.read_text().splitlines()]
+    assert logged == [True, False, False]
+
+
 def test_a_file_changed_meanwhile_refuses_and_writes_nothing(repo):
     registry, pin = repo / "registry.yaml", repo / "host_data" / "h.yaml"
     edit = Edit("x", "test").set(registry, "a: 2\n", expected="a: 0\n", check=True)
