@@ -41,10 +41,12 @@ def commit_files(files: list[Path], message: str) -> str | None:
         for f in files
     ]
     # A file git never had, now removed (a hand-made pin file unpinned): nothing to commit there.
-    known = set(
-        git(repo, "ls-files", "-z", "--", *rel).stdout.decode("utf-8", "replace").split("\0")
-    )
-    rel = [r for r, f in zip(rel, files, strict=True) if f.exists() or r in known]
+    # Only removed files are asked about (most commits remove none: no git process for it).
+    removed = [r for r, f in zip(rel, files, strict=True) if not f.exists()]
+    if removed:
+        listed = git(repo, "ls-files", "-z", "--", *removed).stdout
+        known = set(listed.decode("utf-8", "replace").split("\0"))
+        rel = [r for r in rel if r not in removed or r in known]
     if not rel:
         return None
     git(repo, "add", "-A", "--", *rel)

@@ -89,6 +89,12 @@ def test_an_edit_says_whether_it_committed(repo, action_log):
     assert not made.exists() and git(repo, "log", "-1", "--format=%s") == "Move"
     logged = [json.loads(line)["committed"] for line in action_log.read_text().splitlines()]
     assert logged == [True, False, False]
+    # a removed file git has: its removal is committed
+    Edit("Add", "test").set(made, "p: 2\n").apply()
+    removal = Edit("Remove tracked", "test").set(made, None)
+    removal.apply()
+    assert removal.committed and git(repo, "log", "-1", "--format=%s") == "Remove tracked"
+    assert git(repo, "ls-files", "host_data") == ""
 
 
 def test_a_file_changed_meanwhile_refuses_and_writes_nothing(repo):
