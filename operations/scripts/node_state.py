@@ -12,26 +12,30 @@ time limit. Standard library only.
 """
 
 import binascii
-import json
 import os
-import re
 import select
-import signal
 import stat
 import sys
 import time
 
 # No subprocess, base64 or (until a manifest is read) hashlib: importing them cost more CPU than
-# the rest of this program, once per node per deploy (run_capped, b64, _sha256).
+# the rest of this program, once per node per deploy. Nor json, re or signal: re and signal import
+# enum and json imports re, together 6 ms of a node's CPU, a sixth of its answer. So JSON goes
+# through the C accelerator json itself uses, names are checked with str methods (below), and
+# the signal numbers come from the module signal wraps.
+try:
+    from _json import encode_basestring_ascii as _quoted
+    from _json import make_scanner as _c_scanner
+except ImportError:  # an interpreter without json's accelerator: json's own code, in Python
+    from json.encoder import encode_basestring_ascii as _quoted
+
+    _c_scanner = None  # type: ignore[assignment,misc]
+try:
+    from _signal import SIGKILL, SIGPIPE, SIGXFSZ  # type: ignore[import-not-found]
+except ImportError:
+    from signal import SIGKILL, SIGPIPE, SIGXFSZ
 
 SCHEMA = 1
-MODEL = re.compile(r"[a-z0-9_]+")
-VERSION = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-STAGING = re.compile(r"\.([0-9]{4}-[0-9]{2}-[0-9]{2})\.(partial|old|deleting)")
-MLINE = re.compile(r"[0-9a-f]{64}  [A-Za-z0-9_+][A-Za-z0-9._+-]*(/[A-Za-z0-9_+][A-Za-z0-9._+-]*)*")
-FACELIST = re.compile(r"facelist_[0-9]{4}-[0-9]{2}-[0-9]{2}\.csv")
-PLAIN = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+-]*")
-PACKAGE_VERSION = re.compile(r"[A-Za-z0-9.+~:_-]{1,64}")
 CONFIG_CAP = 1 << 20  # a config file larger than this is reported as too large
 MANIFEST_CAP = 4 << 20
 HEALTH_CAP = 64 << 10
@@ -48,6 +52,125 @@ for name in ("tflite_runtime", "pycoral"):
         found[name] = None
 print(json.dumps(found))
 """
+
+
+# The shapes of names, as core/names.py gives them (tests/unit/test_node_state_program.py holds
+# each to its regular expression): a string of only ``chars`` is one that ``strip`` empties.
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_DIGITS = "0123456789"
+_PLAIN_FIRST = _LOWER + _LOWER.upper() + _DIGITS + "_+"
+_PLAIN = _PLAIN_FIRST + ".-"
+_MODEL = _LOWER + _DIGITS + "_"
+_HEX = _DIGITS + "abcdef"
+_PACKAGE_VERSION = _LOWER + _LOWER.upper() + _DIGITS + ".+~:_-"
+_STAGES = ("partial", "old", "deleting")
+
+
+def only(text, chars):
+    """``text`` is not empty and every character of it is one of ``chars``."""
+    return bool(text) and not text.strip(chars)
+
+
+def is_model(name):  # [a-z0-9_]+
+    return only(name, _MODEL)
+
+
+def is_version(name):  # [0-9]{4}-[0-9]{2}-[0-9]{2}
+    return (
+        len(name) == 10
+        and name[4] == name[7] == "-"
+        and only(name[:4] + name[5:7] + name[8:], _DIGITS)
+    )
+
+
+def is_staging(name):  # \.VERSION\.(partial|old|deleting)
+    parts = name.split(".")
+    return len(parts) == 3 and parts[0] == "" and is_version(parts[1]) and parts[2] in _STAGES
+
+
+def is_plain(name):  # [A-Za-z0-9_+][A-Za-z0-9._+-]*
+    return only(name[:1], _PLAIN_FIRST) and not name.strip(_PLAIN)
+
+
+def is_manifest_line(line):  # [0-9a-f]{64}  PLAIN(/PLAIN)*
+    return (
+        len(line) > 66
+        and only(line[:64], _HEX)
+        and line[64:66] == "  "
+        and all(is_plain(part) for part in line[66:].split("/"))
+    )
+
+
+def is_facelist(name):  # facelist_VERSION\.csv
+    return (
+        len(name) == 23
+        and name.startswith("facelist_")
+        and name.endswith(".csv")
+        and is_version(name[9:19])
+    )
+
+
+def is_package_version(text):  # [A-Za-z0-9.+~:_-]{1,64}
+    return len(text) <= 64 and only(text, _PACKAGE_VERSION)
+
+
+class _Decoding:
+    """What json's C scanner reads from its decoder (json.decoder.JSONDecoder's defaults), but
+    no NaN or Infinity."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+
+    @staticmethod
+    def parse_constant(name):
+        raise ValueError(f"{name} is not a number here")
+
+
+def _scan(text):
+    """(value, end) of the JSON value at the start of ``text``."""
+    if _c_scanner is not None:
+        return _c_scanner(_Decoding())(text, 0)  # type: ignore[arg-type]
+    import json  # noqa: PLC0415 - only without the accelerator
+
+    decoder = json.JSONDecoder(parse_constant=_Decoding.parse_constant)
+    return json.scanner.make_scanner(decoder)(text, 0)  # type: ignore[attr-defined]
+
+
+def loads(text):
+    """The one JSON value in ``text`` (whitespace around it allowed, as json.loads); ValueError
+    or RecursionError for anything else."""
+    text = text.strip(" \t\n\r")
+    try:
+        value, end = _scan(text)
+    except StopIteration:  # no value where one begins
+        raise ValueError("not a JSON document") from None
+    if end != len(text):
+        raise ValueError("extra data after the JSON document")
+    return value
+
+
+def dumps(value):
+    """JSON text of ``value`` (dicts with string keys, lists, strings, integers, booleans, None),
+    keys sorted, ASCII only, as ``json.dumps(value, sort_keys=True)`` reads back."""
+    if isinstance(value, str):
+        return _quoted(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, dict):
+        items = sorted(value.items())
+        return "{" + ", ".join(f"{_quoted(k)}: {dumps(v)}" for k, v in items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(dumps(v) for v in value) + "]"
+    raise TypeError(f"no JSON for {type(value).__name__}")
 
 
 def regular(path):
@@ -131,7 +254,7 @@ def manifest_lines(vdir):
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()
-    if not all(MLINE.fullmatch(line) for line in lines):
+    if not all(is_manifest_line(line) for line in lines):
         return None, None
     return _sha256(data).hexdigest(), [(line[:64], line[66:]) for line in lines]
 
@@ -165,15 +288,15 @@ def models_root(root, deep, owned):
         return answer
     for model in sorted(os.listdir(root)):
         mdir = os.path.join(root, model)
-        if not MODEL.fullmatch(model) or not real_dir(mdir):
+        if not is_model(model) or not real_dir(mdir):
             continue
         for name in sorted(os.listdir(mdir)):
             vdir = os.path.join(mdir, name)
             if not real_dir(vdir):
                 continue
-            if VERSION.fullmatch(name):
+            if is_version(name):
                 answer["versions"].append(version_record(model, name, vdir, deep, owned))
-            elif STAGING.fullmatch(name):
+            elif is_staging(name):
                 answer["staging"].append([model, name])
     return answer
 
@@ -193,7 +316,7 @@ def run_capped(argv, timeout=PROGRAM_TIMEOUT, cap=PROGRAM_CAP):
                 (os.POSIX_SPAWN_DUP2, write_end, 1),
                 (os.POSIX_SPAWN_DUP2, devnull, 2),
             ],
-            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),  # Python ignores them (subprocess resets)
+            setsigdef=(SIGPIPE, SIGXFSZ),  # Python ignores them (subprocess resets)
         )
     except OSError:
         os.close(read_end)
@@ -251,7 +374,7 @@ def _exit_code(pid, deadline):
 
 
 def _killed(pid):
-    os.kill(pid, signal.SIGKILL)  # not reaped yet: the pid is still this child's
+    os.kill(pid, SIGKILL)  # not reaped yet: the pid is still this child's
     os.waitpid(pid, 0)
     return None, b""
 
@@ -282,15 +405,14 @@ def venv_versions(venv):
     if code != 0 or len(out) > PROGRAM_CAP:
         return {"error": "its python failed, timed out or printed too much"}
     try:
-        found = json.loads(out.decode("utf-8"))
+        found = loads(out.decode("utf-8"))
     except (ValueError, RecursionError):
         return {"error": "its python printed no JSON document"}
     if (
         not isinstance(found, dict)
         or set(found) != set(PIP_PACKAGES)
         or not all(
-            v is None or (isinstance(v, str) and PACKAGE_VERSION.fullmatch(v))
-            for v in found.values()
+            v is None or (isinstance(v, str) and is_package_version(v)) for v in found.values()
         )
     ):
         return {"error": "its python printed an unexpected document"}
@@ -302,7 +424,7 @@ def coral(package, venvs):
     deb = None
     if code == 0:
         status, _, version = out.decode("ascii", "replace").partition(" ")
-        if PACKAGE_VERSION.fullmatch(version.strip()):
+        if is_package_version(version.strip()):
             deb = {"status": status.strip()[:8], "version": version.strip()}
     return {"deb": deb, "venvs": {venv: venv_versions(venv) for venv in venvs}}
 
@@ -333,12 +455,12 @@ def main(request):
         facelists = sorted(
             n
             for n in os.listdir(directory)
-            if FACELIST.fullmatch(n) and regular(os.path.join(directory, n)) is not None
+            if is_facelist(n) and regular(os.path.join(directory, n)) is not None
         )
         link = os.path.join(directory, "facelist_current.csv")
         if os.path.islink(link):
             target = os.readlink(link)
-            current = target if PLAIN.fullmatch(target) else None
+            current = target if is_plain(target) else None
     doc["facelists"] = facelists
     doc["facelist_current"] = current
     health = None
@@ -364,7 +486,7 @@ def main(request):
 DOCUMENT_CAP = 4 << 20
 
 if __name__ == "__main__":
-    text = json.dumps(main(json.loads(sys.argv[1])), sort_keys=True)
+    text = dumps(main(loads(sys.argv[1])))
     if len(text) > DOCUMENT_CAP:
-        text = json.dumps({"schema": SCHEMA, "too_large": len(text)})
+        text = dumps({"schema": SCHEMA, "too_large": len(text)})
     sys.stdout.write(text + "\n")
