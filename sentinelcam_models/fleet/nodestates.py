@@ -19,7 +19,8 @@ Answers = dict[str, NodeState | BaseException]
 
 
 def ask(host: Any, checked: CheckedInventory) -> NodeState:
-    """One host's NodeState (one command, as the service user)."""
+    """One host's NodeState for the deploy (one command, as the service user): what it decides
+    from, without the service states and health record only drift reports."""
     from facts.node import NodeState as NodeStateFact  # noqa: PLC0415 - pyinfra, only for hosts
 
     from .query import fact_arguments  # noqa: PLC0415 - query imports the pre-flight, which imports this
@@ -27,7 +28,9 @@ def ask(host: Any, checked: CheckedInventory) -> NodeState:
     settings = checked.settings[host.name]
     return host.get_fact(
         NodeStateFact,
-        **fact_arguments(checked, host.name, settings.deep_verify, with_coral=True),
+        **fact_arguments(
+            checked, host.name, settings.deep_verify, with_coral=True, with_status=False
+        ),
         _timeout=NodeStateFact.timeout(settings.deep_verify),
         **as_service(host, settings),
     )

@@ -31,19 +31,22 @@ def select_hosts(inventory: Any, patterns: tuple[str, ...]) -> list[Any]:
 
 
 def fact_arguments(
-    checked: CheckedInventory, name: str, deep: bool, with_coral: bool
+    checked: CheckedInventory, name: str, deep: bool, with_coral: bool, with_status: bool = True
 ) -> dict[str, Any]:
+    """The NodeState fact's arguments for host ``name``. ``with_status=False`` leaves out what
+    only drift reports, the services' states and the last health record: the deploy decides
+    without them, and each service state is one ``systemctl show`` per node."""
     settings, plan = checked.settings[name], checked.plans[name]
     coral = checked.registry.coral
     roles = coral_roles(settings) if with_coral else ()
     return {
         "roots": sorted({p.models_path for p in plan.placements}),
         "configs": config_paths(settings),
-        "services": list(settings.roles.services),
+        "services": list(settings.roles.services) if with_status else [],
         "facelists": plan.facelist.directory if plan.facelist else "",
         "deep": deep,
         "owned": list(catalog.node_owned(catalog.FACE_MODEL)),
-        "health": f"{settings.path('sentinelcam_state_path')}/health.json",
+        "health": f"{settings.path('sentinelcam_state_path')}/health.json" if with_status else "",
         "coral_package": coral.deb_package_name if coral and roles else "",
         "coral_venvs": sorted({r.venv for r in roles}),
     }

@@ -14,6 +14,7 @@ import pytest
 from sentinelcam_models.core.nodestate import NodeState
 from sentinelcam_models.fleet import deploy, preflight
 from sentinelcam_models.fleet.inventory import load_pyinfra_inventory
+from sentinelcam_models.fleet.query import fact_arguments
 from tests.support.units import ROOT
 
 
@@ -50,6 +51,9 @@ class FakeStore:
         return answers
 
 
+ASKED_WITH: dict[str, dict] = {}  # host -> the NodeState fact's arguments
+
+
 @pytest.fixture
 def inventory(tmp_path, monkeypatch):
     shutil.copytree(
@@ -65,6 +69,7 @@ def inventory(tmp_path, monkeypatch):
 
         def get_fact(cls, *args, _name=h.name, **kwargs):
             asked.append(_name)
+            ASKED_WITH[_name] = kwargs
             return NodeState(login=_name)
 
         h.get_fact = get_fact
@@ -83,6 +88,23 @@ def test_the_pre_flight_asks_every_node_once_and_each_deploy_takes_its_own_answe
     answers = {h.name: deploy.node_state(h, ctx).login for h in inventory}
     assert answers == {h.name: h.name for h in inventory}
     assert sorted(asked) == sorted(h.name for h in inventory)  # once each
+
+
+def test_the_deploy_asks_no_service_state_or_health_record(inventory):
+    # What the deploy decides from: versions, configs, face lists, the Coral runtime. The
+    # services' states and the last health record are drift's; each service state is one
+    # systemctl per node, a sixth of the node's answer, at every deploy.
+    inventory, _asked = inventory
+    ASKED_WITH.clear()
+    ctx = preflight._build(SimpleNamespace(limit_hosts=None), inventory, dry=True)
+    ctx.asking.answers()
+    assert set(ASKED_WITH) == {h.name for h in inventory}
+    drift = {name: fact_arguments(ctx.checked, name, False, with_coral=True) for name in ASKED_WITH}
+    assert any(d["services"] for d in drift.values())  # drift asks them
+    for name, arguments in ASKED_WITH.items():
+        assert arguments["services"] == [] and arguments["health"] == ""
+        for key in set(drift[name]) - {"services", "health"}:  # the rest as drift asks it
+            assert arguments[key] == drift[name][key], (name, key)
 
 
 def test_a_refused_run_stops_asking_its_nodes(inventory):
