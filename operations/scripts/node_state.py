@@ -54,8 +54,9 @@ print(json.dumps(found))
 """
 
 
-# The shapes of names, as core/names.py gives them (tests/unit/test_node_state_program.py holds
-# each to its regular expression): a string of only ``chars`` is one that ``strip`` empties.
+# The shapes of names, as the regular expressions this program used gave them (each is held to
+# its own by tests/unit/test_node_state_program.py): a string of only ``chars`` is one that
+# ``strip`` empties.
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
 _DIGITS = "0123456789"
 _PLAIN_FIRST = _LOWER + _LOWER.upper() + _DIGITS + "_+"
@@ -146,6 +147,10 @@ def loads(text):
     try:
         value, end = _scan(text)
     except StopIteration:  # no value where one begins
+        raise ValueError("not a JSON document") from None
+    except SystemError:
+        # Python 3.11's C scanner raises json.decoder's JSONDecodeError for a syntax error only
+        # when json.decoder is already imported (3.12 imports it): without, SystemError.
         raise ValueError("not a JSON document") from None
     if end != len(text):
         raise ValueError("extra data after the JSON document")

@@ -64,7 +64,8 @@ def show_plan(host: Any, ctx: RunContext, node: NodeState, actions: HostActions)
 
 
 def node_state(host: Any, ctx: RunContext) -> NodeState:
-    """What the node holds and runs: one command, as the service user.
+    """What the node holds (versions, configs, face lists, Coral runtime): one command, as the
+    service user.
 
     Every selected, connected host is asked once per run, all at once (fleet/nodestates.py): in
     the background while the pre-flight reached the store, else by the first host's deploy. Each

@@ -695,13 +695,25 @@ def test_node_state_survives_a_hostile_health_record(tmp_path):
     assert state.problems and "health record ignored" in state.problems[0]
 
 
-def test_node_state_never_pastes_a_venv_pythons_output(tmp_path):
+@pytest.mark.parametrize(
+    "printed",
+    [
+        '{"pycoral": "1"}, "-I": {"a": 1}',  # once a duplicate-key record of the whole answer
+        '{"tflite_runtime": "2.17.1" "pycoral": null}',  # a syntax error inside the document
+        "{'tflite_runtime': '2.17.1', 'pycoral': None}",  # a Python dict
+        '{"tflite_runtime": "2.17.1", "pycoral": "\\q"}',
+    ],
+    ids=["trailing text", "missing comma", "python repr", "bad escape"],
+)
+def test_node_state_never_pastes_a_venv_pythons_output(tmp_path, printed):
     """A replaced ~/.opencv/bin/python prints text that once made the answer a duplicate-key JSON
-    record (AttributeError for the whole run); now that venv fails this host with one line."""
+    record (AttributeError for the whole run); whatever it prints, that venv fails this host with
+    one line (a syntax error too, which Python 3.11's json scanner reports as SystemError when
+    json.decoder is not loaded)."""
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)
     python = venv / "bin" / "python"
-    python.write_text('#!/bin/sh\nprintf \'{"pycoral": "1"}, "%s": {"a": 1}\\n\' "$1"\n')
+    python.write_text(f"#!/bin/sh\nprintf '%s\\n' {shlex.quote(printed)}\n")
     python.chmod(0o755)
     state = run_node_state(NodeState(), coral_package="libedgetpu1-std", coral_venvs=[str(venv)])
     assert state.failure is not None and str(venv) in state.failure
