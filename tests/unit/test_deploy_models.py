@@ -232,3 +232,19 @@ def test_the_first_host_asks_every_connected_host_at_once_and_each_takes_its_own
     with pytest.raises(OSError, match="s3 dropped"):
         node_state(hosts["s3"], ctx)  # the error is that host's alone
     assert sorted(asked) == ["s1", "s2", "s3"]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.json")))
+def test_the_deploy_does_not_depend_on_service_states_or_the_health_record(name):
+    # The deploy's node-state question leaves them out (drift reports them): whatever they
+    # would say, every host gets the same operations.
+    fixture = load(name)
+    expected, _ = deploy(fixture)
+    for services, health in [
+        ({}, None),
+        (dict.fromkeys(("sentinel", "imagenode", "datapump"), "failed"), {"status": "failed"}),
+    ]:
+        changed = json.loads(json.dumps(fixture))
+        changed["node"]["services"], changed["node"]["health"] = services, health
+        operations, _ = deploy(changed)
+        assert operations == expected
