@@ -35,7 +35,7 @@ def fact_arguments(
 ) -> dict[str, Any]:
     """The NodeState fact's arguments for host ``name``. ``with_status=False`` leaves out what
     only drift reports, the services' states and the last health record: the deploy decides
-    without them, and each service state is one ``systemctl show`` per node."""
+    without them, and each service state is one ``systemctl show`` on the node."""
     settings, plan = checked.settings[name], checked.plans[name]
     coral = checked.registry.coral
     roles = coral_roles(settings) if with_coral else ()
