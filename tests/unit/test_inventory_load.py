@@ -1,0 +1,87 @@
+"""Loading an inventory (fleet/inventory.load_pyinfra_inventory): pyinfra's own loader, with the
+answers it asks for again and again within one load (its connectors; the names a group data file
+imports) asked once. Every command loads the inventory, and the unit tests load it hundreds of
+times."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import shutil
+
+import pyinfra.api.connectors as connectors
+import pyinfra_cli.inventory as cli_inventory
+import pytest
+from pyinfra.api import State
+from pyinfra.context import ctx_state
+
+from sentinelcam_models.fleet.inventory import load_pyinfra_inventory
+from tests.support.units import ROOT
+
+
+@pytest.fixture
+def inventory_dir(tmp_path):
+    shutil.copytree(
+        ROOT / "inventories", tmp_path / "inventories", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    # An import in group data stays out of the hosts' data, as pyinfra keeps it out (its #1297).
+    all_py = tmp_path / "inventories" / "group_data" / "all.py"
+    all_py.write_text("import os.path\nfrom os import sep as _sep, getcwd\n" + all_py.read_text())
+    return tmp_path / "inventories"
+
+
+def as_pyinfra_loads(path):
+    """The inventory as pyinfra's loader makes it, nothing cached."""
+    with ctx_state.use(State()):
+        return cli_inventory.make_inventory_from_files(str(path), None, cwd=str(path.parent))
+
+
+def contents(inventory) -> list:
+    return [(h.name, sorted(h.groups), h.data.dict()) for h in inventory]
+
+
+def test_a_load_gives_what_pyinfras_loader_gives(inventory_dir):
+    path = inventory_dir / "production.py"
+    loaded = contents(load_pyinfra_inventory(path))
+    assert loaded == contents(as_pyinfra_loads(path))
+    data = dict(loaded[0][2])
+    assert "os" not in data and "getcwd" not in data  # the imported names stay out
+    assert data["model_registry_file"]  # and the group data is there
+
+
+def test_a_load_asks_for_the_connectors_once_and_parses_each_group_data_file_once(
+    inventory_dir, monkeypatch
+):
+    lookups, parses = [], []
+    entry_points, imported_names = connectors.entry_points, cli_inventory._get_imported_names
+
+    def counting_entry_points(**kwargs):
+        lookups.append(kwargs)
+        return entry_points(**kwargs)
+
+    def counting_imported_names(filename):
+        parses.append(filename)
+        return imported_names(filename)
+
+    monkeypatch.setattr(connectors, "entry_points", counting_entry_points)
+    monkeypatch.setattr(cli_inventory, "_get_imported_names", counting_imported_names)
+    path = inventory_dir / "production.py"
+
+    as_pyinfra_loads(path)  # what the loader asks without the caches
+    assert len(lookups) > 1 and len(parses) > len(set(parses))
+    lookups.clear()
+    parses.clear()
+
+    load_pyinfra_inventory(path)
+    assert lookups == [{"group": "pyinfra.connectors"}]
+    assert sorted(parses) == sorted(set(parses)) and parses
+
+    # Afterwards pyinfra's own functions are back: nothing is cached across loads.
+    assert cli_inventory._get_imported_names is counting_imported_names
+    assert connectors.get_all_connectors.__name__ == "get_all_connectors"
+    assert not hasattr(connectors.get_all_connectors, "cache_info")
+
+
+def test_the_entry_points_it_caches_are_pyinfras_connectors():
+    # What the cache stands in for: pyinfra finds its connectors in the installed entry points.
+    names = {e.name for e in importlib.metadata.entry_points(group="pyinfra.connectors")}
+    assert "ssh" in names and set(connectors.get_all_connectors()) == names
