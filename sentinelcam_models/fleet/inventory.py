@@ -49,21 +49,30 @@ _ONCE_PER_LOAD = (
 )
 
 
+_loads_running = [0]  # loads in progress (greenlets may overlap): the outermost one patches
+
+
 @contextmanager
 def _answers_once_per_load() -> Iterator[None]:
     import importlib  # noqa: PLC0415
 
     places = [(importlib.import_module(name), attr) for name, attr in _ONCE_PER_LOAD]
     saved: list[tuple[Any, str, Any]] = [(m, a, getattr(m, a, None)) for m, a in places]
-    if not all(callable(function) for _, _, function in saved):
-        yield
+    if _loads_running[0] or not all(callable(function) for _, _, function in saved):
+        _loads_running[0] += 1
+        try:
+            yield
+        finally:
+            _loads_running[0] -= 1
         return
     cached: dict[Any, Any] = {}  # one cache per function, shared by the modules that import it
     for module, attr, function in saved:
         setattr(module, attr, cached.setdefault(function, functools.cache(function)))
+    _loads_running[0] += 1
     try:
         yield
     finally:
+        _loads_running[0] -= 1
         for module, attr, function in saved:
             setattr(module, attr, function)
 

@@ -85,3 +85,18 @@ def test_the_entry_points_it_caches_are_pyinfras_connectors():
     # What the cache stands in for: pyinfra finds its connectors in the installed entry points.
     names = {e.name for e in importlib.metadata.entry_points(group="pyinfra.connectors")}
     assert "ssh" in names and set(connectors.get_all_connectors()) == names
+
+
+def test_loads_that_overlap_leave_pyinfras_own_functions_in_place():
+    # Two loads in two greenlets may overlap, the first ending first: the outermost patches
+    # and puts back, so nothing memoized outlives them.
+    from sentinelcam_models.fleet.inventory import _answers_once_per_load  # noqa: PLC0415
+
+    originals = (connectors.get_all_connectors, cli_inventory._get_imported_names)
+    first, second = _answers_once_per_load(), _answers_once_per_load()
+    first.__enter__()
+    assert connectors.get_all_connectors is not originals[0]  # memoized while it runs
+    second.__enter__()
+    first.__exit__(None, None, None)
+    second.__exit__(None, None, None)
+    assert (connectors.get_all_connectors, cli_inventory._get_imported_names) == originals
