@@ -7,5 +7,6 @@ nodes it runs from /usr/local/lib/sentinelcam-standin/standin/ under the system 
     config    typed access to a parsed config (Cfg)
     services  what each service reads and loads before it runs
     jobs      the sentinel's jobs: each task class's reads, one job run, the job socket
-    commands  the command line: service mode, job, probe
+    commands  the command line: service mode, probe
+    client    `job TASKNAME`: a client of the running sentinel, without the loaders
 """

@@ -1,12 +1,13 @@
-"""The command line: run as a service (records, readiness), `job TASKNAME`, `probe FILE...`."""
+"""The command line: run as a service (records, readiness), `job TASKNAME` (client.py), `probe
+FILE...`."""
 
 import contextlib
-import json
 import os
 import signal
 import socket
 import sys
 
+from .client import job_client
 from .jobs import listen, serve
 from .loading import (
     ConfigError,
@@ -77,36 +78,6 @@ def run_service(service):
             with contextlib.suppress(OSError):
                 if os.stat(SOCKET_PATH).st_ino == inode:
                     os.remove(SOCKET_PATH)
-
-
-def job_client(task):
-    """Send a task name to the running sentinel; print its JSON result line."""
-    timeout = float(os.environ.get("SENTINELCAM_STANDIN_JOB_TIMEOUT") or 60)
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        try:
-            s.connect(SOCKET_PATH)
-            s.sendall(task.encode() + b"\n")
-            data = b""
-            while chunk := s.recv(65536):
-                data += chunk
-        except OSError as e:
-            print(
-                f"sentinelcam-standin: job: no sentinel answers on {SOCKET_PATH}: "
-                f"{e.strerror or e}",
-                file=sys.stderr,
-            )
-            return 2
-    try:
-        result = json.loads(data.decode())
-    except ValueError:
-        print(f"sentinelcam-standin: job: the sentinel gave no result for {task}", file=sys.stderr)
-        return 2
-    print(json.dumps(result), flush=True)
-    if not result.get("ok"):
-        print(f"sentinelcam-standin: job {task} failed: {result.get('error')}", file=sys.stderr)
-        return 1
-    return 0
 
 
 def probe(paths):

@@ -654,3 +654,23 @@ def test_without_its_modules_it_says_where_it_looked(home):
         "sentinelcam-standin: its modules are not installed: no standin/ package in "
         f"{home}/lib/sentinelcam-standin/standin or {home}/bin/standin\n"
     )
+
+
+def test_a_job_client_loads_none_of_the_services_loaders(home):
+    # `job` only talks to the running sentinel: PyYAML, the loaders and the format checks are
+    # the services' (half a job's CPU when it imported them; the tests run one per job).
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", STANDIN, "job", "GetFaces"],
+        env=env_for(home),
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
+    assert done.returncode == 2 and "no sentinel answers" in done.stderr  # none is running
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "standin.places" in imported  # the program ran and reported its imports
+    assert not imported & {"yaml", "standin.loading", "standin.jobs", "standin.services"}
