@@ -59,23 +59,19 @@ def _answers_once_per_load() -> Iterator[None]:
 
     places = [(importlib.import_module(name), attr) for name, attr in _ONCE_PER_LOAD]
     saved: list[tuple[Any, str, Any]] = [(m, a, getattr(m, a, None)) for m, a in places]
-    if _loads_running[0] or not all(callable(function) for _, _, function in saved):
-        _loads_running[0] += 1
-        try:
-            yield
-        finally:
-            _loads_running[0] -= 1
-        return
-    cached: dict[Any, Any] = {}  # one cache per function, shared by the modules that import it
-    for module, attr, function in saved:
-        setattr(module, attr, cached.setdefault(function, functools.cache(function)))
+    patch = not _loads_running[0] and all(callable(function) for _, _, function in saved)
+    if patch:
+        cached: dict[Any, Any] = {}  # one cache per function, shared by the modules importing it
+        for module, attr, function in saved:
+            setattr(module, attr, cached.setdefault(function, functools.cache(function)))
     _loads_running[0] += 1
     try:
         yield
     finally:
         _loads_running[0] -= 1
-        for module, attr, function in saved:
-            setattr(module, attr, function)
+        if patch:
+            for module, attr, function in saved:
+                setattr(module, attr, function)
 
 
 def raw_hosts(inventory: Any) -> list[RawHost]:
