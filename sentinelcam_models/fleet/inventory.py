@@ -20,8 +20,7 @@ def load_pyinfra_inventory(path: str | Path, override_data: dict | None = None) 
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"{path}: inventory file not found")
-    # pyinfra_cli patches the standard library for gevent on import: first, before pyinfra.api
-    # and paramiko, so that every lock and thread they make is a greenlet's (as under pyinfra)
+    patch_for_gevent()
     from pyinfra_cli.inventory import make_inventory_from_files  # noqa: PLC0415, I001
 
     from pyinfra.api import State  # noqa: PLC0415
@@ -34,6 +33,33 @@ def load_pyinfra_inventory(path: str | Path, override_data: dict | None = None) 
             )
     except Exception as exc:  # user code in inventory files raises anything
         raise BadInput(describe(exc, path)) from None
+
+
+def patch_for_gevent() -> None:
+    """Import pyinfra_cli, which patches the standard library for gevent: first, before pyinfra.api
+    and paramiko, so that every lock and thread they make is a greenlet's (as under pyinfra).
+
+    gevent's patch announces each of its 25 steps to the plugins of every installed distribution,
+    reading all their entry points anew each time: about 20 ms of every command's start. Nothing
+    is installed meanwhile, so they are read once; after the import, importlib's own function is
+    back (pyinfra's connector lookup, imported later, binds that one)."""
+    import sys  # noqa: PLC0415
+
+    if "pyinfra_cli" in sys.modules:
+        return
+    from importlib import metadata  # noqa: PLC0415
+
+    read = metadata.entry_points
+    read_once = functools.cache(read)
+
+    def entry_points(**selection: Any) -> Any:
+        return read_once().select(**selection)
+
+    metadata.entry_points = entry_points
+    try:
+        import pyinfra_cli  # noqa: PLC0415, F401
+    finally:
+        metadata.entry_points = read
 
 
 # pyinfra 3.10's loader asks for the same two answers again and again within one load: its

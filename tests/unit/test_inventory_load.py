@@ -6,7 +6,10 @@ times."""
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import shutil
+import subprocess
+import sys
 
 import pyinfra.api.connectors as connectors
 import pyinfra_cli.inventory as cli_inventory
@@ -100,3 +103,33 @@ def test_loads_that_overlap_leave_pyinfras_own_functions_in_place():
     first.__exit__(None, None, None)
     second.__exit__(None, None, None)
     assert (connectors.get_all_connectors, cli_inventory._get_imported_names) == originals
+
+
+FIRST_LOAD = """
+import importlib.metadata as metadata, json, sys
+reads = []
+read = metadata.distributions
+def counting(*args, **kwargs):
+    reads.append(args)
+    return read(*args, **kwargs)
+metadata.distributions = counting
+entry_points = metadata.entry_points
+from sentinelcam_models.fleet.inventory import patch_for_gevent
+assert "pyinfra_cli" not in sys.modules
+patch_for_gevent()
+from gevent import monkey
+print(json.dumps({
+    "reads": len(reads),
+    "patched": all(monkey.is_module_patched(m) for m in ("threading", "socket", "ssl")),
+    "restored": metadata.entry_points is entry_points,
+}))
+"""
+
+
+def test_the_gevent_patch_reads_the_installed_entry_points_once_and_puts_importlib_back():
+    # A fresh interpreter: this one imported pyinfra_cli long ago. gevent announces each of its
+    # patch steps to the installed plugins (25 reads of every distribution without the change).
+    probe = subprocess.run(
+        [sys.executable, "-c", FIRST_LOAD], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert json.loads(probe.stdout) == {"reads": 1, "patched": True, "restored": True}
