@@ -1,13 +1,17 @@
 # The two set-up commands are `make demo` and `make test`; everything else is a building block.
 # Each installs what it needs on a bare Debian machine (as root): the host packages, then the venv.
 # The venv's interpreter: Debian's own python3 (the one whose python3-venv is installed below)
-# where it is 3.11 or newer, whatever python3 comes first on PATH; else that one. A version
-# manager's build can be slower: on pyenv's default build (shared libpython, no PGO or LTO) a
-# `validate` took 312 ms of CPU against 270, and the unit tests 2.7 s more CPU, 1.5 s more wall.
+# where it is 3.11 or newer and has venv's ensurepip or can be given it (as root), whatever
+# python3 comes first on PATH; else that one. A version manager's build can be slower: on pyenv's
+# default build (shared libpython, no PGO or LTO) a `validate` took 312 ms of CPU against 270,
+# and the unit tests 2.7 s more CPU, 1.2 to 2.1 s more wall (three alternated pairs).
 # `make PYTHON=python3.12 venv` picks another; an existing .venv is kept as it is.
+DEBIAN_PYTHON := /usr/bin/python3
+AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 ifeq ($(origin PYTHON),undefined)
-PYTHON := $(shell /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-	2>/dev/null && echo /usr/bin/python3 || echo python3)
+PYTHON := $(shell $(DEBIAN_PYTHON) -I -S -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	2>/dev/null && { [ -n "$(AS_ROOT)" ] || $(DEBIAN_PYTHON) -I -S -c 'import ensurepip' \
+	2>/dev/null; } && echo $(DEBIAN_PYTHON) || echo python3)
 endif
 VENV := .venv
 BIN := $(VENV)/bin

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import gevent
 import pytest
-from gevent import monkey
 
 from devfleet import fleet as fleet_mod
 from devfleet.client import Fleet
+from sentinelcam_models.fleet.inventory import patch_for_gevent
 from tests.support.fleet import run_fleet
 
 _HUB_WATCHERS: list = []
@@ -70,7 +70,7 @@ def _patch_for_gevent_before_the_first_test():
     Its subprocesses are gevent's, started with the standard library's vfork (tests/support/spawn.py:
     a fork of the worker costs ten times as much CPU).
     """
-    monkey.patch_all()
+    patch_for_gevent()  # pyinfra_cli's patch, as every command applies it
     from tests.support import spawn  # noqa: PLC0415 (after the patch it builds on)
 
     spawn.install()

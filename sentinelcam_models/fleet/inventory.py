@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,26 +41,29 @@ def patch_for_gevent() -> None:
     and paramiko, so that every lock and thread they make is a greenlet's (as under pyinfra).
 
     gevent's patch announces each of its 25 steps to the plugins of every installed distribution,
-    reading all their entry points anew each time: about 20 ms of every command's start. Nothing
+    reading all their entry points anew each time: about 30 ms of every command's start. Nothing
     is installed meanwhile, so they are read once; after the import, importlib's own function is
     back (pyinfra's connector lookup, imported later, binds that one)."""
     import sys  # noqa: PLC0415
-
-    if "pyinfra_cli" in sys.modules:
-        return
     from importlib import metadata  # noqa: PLC0415
 
-    read = metadata.entry_points
-    read_once = functools.cache(read)
+    with _PATCHING:  # two threads would each save the other's function as importlib's
+        if "pyinfra_cli" in sys.modules:
+            return
+        read = metadata.entry_points
+        read_once = functools.cache(read)
 
-    def entry_points(**selection: Any) -> Any:
-        return read_once().select(**selection)
+        def entry_points(**selection: Any) -> Any:
+            return read_once().select(**selection)
 
-    metadata.entry_points = entry_points
-    try:
-        import pyinfra_cli  # noqa: PLC0415, F401
-    finally:
-        metadata.entry_points = read
+        metadata.entry_points = entry_points
+        try:
+            import pyinfra_cli  # noqa: PLC0415, F401
+        finally:
+            metadata.entry_points = read
+
+
+_PATCHING = threading.Lock()  # made before the patch: a real thread lock
 
 
 # pyinfra 3.10's loader asks for the same two answers again and again within one load: its
