@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from .. import __version__
+from .. import version as package_version
 from ..paths import REPO_ENV, checkout
 
 PROG = "sentinelcam-models"
@@ -148,7 +148,7 @@ def version_message() -> str:
     else:
         repo_line = f"checkout: {repo}" if repo else "checkout: none (not in a checkout)"
     return (
-        f"{PROG} {__version__}\n"
+        f"{PROG} {package_version()}\n"
         f"python {platform.python_version()}, pyinfra {pyinfra}, installed in "
         f"{Path(__file__).resolve().parents[2]}\n"
         f"{repo_line}"

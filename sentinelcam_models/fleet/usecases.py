@@ -41,7 +41,6 @@ from ..core.policy import policy_for
 from ..core.problems import BadInput, CheckFailed, Refused
 from ..paths import registry_file_for
 from ..store.actionlog import log_action
-from ..store.coral_fetch import fetch_to
 from ..store.files import own_host_file, read_registry, read_text
 from . import rollouts
 from .answers import Adopted, Cleaned, Published, Verified, coral_files, coral_installed
@@ -590,6 +589,9 @@ class CoralFetched:
 def coral_fetch(session: Session, source: str | None, with_dev: bool, ui: Ui) -> CoralFetched:
     """The Coral runtime files into the store, each checked against the registry; all or nothing.
     Downloaded and checked here first, outside any lock; the store takes them in one step."""
+    # urllib.request and http.client only here: about 15 ms of every other command's start
+    from ..store.coral_fetch import fetch_to  # noqa: PLC0415
+
     coral = session.checked.registry.coral
     if coral is None:
         raise BadInput(f"{session.checked.registry.path}: no coral_packages section")

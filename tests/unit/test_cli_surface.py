@@ -269,6 +269,53 @@ def test_completion_of_models_versions_and_hosts(checkout):
     assert run("sentinelcam-models drift --limit lab1,al") == ["lab1,alpha5"]
 
 
+WHAT_IT_IMPORTED = """
+import sys
+sys.argv = ["sentinelcam-models", *sys.argv[1:]]
+from sentinelcam_models.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+heavy = ("jinja2", "importlib.metadata", "urllib.request", "http.client", "pyinfra")
+print(" ".join(m for m in heavy if m in sys.modules), file=sys.stderr)
+"""
+
+
+def _completing(line: str) -> dict[str, str]:
+    return {
+        "_SENTINELCAM_MODELS_COMPLETE": "bash_complete",
+        "COMP_WORDS": line,
+        "COMP_CWORD": str(len(line.split()) - 1),
+    }
+
+
+@pytest.mark.parametrize(
+    "env, args",
+    [
+        ({}, ["--help"]),
+        (_completing("sentinelcam-models list mob"), []),  # reads the registry
+    ],
+)
+def test_help_and_completion_start_without_templates_http_or_pyinfra(checkout, env, args):
+    # A completion runs the command at every TAB; jinja2, urllib.request with http.client, and
+    # importlib.metadata (the version) were about 40 ms of such a start, and none is used there.
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    done = subprocess.run(
+        [sys.executable, "-c", WHAT_IT_IMPORTED, *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout  # the help or the completions were printed
+    assert done.stderr.splitlines()[-1] == ""
+
+
 # ---------------------------------------------------------------- 2: the drift table
 
 
@@ -386,9 +433,9 @@ def test_drift_through_the_cli_at_80_columns_and_the_version_in_json(checkout, m
     assert all(len(line.rstrip()) <= 80 for line in lines), result.stdout
     assert "mobilenet_ssd_edgetpu" in result.stdout.split()
     document = json.loads(invoke("drift", "--json").stdout)
-    from sentinelcam_models import __version__  # noqa: PLC0415
+    from importlib.metadata import version  # noqa: PLC0415
 
-    assert document["version"] == __version__
+    assert document["version"] == version("sentinelcam-models")
     schema = json.loads((Path(drift_command.__file__).parents[2] / "drift_schema.json").read_text())
     assert "version" in schema["properties"]
 

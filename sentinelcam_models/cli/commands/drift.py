@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ... import __version__
+from ... import version as package_version
 from ...core import drift as drift_core
 from ...fleet import queries
 from ...store.atomic import write_atomically
@@ -66,7 +66,7 @@ def drift(
         write_atomically(Path(prometheus), drift_core.to_prometheus(reports))
     if as_json:
         document = drift_core.to_document(reports, str(inventory), deep)
-        click.echo(json.dumps({"version": __version__, **document}, indent=2))
+        click.echo(json.dumps({"version": package_version(), **document}, indent=2))
     else:
         print_drift(out, reports, output)
     sys.exit(code)
