@@ -7,10 +7,13 @@ store) and the click CLI. Deploy files, facts and operations for pyinfra live be
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache as _cache
+from typing import TYPE_CHECKING
+
+__all__ = ["version"]
 
 
-@cache
+@_cache
 def version() -> str:
     """The installed package's version. Looked up when asked: importlib.metadata and the lookup
     took 20 ms of every command's start, and only --version and drift --json print it."""
@@ -22,7 +25,11 @@ def version() -> str:
         return "0+unknown"
 
 
-def __getattr__(name: str) -> str:
-    if name == "__version__":  # the usual spelling, for other code
-        return version()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+if TYPE_CHECKING:  # to type checkers, an attribute like any other; other names stay unknown
+    __version__: str
+else:
+
+    def __getattr__(name: str) -> str:
+        if name == "__version__":  # the usual spelling, for other code
+            return version()
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
