@@ -68,8 +68,9 @@ class Patch:
 
 @functools.cache
 def _environment() -> jinja2.Environment:
-    """Made at the first render: jinja2 takes 16 ms to import, which commands that render nothing
-    (validate, history, pin --no-deploy, a completion) need not pay."""
+    """Made at the first render: jinja2 takes 16 ms to import, which --help and the completion of
+    a model or a version need not pay (a command that loads the inventory imports it with
+    pyinfra)."""
     import jinja2  # noqa: PLC0415
 
     return jinja2.Environment(
