@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from devfleet import modelgen, provision
+from tests.support.imports import imported_modules
 
 STANDIN = str(Path(provision.__file__).resolve().parent / "sentinelcam-standin")
 DEADLINE = 30.0
@@ -667,10 +668,6 @@ def test_a_job_client_loads_none_of_the_services_loaders(home):
         timeout=DEADLINE,
     )
     assert done.returncode == 2 and "no sentinel answers" in done.stderr  # none is running
-    imported = {
-        line.rsplit("|", 1)[-1].strip()
-        for line in done.stderr.splitlines()
-        if line.startswith("import time:")
-    }
+    imported = imported_modules(done.stderr)
     assert "standin.places" in imported  # the program ran and reported its imports
     assert not imported & {"yaml", "standin.loading", "standin.jobs", "standin.services"}

@@ -16,6 +16,7 @@ from sentinelcam_models.core.manifest import MANIFEST
 from sentinelcam_models.store import agent
 from sentinelcam_models.store.bundle import bundle_source
 from sentinelcam_models.store.local import LocalStore
+from tests.support.imports import imported_modules
 from tests.support.models import valid
 
 
@@ -408,7 +409,7 @@ def bundle_imports(program: str, cwd: Path, command: str, args: dict) -> set[str
         stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 0 and json.loads(proc.stdout)["ok"], proc.stdout
-    return {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    return imported_modules(proc.stderr)
 
 
 def test_the_pre_flight_batch_runs_without_the_format_parsers(program, root, src, elsewhere):
